@@ -1,0 +1,134 @@
+"""The LP kernel: every linear program the package solves goes through here (HiGHS via highspy).
+
+Keeping solver glue in one module means the region engine speaks only in ``A x <= b`` arrays,
+and a different LP backend is a change to this file alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+INF = highspy.kHighsInf
+
+#: Radius cap of the Chebyshev LP: keeps unbounded regions' LPs bounded. Regions on ``Whole(d)``
+#: report a radius of at most this.
+RADIUS_CAP = 1e3
+
+
+@dataclass(frozen=True)
+class LPSolution:
+    status: str  # "optimal" | "infeasible" | "unbounded" | "error"
+    x: np.ndarray | None
+    objective: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "optimal"
+
+
+def _new_highs() -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    return h
+
+
+_SOLVER: highspy.Highs | None = None
+
+
+def _solver() -> highspy.Highs:
+    global _SOLVER
+    if _SOLVER is None:
+        _SOLVER = _new_highs()
+    return _SOLVER
+
+
+def solve_lp(
+    cost: np.ndarray,
+    A: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    maximize: bool = False,
+) -> LPSolution:
+    """Solve ``min/max cost.x  s.t.  row_lower <= A x <= row_upper, col bounds`` (dense A)."""
+    A = np.asarray(A, dtype=np.float64)
+    m, n = A.shape
+    h = _solver()
+    h.clearModel()
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = m
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.asarray(col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(col_upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(row_upper, dtype=np.float64)
+    if maximize:
+        lp.sense_ = highspy.ObjSense.kMaximize
+    if m:
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.arange(0, m * n + 1, m, dtype=np.int32)
+        lp.a_matrix_.index_ = np.tile(np.arange(m, dtype=np.int32), n)
+        lp.a_matrix_.value_ = np.ascontiguousarray(A.T).reshape(-1)
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kOptimal:
+        sol = h.getSolution()
+        return LPSolution("optimal", np.array(sol.col_value), h.getInfo().objective_function_value)
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return LPSolution("infeasible", None, None)
+    if status in (highspy.HighsModelStatus.kUnbounded,
+                  highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return LPSolution("unbounded", None, None)
+    return LPSolution("error", None, None)
+
+
+def chebyshev_center(
+    A: np.ndarray,
+    b: np.ndarray,
+    A_eq: np.ndarray | None = None,
+    b_eq: np.ndarray | None = None,
+    radius_cap: float = RADIUS_CAP,
+) -> tuple[np.ndarray, float] | None:
+    """Largest ball inside ``{A x <= b}`` (optionally within the plane ``A_eq x = b_eq``).
+
+    Returns ``(center, radius)`` with the radius capped at ``radius_cap``, or ``None`` when the
+    set is empty. Zero rows of ``A`` constrain nothing here: callers decide them separately.
+    With ``A_eq`` the ball lives in the plane, so this measures a facet's relative interior.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    d = A.shape[1]
+    norms = np.linalg.norm(A, axis=1)
+    rows = [np.hstack([A, norms[:, None]])]
+    lo = [np.full(A.shape[0], -INF)]
+    hi = [b]
+    if A_eq is not None and len(A_eq):
+        A_eq = np.atleast_2d(np.asarray(A_eq, dtype=np.float64))
+        rows.append(np.hstack([A_eq, np.zeros((A_eq.shape[0], 1))]))
+        lo.append(np.asarray(b_eq, dtype=np.float64))
+        hi.append(np.asarray(b_eq, dtype=np.float64))
+    cost = np.zeros(d + 1)
+    cost[-1] = 1.0
+    sol = solve_lp(cost, np.vstack(rows), np.concatenate(lo), np.concatenate(hi),
+                   np.r_[np.full(d, -INF), -INF], np.r_[np.full(d, INF), radius_cap],
+                   maximize=True)
+    if not sol.ok:
+        return None
+    return sol.x[:d], float(sol.x[d])
+
+
+def maximize_linear(
+    c: np.ndarray, A: np.ndarray, b: np.ndarray
+) -> LPSolution:
+    """``max c.x  s.t.  A x <= b`` over free variables."""
+    A = np.asarray(A, dtype=np.float64)
+    d = A.shape[1]
+    return solve_lp(c, A, np.full(A.shape[0], -INF), b, np.full(d, -INF), np.full(d, INF),
+                    maximize=True)

@@ -16,6 +16,9 @@ INF = highspy.kHighsInf
 #: Radius cap of the Chebyshev LP: keeps unbounded regions' LPs bounded. Regions on ``Whole(d)``
 #: report a radius of at most this.
 RADIUS_CAP = 1e3
+#: HiGHS primal/dual feasibility tolerance; region and facet radii are decided against
+#: tolerances (1e-9) that this must stay below.
+LP_FEASIBILITY_TOL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ def _new_highs() -> highspy.Highs:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("log_to_console", False)
+    h.setOptionValue("primal_feasibility_tolerance", LP_FEASIBILITY_TOL)
+    h.setOptionValue("dual_feasibility_tolerance", LP_FEASIBILITY_TOL)
     return h
 
 

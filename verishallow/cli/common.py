@@ -1,0 +1,159 @@
+"""Shared CLI plumbing: exit codes, error handling, JSON output, domain and progress options.
+
+Commands hold no logic of their own: they parse, call the library, and report.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ..errors import InputError, VerishallowError
+
+#: Exit codes, stable for scripts.
+EXIT_OK = 0  # success / property holds / equivalent / certificate valid
+EXIT_NEGATIVE = 1  # the answer is "no": not equivalent, violated, certificate invalid
+EXIT_BAD_INPUT = 2  # unusable input: bad file, option or domain
+EXIT_UNKNOWN = 3  # undecided (time limit, solver trouble)
+EXIT_INTERNAL = 4  # a bug: please report
+
+
+class Context:
+    def __init__(self, debug: bool):
+        self.debug = debug
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn expected errors into one line on stderr and exit 2 (traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except VerishallowError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence, reported as a bug
+            if debug:
+                traceback.print_exc()
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug "
+                       "for a traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        v = float(obj)
+        return v if math.isfinite(v) else str(v)
+    return obj
+
+
+def emit_json(data: dict) -> None:
+    """One JSON document on stdout (NaN/inf as strings so any parser reads it)."""
+    click.echo(json.dumps(_jsonable(data), indent=2, sort_keys=False))
+
+
+def parse_domain(spec: str | None, model_path: str, input_dim: int):
+    """Domain from the CLI: a .vnnlib or .json file, ``whole``, or ``lo:hi,lo:hi,...``.
+
+    Without a spec the model's bundled domain is used (sidecar or metadata).
+    """
+    from ..domain import Box, Whole, load_domain_json
+
+    if spec is None:
+        from ..io import load_with_domain
+
+        _, dom = load_with_domain(model_path)
+        if dom is None:
+            raise InputError(f"{model_path} ships no default domain; give one (a .vnnlib or "
+                             "domain .json file, 'whole', or lo:hi,lo:hi,...)")
+        return dom
+    if spec == "whole":
+        return Whole(input_dim)
+    p = Path(spec)
+    if p.suffix == ".vnnlib":
+        from ..vnnlib import domain_from_vnnlib
+
+        return domain_from_vnnlib(p)
+    if p.suffix == ".json":
+        return load_domain_json(p)
+    if ":" in spec:
+        lo, hi = [], []
+        for part in spec.split(","):
+            try:
+                a, b = part.split(":")
+                lo.append(float(a))
+                hi.append(float(b))
+            except ValueError:
+                raise InputError(f"cannot read box coordinate {part!r}; expected lo:hi") from None
+        return Box(lo, hi)
+    raise InputError(f"cannot read domain {spec!r}: expected a .vnnlib or .json file, 'whole', "
+                     "or lo:hi,lo:hi,...")
+
+
+def load_model_and_domain(model: str, domain: str | None):
+    from ..io import load
+
+    net = load(model)
+    dom = parse_domain(domain, model, net.input_dim)
+    if dom.dim != net.input_dim:
+        raise InputError(f"domain has {dom.dim} coordinates but {model} has "
+                         f"{net.input_dim} inputs")
+    return net, dom
+
+
+class ProgressBar:
+    """Regions found / queue / rate on stderr, via tqdm; silent when disabled."""
+
+    def __init__(self, enabled: bool, desc: str = "regions"):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=desc, unit=" regions", file=sys.stderr, leave=False,
+                            dynamic_ncols=True, mininterval=0.25)
+
+    def __call__(self, found: int, queued: int) -> None:
+        if self.bar is not None:
+            self.bar.n = found
+            self.bar.set_postfix_str(f"queue {queued}", refresh=False)
+            self.bar.update(0)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+domain_argument = click.argument("domain", required=False)
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON document on stdout (no progress bar).")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

@@ -1,0 +1,229 @@
+"""Geometry of one activation pattern: is it a region, what are its facets, who is across.
+
+Works in the domain's reduced (free) coordinates; :mod:`.search` lifts results back. Each
+pattern costs one Chebyshev LP, ``2 d`` bounding-box LPs (only when there are enough candidate
+rows to make screening pay) and one facet LP per surviving candidate row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import lp
+from ..bounds import Bounds
+from ..network import ReLUNetwork
+
+#: A pattern is a region iff its largest inscribed ball has a radius above this (input units).
+REGION_RADIUS_TOL = 1e-9
+#: A supporting hyperplane is a facet iff the largest (d-1)-ball inside the region's
+#: intersection with it has a radius above this.
+FACET_RADIUS_TOL = 1e-9
+#: Rows whose norm is below this (relative to the largest row norm of the layer's weights times
+#: input scale) are treated as zero: the neuron is constant on the region.
+ZERO_ROW_TOL = 1e-13
+#: Two unit normals (with offsets) closer than this are the same hyperplane (duplicated neurons).
+DUPLICATE_TOL = 1e-12
+#: Slack of the bounding-box screen: rows whose hyperplane misses the region's bounding box by
+#: more than this cannot be facets and get no facet LP.
+SCREEN_TOL = 1e-9
+#: The bounding-box screen runs only when a region has more candidate rows than this.
+SCREEN_MIN_ROWS = 12
+#: Later-layer neurons that are identically zero on a region make a facet shared by several
+#: neighbours; at most 2**this candidate neighbour patterns are tried per facet.
+MAX_AMBIGUOUS_BITS = 12
+
+
+@dataclass(frozen=True)
+class LocalFacet:
+    kind: str  # "neuron" | "domain"
+    ids: tuple[int, ...]
+    normal: np.ndarray  # unit normal, reduced coordinates
+    offset: float
+    point: np.ndarray  # relative interior point (reduced coordinates)
+    radius: float
+
+
+@dataclass(frozen=True)
+class LocalRegion:
+    pattern: np.ndarray
+    center: np.ndarray
+    radius: float
+    facets: tuple[LocalFacet, ...]
+    zero_neurons: np.ndarray  # neurons identically 0 on the region (zero row, zero offset)
+
+
+class RegionOracle:
+    """Decides patterns of a network (already restricted to the free coordinates) on a domain.
+
+    ``domain_rows`` are ``(G, h, ids)``: the domain as ``G y <= h`` with each row's index in the
+    original domain's ``constraints()`` list.
+    """
+
+    def __init__(self, net: ReLUNetwork, bounds: Bounds, G: np.ndarray, h: np.ndarray,
+                 domain_ids: list[int]):
+        self.net = net
+        self.bounds = bounds
+        self.unstable = np.flatnonzero(bounds.unstable)
+        self.stable_bits = bounds.stable_active  # forced value of every stable bit
+        gn = np.linalg.norm(G, axis=1) if len(G) else np.zeros(0)
+        self.G = G / gn[:, None] if len(G) else G
+        self.h = h / gn if len(G) else h
+        self.domain_ids = list(domain_ids)
+        self.layer_of = np.repeat(np.arange(len(net.hidden_widths)), net.hidden_widths)
+        self.lp_count = 0
+
+    # ------------------------------------------------------------------------------------
+    def neuron_rows(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                        np.ndarray, bool]:
+        """Constraint rows of the unstable neurons: ``sigma A x <= -sigma d``.
+
+        Returns (rows, offsets, neuron ids, zero-neurons mask, consistent); rows are unit-norm.
+        A zero row is decided by its offset alone; inconsistent zero rows make the pattern empty.
+        """
+        A, d, _, _ = self.net.local_affine(pattern)
+        idx = self.unstable
+        A, d = A[idx], d[idx]
+        s = pattern[idx]
+        sigma = np.where(s, -1.0, 1.0)
+        H = sigma[:, None] * A
+        c = -sigma * d
+        norms = np.linalg.norm(H, axis=1)
+        scale = max(1.0, float(np.abs(A).max()) if A.size else 1.0)
+        zero = norms <= ZERO_ROW_TOL * scale
+        zero_neurons = np.zeros(self.net.n_hidden, dtype=bool)
+        if zero.any():
+            # active needs d > 0; inactive needs d <= 0 (ReLU(0) = 0 counts as inactive)
+            zd = d[zero]
+            zs = s[zero]
+            if np.any(zs & (zd <= 0)) or np.any(~zs & (zd > 0)):
+                return H, c, idx, zero_neurons, False
+            zero_neurons[idx[zero & (d == 0)]] = True
+        keep = ~zero
+        H, c, ids = H[keep] / norms[keep, None], c[keep] / norms[keep], idx[keep]
+        return H, c, ids, zero_neurons, True
+
+    def region(self, pattern: np.ndarray, want_facets: bool = True) -> LocalRegion | None:
+        """Geometry of ``pattern``, or ``None`` if it is not a full-dimensional region."""
+        pattern = np.asarray(pattern, dtype=bool)
+        stable = ~self.bounds.unstable
+        if np.any(pattern[stable] != self.stable_bits[stable]):
+            return None
+        H, c, ids, zero_neurons, ok = self.neuron_rows(pattern)
+        if not ok:
+            return None
+        # merge duplicated hyperplanes (identical unit normal and offset)
+        groups: list[list[int]] = []
+        rows, offs = [], []
+        if len(H):
+            order = np.lexsort(np.column_stack([H, c]).T[::-1])
+            prev = None
+            for i in order:
+                key = np.r_[H[i], c[i]]
+                if prev is not None and np.max(np.abs(key - prev)) <= DUPLICATE_TOL:
+                    groups[-1].append(int(ids[i]))
+                    continue
+                groups.append([int(ids[i])])
+                rows.append(H[i])
+                offs.append(c[i])
+                prev = key
+        n_neuron = len(rows)
+        d = self.net.input_dim
+        allH = np.vstack([np.array(rows).reshape(n_neuron, d), self.G])
+        allc = np.concatenate([np.array(offs), self.h])
+        self.lp_count += 1
+        cheb = lp.chebyshev_center(allH, allc)
+        if cheb is None or cheb[1] <= REGION_RADIUS_TOL:
+            return None
+        center, radius = cheb
+        if not want_facets:
+            return LocalRegion(pattern, center, radius, (), zero_neurons)
+        labels: list[tuple[str, tuple[int, ...]]] = [("neuron", tuple(g)) for g in groups]
+        labels += [("domain", (i,)) for i in self.domain_ids]
+        cand = self._screen(allH, allc)
+        facets = []
+        for i in cand:
+            f = self._facet(allH, allc, int(i))
+            if f is not None:
+                kind, fid = labels[i]
+                facets.append(LocalFacet(kind, fid, allH[i], float(allc[i]), f[0], f[1]))
+        return LocalRegion(pattern, center, radius, tuple(facets), zero_neurons)
+
+    def _screen(self, H: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Rows that might be facets: those whose hyperplane meets the region's bounding box."""
+        m, d = H.shape
+        if m <= SCREEN_MIN_ROWS:
+            return np.arange(m)
+        lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
+        for j in range(d):
+            e = np.zeros(d)
+            e[j] = 1.0
+            for sign in (1.0, -1.0):
+                self.lp_count += 1
+                sol = lp.maximize_linear(sign * e, H, c)
+                if sol.ok:
+                    if sign > 0:
+                        hi[j] = sol.objective
+                    else:
+                        lo[j] = -sol.objective
+        # max over the box of H x, with 0 * inf = 0
+        with np.errstate(invalid="ignore"):
+            top = np.where(H > 0, H * hi, np.where(H < 0, H * lo, 0.0)).sum(axis=1)
+        return np.flatnonzero(~(top < c - SCREEN_TOL))
+
+    def _facet(self, H: np.ndarray, c: np.ndarray, i: int) -> tuple[np.ndarray, float] | None:
+        """Largest (d-1)-ball of the region inside hyperplane i, or None if it is no facet."""
+        hi = H[i]
+        others = np.delete(np.arange(len(H)), i)
+        Ho, co = H[others], c[others]
+        # a ball in the plane only sees the in-plane part of each other normal
+        proj = Ho - np.outer(Ho @ hi, hi)
+        pn = np.linalg.norm(proj, axis=1)
+        parallel = pn <= 1e-12
+        if np.any(parallel):
+            # a parallel row bounds the plane as a whole: h_j x <= c_j at h_i x = c_i
+            t = Ho[parallel] @ hi  # +-1
+            if np.any(t * c[i] > co[parallel] + 1e-12):
+                return None
+            Ho, co, pn = Ho[~parallel], co[~parallel], pn[~parallel]
+        self.lp_count += 1
+        d = H.shape[1]
+        A = np.vstack([np.hstack([Ho, pn[:, None]]), np.r_[hi, 0.0][None, :]])
+        lo = np.r_[np.full(len(Ho), -lp.INF), c[i]]
+        up = np.r_[co, c[i]]
+        cost = np.zeros(d + 1)
+        cost[-1] = 1.0
+        sol = lp.solve_lp(cost, A, lo, up, np.full(d + 1, -lp.INF),
+                          np.r_[np.full(d, lp.INF), lp.RADIUS_CAP], maximize=True)
+        if not sol.ok or sol.x[d] <= FACET_RADIUS_TOL:
+            return None
+        return sol.x[:d], float(sol.x[d])
+
+    # ------------------------------------------------------------------------------------
+    def neighbour_patterns(self, region: LocalRegion, facet: LocalFacet) -> list[np.ndarray]:
+        """Patterns of the regions across a neuron facet.
+
+        On the facet, ``z = 0`` for the facet's neurons and every later neuron keeps its value
+        (the flipped neurons output 0 on both sides), so later signs do not change, except for
+        neurons identically 0 on this region: they may go either way across, so each of their
+        assignments is a candidate (usually there are none).
+        """
+        flip = np.array(facet.ids)
+        base = region.pattern.copy()
+        base[flip] = ~base[flip]
+        layer = self.layer_of[flip].min()
+        amb = np.flatnonzero(region.zero_neurons & (self.layer_of > layer))
+        if amb.size == 0:
+            return [base]
+        if amb.size > MAX_AMBIGUOUS_BITS:
+            raise RuntimeError(
+                f"{amb.size} neurons are identically zero beyond a facet; too degenerate to "
+                f"enumerate (limit {MAX_AMBIGUOUS_BITS})"
+            )
+        out = []
+        for code in range(1 << amb.size):
+            p = base.copy()
+            p[amb] = [(code >> k) & 1 == 1 for k in range(amb.size)]
+            out.append(p)
+        return out

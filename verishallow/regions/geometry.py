@@ -30,6 +30,9 @@ DUPLICATE_TOL = 1e-12
 SCREEN_TOL = 1e-9
 #: The bounding-box screen runs only when a region has more candidate rows than this.
 SCREEN_MIN_ROWS = 12
+#: Patterns rejected with a Chebyshev radius in (0, NEAR_TOL_BAND] are recorded so that z3 can
+#: re-decide them exactly (the LP's verdict is least trustworthy there).
+NEAR_TOL_BAND = 1e-6
 #: Later-layer neurons that are identically zero on a region make a facet shared by several
 #: neighbours; at most 2**this candidate neighbour patterns are tried per facet.
 MAX_AMBIGUOUS_BITS = 12
@@ -73,6 +76,8 @@ class RegionOracle:
         self.domain_ids = list(domain_ids)
         self.layer_of = np.repeat(np.arange(len(net.hidden_widths)), net.hidden_widths)
         self.lp_count = 0
+        #: (pattern, radius or None when the LP failed) of patterns rejected near the tolerance
+        self.rejected: list[tuple[np.ndarray, float | None]] = []
 
     # ------------------------------------------------------------------------------------
     def neuron_rows(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -135,6 +140,8 @@ class RegionOracle:
         self.lp_count += 1
         cheb = lp.chebyshev_center(allH, allc)
         if cheb is None or cheb[1] <= REGION_RADIUS_TOL:
+            if cheb is not None and cheb[1] > -NEAR_TOL_BAND:
+                self.rejected.append((pattern.copy(), float(cheb[1])))
             return None
         center, radius = cheb
         if not want_facets:

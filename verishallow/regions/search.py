@@ -223,5 +223,6 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
                                                               on_region)
     regions, graph = builder.finish(oracle)
     stats["lps"] = oracle.lp_count
+    stats["rejected"] = oracle.rejected
     return Partition(net, domain, regions, graph, method, complete, bounds, red,
                      time.perf_counter() - t0, stats)

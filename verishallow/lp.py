@@ -51,6 +51,19 @@ def _solver() -> highspy.Highs:
     return _SOLVER
 
 
+_INDEX_CACHE: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _row_index(m: int, n: int) -> np.ndarray:
+    """Row indices of a dense column-wise matrix (cached: the same shapes recur constantly)."""
+    idx = _INDEX_CACHE.get((m, n))
+    if idx is None:
+        idx = np.tile(np.arange(m, dtype=np.int32), n)
+        if len(_INDEX_CACHE) < 4096:
+            _INDEX_CACHE[(m, n)] = idx
+    return idx
+
+
 def solve_lp(
     cost: np.ndarray,
     A: np.ndarray,
@@ -78,8 +91,8 @@ def solve_lp(
     if m:
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = np.arange(0, m * n + 1, m, dtype=np.int32)
-        lp.a_matrix_.index_ = np.tile(np.arange(m, dtype=np.int32), n)
-        lp.a_matrix_.value_ = np.ascontiguousarray(A.T).reshape(-1)
+        lp.a_matrix_.index_ = _row_index(m, n)
+        lp.a_matrix_.value_ = A.T.reshape(-1)
     h.passModel(lp)
     h.run()
     status = h.getModelStatus()
@@ -121,9 +134,10 @@ def chebyshev_center(
         hi.append(np.asarray(b_eq, dtype=np.float64))
     cost = np.zeros(d + 1)
     cost[-1] = 1.0
+    col_hi = np.full(d + 1, INF)
+    col_hi[d] = radius_cap
     sol = solve_lp(cost, np.vstack(rows), np.concatenate(lo), np.concatenate(hi),
-                   np.r_[np.full(d, -INF), -INF], np.r_[np.full(d, INF), radius_cap],
-                   maximize=True)
+                   np.full(d + 1, -INF), col_hi, maximize=True)
     if not sol.ok:
         return None
     return sol.x[:d], float(sol.x[d])

@@ -19,7 +19,9 @@ from .errors import InputError
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64, copy=True)
+    # "+ 0.0" turns -0.0 into +0.0: the same function must have the same fingerprint whatever
+    # file format it came through
+    a = np.array(a, dtype=np.float64, copy=True) + 0.0
     a.setflags(write=False)
     return a
 

@@ -28,6 +28,11 @@ DUPLICATE_TOL = 1e-12
 #: Slack of the bounding-box screen: rows whose hyperplane misses the region's bounding box by
 #: more than this cannot be facets and get no facet LP.
 SCREEN_TOL = 1e-9
+#: Dual points within this (relative to the largest dual coordinate) of the hull boundary stay
+#: facet candidates, so that qhull's rounding can never drop a true facet.
+DUAL_SCREEN_TOL = 1e-7
+#: In-plane norms (of unit normals) below this make two hyperplanes parallel.
+PARALLEL_TOL = 1e-12
 #: The bounding-box screen runs only when a region has more candidate rows than this.
 SCREEN_MIN_ROWS = 12
 #: Patterns rejected with a Chebyshev radius in (0, NEAR_TOL_BAND] are recorded so that z3 can
@@ -120,23 +125,23 @@ class RegionOracle:
             return None
         # merge duplicated hyperplanes (identical unit normal and offset)
         groups: list[list[int]] = []
-        rows, offs = [], []
+        rows = np.zeros((0, self.net.input_dim))
+        offs = np.zeros(0)
         if len(H):
-            order = np.lexsort(np.column_stack([H, c]).T[::-1])
-            prev = None
-            for i in order:
-                key = np.r_[H[i], c[i]]
-                if prev is not None and np.max(np.abs(key - prev)) <= DUPLICATE_TOL:
-                    groups[-1].append(int(ids[i]))
-                    continue
-                groups.append([int(ids[i])])
-                rows.append(H[i])
-                offs.append(c[i])
-                prev = key
-        n_neuron = len(rows)
-        d = self.net.input_dim
-        allH = np.vstack([np.array(rows).reshape(n_neuron, d), self.G])
-        allc = np.concatenate([np.array(offs), self.h])
+            key = np.column_stack([H, c])
+            order = np.lexsort(key.T[::-1])
+            key = key[order]
+            same = np.zeros(len(order), dtype=bool)
+            same[1:] = np.abs(np.diff(key, axis=0)).max(axis=1) <= DUPLICATE_TOL
+            starts = np.flatnonzero(~same)
+            bounds_ = np.append(starts, len(order))
+            groups = [[int(v) for v in ids[order[a:b]]] for a, b in zip(bounds_[:-1],
+                                                                         bounds_[1:],
+                                                                         strict=True)]
+            rows = key[starts, :-1]
+            offs = key[starts, -1]
+        allH = np.vstack([rows, self.G])
+        allc = np.concatenate([offs, self.h])
         self.lp_count += 1
         cheb = lp.chebyshev_center(allH, allc)
         if cheb is None or cheb[1] <= REGION_RADIUS_TOL:
@@ -148,7 +153,7 @@ class RegionOracle:
             return LocalRegion(pattern, center, radius, (), zero_neurons)
         labels: list[tuple[str, tuple[int, ...]]] = [("neuron", tuple(g)) for g in groups]
         labels += [("domain", (i,)) for i in self.domain_ids]
-        cand = self._screen(allH, allc)
+        cand = self._screen(allH, allc, center)
         facets = []
         for i in cand:
             f = self._facet(allH, allc, int(i))
@@ -157,11 +162,22 @@ class RegionOracle:
                 facets.append(LocalFacet(kind, fid, allH[i], float(allc[i]), f[0], f[1]))
         return LocalRegion(pattern, center, radius, tuple(facets), zero_neurons)
 
-    def _screen(self, H: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Rows that might be facets: those whose hyperplane meets the region's bounding box."""
+    def _screen(self, H: np.ndarray, c: np.ndarray, center: np.ndarray) -> np.ndarray:
+        """Rows that might be facets; the others provably are not and need no facet LP.
+
+        Bounded regions: polar duality around the interior point ``center`` maps row i to the
+        point ``h_i / (c_i - h_i . center)``; row i is irredundant iff that point is a vertex of
+        the points' convex hull, so one qhull call discards every point clearly inside the hull.
+        Otherwise (unbounded region, 1-D, qhull trouble): rows whose hyperplane misses the
+        region's bounding box (2 d LPs) are discarded.
+        """
         m, d = H.shape
         if m <= SCREEN_MIN_ROWS:
             return np.arange(m)
+        if d >= 2:
+            cand = self._screen_dual(H, c, center)
+            if cand is not None:
+                return cand
         lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
         for j in range(d):
             e = np.zeros(d)
@@ -179,6 +195,22 @@ class RegionOracle:
             top = np.where(H > 0, H * hi, np.where(H < 0, H * lo, 0.0)).sum(axis=1)
         return np.flatnonzero(~(top < c - SCREEN_TOL))
 
+    @staticmethod
+    def _screen_dual(H: np.ndarray, c: np.ndarray, center: np.ndarray) -> np.ndarray | None:
+        from scipy.spatial import ConvexHull, QhullError
+
+        P = H / (c - H @ center)[:, None]
+        try:
+            hull = ConvexHull(P)
+        except (QhullError, ValueError):
+            return None
+        eq = hull.equations  # unit normal . p + offset <= 0 inside the hull
+        scale = float(np.abs(P).max())
+        if np.any(eq[:, -1] >= -DUAL_SCREEN_TOL * scale):
+            return None  # the origin is not strictly inside: the region is unbounded
+        dist = (P @ eq[:, :-1].T + eq[:, -1]).max(axis=1)
+        return np.flatnonzero(dist > -DUAL_SCREEN_TOL * scale)
+
     def _facet(self, H: np.ndarray, c: np.ndarray, i: int) -> tuple[np.ndarray, float] | None:
         """Largest (d-1)-ball of the region inside hyperplane i, or None if it is no facet."""
         hi = H[i]
@@ -187,22 +219,30 @@ class RegionOracle:
         # a ball in the plane only sees the in-plane part of each other normal
         proj = Ho - np.outer(Ho @ hi, hi)
         pn = np.linalg.norm(proj, axis=1)
-        parallel = pn <= 1e-12
+        parallel = pn <= PARALLEL_TOL
         if np.any(parallel):
             # a parallel row bounds the plane as a whole: h_j x <= c_j at h_i x = c_i
             t = Ho[parallel] @ hi  # +-1
-            if np.any(t * c[i] > co[parallel] + 1e-12):
+            if np.any(t * c[i] > co[parallel] + PARALLEL_TOL):
                 return None
             Ho, co, pn = Ho[~parallel], co[~parallel], pn[~parallel]
         self.lp_count += 1
-        d = H.shape[1]
-        A = np.vstack([np.hstack([Ho, pn[:, None]]), np.r_[hi, 0.0][None, :]])
-        lo = np.r_[np.full(len(Ho), -lp.INF), c[i]]
-        up = np.r_[co, c[i]]
+        m, d = Ho.shape
+        A = np.empty((m + 1, d + 1))
+        A[:m, :d] = Ho
+        A[:m, d] = pn
+        A[m, :d] = hi
+        A[m, d] = 0.0
+        lo = np.full(m + 1, -lp.INF)
+        lo[m] = c[i]
+        up = np.empty(m + 1)
+        up[:m] = co
+        up[m] = c[i]
         cost = np.zeros(d + 1)
         cost[-1] = 1.0
-        sol = lp.solve_lp(cost, A, lo, up, np.full(d + 1, -lp.INF),
-                          np.r_[np.full(d, lp.INF), lp.RADIUS_CAP], maximize=True)
+        col_hi = np.full(d + 1, lp.INF)
+        col_hi[d] = lp.RADIUS_CAP
+        sol = lp.solve_lp(cost, A, lo, up, np.full(d + 1, -lp.INF), col_hi, maximize=True)
         if not sol.ok or sol.x[d] <= FACET_RADIUS_TOL:
             return None
         return sol.x[:d], float(sol.x[d])

@@ -106,7 +106,7 @@ def parse_domain(spec: str | None, model_path: str, input_dim: int):
         return domain_from_vnnlib(p)
     if p.suffix == ".json":
         return load_domain_json(p)
-    if ":" in spec:
+    if ":" in spec and not p.exists():
         lo, hi = [], []
         for part in spec.split(","):
             try:
@@ -115,6 +115,9 @@ def parse_domain(spec: str | None, model_path: str, input_dim: int):
                 hi.append(float(b))
             except ValueError:
                 raise InputError(f"cannot read box coordinate {part!r}; expected lo:hi") from None
+        if len(lo) != input_dim:
+            raise InputError(f"the box has {len(lo)} coordinates but the model has "
+                             f"{input_dim} inputs")
         return Box(lo, hi)
     raise InputError(f"cannot read domain {spec!r}: expected a .vnnlib or .json file, 'whole', "
                      "or lo:hi,lo:hi,...")
@@ -153,7 +156,45 @@ class ProgressBar:
             self.bar.close()
 
 
-domain_argument = click.argument("domain", required=False)
+def domain_argument(fn: Callable) -> Callable:
+    """Positional ``[DOMAIN]`` plus ``--lower/--upper``, ``--vnnlib`` and ``--whole-space``.
+
+    The command receives a single ``domain`` spec string (or None for the model's default),
+    so every command reads domains the same way through :func:`parse_domain`.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, domain=None, lower=None, upper=None, vnnlib=None, whole_space=False,
+                **kwargs):
+        given = [g for g in (domain, vnnlib, "whole" if whole_space else None,
+                             "box" if (lower or upper) else None) if g]
+        if len(given) > 1:
+            raise click.UsageError("give the domain once: DOMAIN, --lower/--upper, --vnnlib "
+                                   "or --whole-space")
+        if lower or upper:
+            if not (lower and upper):
+                raise click.UsageError("--lower and --upper go together")
+            lo, hi = lower.split(","), upper.split(",")
+            if len(lo) != len(hi):
+                raise click.UsageError(f"--lower has {len(lo)} values but --upper {len(hi)}")
+            domain = ",".join(f"{a}:{b}" for a, b in zip(lo, hi, strict=True))
+        elif vnnlib:
+            domain = vnnlib
+        elif whole_space:
+            domain = "whole"
+        return fn(*args, domain=domain, **kwargs)
+
+    for deco in reversed([
+        click.argument("domain", required=False),
+        click.option("--lower", help="Box lower bounds a,b,... (with --upper)."),
+        click.option("--upper", help="Box upper bounds a,b,... (with --lower)."),
+        click.option("--vnnlib", type=click.Path(), help="Input bounds from a VNN-LIB file."),
+        click.option("--whole-space", is_flag=True, help="All of R^d."),
+    ]):
+        wrapper = deco(wrapper)
+    return wrapper
+
+
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document on stdout (no progress bar).")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

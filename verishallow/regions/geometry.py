@@ -153,31 +153,76 @@ class RegionOracle:
             return LocalRegion(pattern, center, radius, (), zero_neurons)
         labels: list[tuple[str, tuple[int, ...]]] = [("neuron", tuple(g)) for g in groups]
         labels += [("domain", (i,)) for i in self.domain_ids]
-        cand = self._screen(allH, allc, center)
         facets = []
-        for i in cand:
-            f = self._facet(allH, allc, int(i))
-            if f is not None:
-                kind, fid = labels[i]
-                facets.append(LocalFacet(kind, fid, allH[i], float(allc[i]), f[0], f[1]))
+        for i, point, fr in self._facets(allH, allc, center):
+            kind, fid = labels[i]
+            facets.append(LocalFacet(kind, fid, allH[i], float(allc[i]), point, fr))
         return LocalRegion(pattern, center, radius, tuple(facets), zero_neurons)
 
-    def _screen(self, H: np.ndarray, c: np.ndarray, center: np.ndarray) -> np.ndarray:
-        """Rows that might be facets; the others provably are not and need no facet LP.
+    def _facets(self, H: np.ndarray, c: np.ndarray, center: np.ndarray
+                ) -> list[tuple[int, np.ndarray, float]]:
+        """``(row, relative-interior point, in-plane radius)`` of every facet of the region.
 
-        Bounded regions: polar duality around the interior point ``center`` maps row i to the
-        point ``h_i / (c_i - h_i . center)``; row i is irredundant iff that point is a vertex of
-        the points' convex hull, so one qhull call discards every point clearly inside the hull.
-        Otherwise (unbounded region, 1-D, qhull trouble): rows whose hyperplane misses the
-        region's bounding box (2 d LPs) are discarded.
+        Bounded regions use the polar dual around the interior point ``center``: row i maps to
+        ``h_i / (c_i - h_i . center)`` and is irredundant iff that point is a vertex of the
+        points' convex hull (one qhull call). Each hull vertex's facet point is the centroid of
+        the primal vertices on it, and the facet is accepted without an LP when the in-plane
+        ball around that point is already wider than ``FACET_RADIUS_TOL``; rows near the hull
+        boundary and narrow facets get the exact facet LP. Unbounded regions, 1-D inputs and
+        qhull failures fall back to bounding-box screening (2 d LPs) plus facet LPs.
         """
         m, d = H.shape
-        if m <= SCREEN_MIN_ROWS:
-            return np.arange(m)
-        if d >= 2:
-            cand = self._screen_dual(H, c, center)
-            if cand is not None:
-                return cand
+        if d >= 2 and m > d:
+            found = self._facets_dual(H, c, center)
+            if found is not None:
+                return found
+        cand = self._screen_box(H, c) if m > SCREEN_MIN_ROWS else np.arange(m)
+        out = []
+        for i in cand:
+            f = self._facet(H, c, int(i))
+            if f is not None:
+                out.append((int(i), f[0], f[1]))
+        return out
+
+    def _facets_dual(self, H: np.ndarray, c: np.ndarray, center: np.ndarray
+                     ) -> list[tuple[int, np.ndarray, float]] | None:
+        from scipy.spatial import ConvexHull, QhullError
+
+        P = H / (c - H @ center)[:, None]
+        try:
+            hull = ConvexHull(P)
+        except (QhullError, ValueError):
+            return None
+        eq = hull.equations  # unit normal . p + offset <= 0 inside the hull
+        scale = float(np.abs(P).max())
+        if np.any(eq[:, -1] >= -DUAL_SCREEN_TOL * scale):
+            return None  # the origin is not strictly inside: the region is unbounded
+        near = (P @ eq[:, :-1].T + eq[:, -1]).max(axis=1) > -DUAL_SCREEN_TOL * scale
+        # dual facet k <-> primal vertex center + n_k / -offset_k
+        V = center + eq[:, :-1] / (-eq[:, -1])[:, None]
+        flat = hull.simplices.ravel()
+        owner = np.repeat(np.arange(len(hull.simplices)), hull.simplices.shape[1])
+        order = np.argsort(flat, kind="stable")
+        starts = np.searchsorted(flat[order], np.arange(len(H) + 1))
+        is_vertex = np.zeros(len(H), dtype=bool)
+        is_vertex[hull.vertices] = True
+        out = []
+        for i in np.flatnonzero(near):
+            if is_vertex[i]:
+                p = V[owner[order[starts[i]:starts[i + 1]]]].mean(axis=0)
+                p = p - (H[i] @ p - c[i]) * H[i]
+                r = _inplane_radius(H, c, int(i), p)
+                if r > FACET_RADIUS_TOL:
+                    out.append((int(i), p, r))
+                    continue
+            f = self._facet(H, c, int(i))
+            if f is not None:
+                out.append((int(i), f[0], f[1]))
+        return out
+
+    def _screen_box(self, H: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Rows whose hyperplane meets the region's bounding box (found by 2 d LPs)."""
+        m, d = H.shape
         lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
         for j in range(d):
             e = np.zeros(d)
@@ -194,22 +239,6 @@ class RegionOracle:
         with np.errstate(invalid="ignore"):
             top = np.where(H > 0, H * hi, np.where(H < 0, H * lo, 0.0)).sum(axis=1)
         return np.flatnonzero(~(top < c - SCREEN_TOL))
-
-    @staticmethod
-    def _screen_dual(H: np.ndarray, c: np.ndarray, center: np.ndarray) -> np.ndarray | None:
-        from scipy.spatial import ConvexHull, QhullError
-
-        P = H / (c - H @ center)[:, None]
-        try:
-            hull = ConvexHull(P)
-        except (QhullError, ValueError):
-            return None
-        eq = hull.equations  # unit normal . p + offset <= 0 inside the hull
-        scale = float(np.abs(P).max())
-        if np.any(eq[:, -1] >= -DUAL_SCREEN_TOL * scale):
-            return None  # the origin is not strictly inside: the region is unbounded
-        dist = (P @ eq[:, :-1].T + eq[:, -1]).max(axis=1)
-        return np.flatnonzero(dist > -DUAL_SCREEN_TOL * scale)
 
     def _facet(self, H: np.ndarray, c: np.ndarray, i: int) -> tuple[np.ndarray, float] | None:
         """Largest (d-1)-ball of the region inside hyperplane i, or None if it is no facet."""
@@ -274,3 +303,19 @@ class RegionOracle:
             p[amb] = [(code >> k) & 1 == 1 for k in range(amb.size)]
             out.append(p)
         return out
+
+
+def _inplane_radius(H: np.ndarray, c: np.ndarray, i: int, p: np.ndarray) -> float:
+    """Radius of the largest ball around ``p`` (a point of plane i) within the plane and all
+    other half-spaces: a lower bound on the facet's in-plane Chebyshev radius."""
+    hi = H[i]
+    Ho = np.delete(H, i, axis=0)
+    co = np.delete(c, i)
+    slack = co - Ho @ p
+    proj = np.linalg.norm(Ho - np.outer(Ho @ hi, hi), axis=1)
+    parallel = proj <= PARALLEL_TOL
+    if np.any(slack[parallel] < 0):
+        return 0.0
+    if np.all(parallel):
+        return lp.RADIUS_CAP
+    return float(np.min(slack[~parallel] / proj[~parallel]))

@@ -198,3 +198,8 @@ def domain_argument(fn: Callable) -> Callable:
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document on stdout (no progress bar).")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
+                              help="Worker processes for the region search (default: all "
+                                   "cores). Results are identical to a serial run.")
+scheduler_option = click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                                help="Run the region search on a Dask distributed cluster.")

@@ -12,6 +12,8 @@ from .common import (
     json_option,
     load_model_and_domain,
     quiet_option,
+    scheduler_option,
+    workers_option,
 )
 
 
@@ -23,11 +25,14 @@ from .common import (
 @click.option("--no-coverage-proof", is_flag=True,
               help="Skip the SCIP query that proves no region is missing (graph method).")
 @click.option("--time-limit", type=float, default=None, help="SCIP time limit in seconds.")
+@workers_option
+@scheduler_option
 @json_option
 @quiet_option
 @handle_errors
 def command(model: str, domain: str | None, method: str, no_coverage_proof: bool,
-            time_limit: float | None, as_json: bool, quiet: bool) -> None:
+            time_limit: float | None, workers: int | None, scheduler: str | None,
+            as_json: bool, quiet: bool) -> None:
     """Every full-dimensional activation region of MODEL on DOMAIN.
 
     DOMAIN is a .vnnlib or domain .json file, 'whole', or lo:hi,lo:hi,...; without it
@@ -39,7 +44,8 @@ def command(model: str, domain: str | None, method: str, no_coverage_proof: bool
     bar = ProgressBar(enabled=not (quiet or as_json))
     try:
         part = enumerate_regions(net, dom, method=method, prove_coverage=not no_coverage_proof,
-                                 progress=bar, time_limit=time_limit)
+                                 progress=bar, time_limit=time_limit, workers=workers,
+                                 scheduler=scheduler)
     finally:
         bar.close()
     report = part.summary()

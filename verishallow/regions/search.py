@@ -11,7 +11,6 @@ identical ``Partition`` objects that tests compare.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 
 import networkx as nx
@@ -28,7 +27,7 @@ Progress = Callable[[int, int], None]
 #: Called with each region as soon as its geometry is known (facet neighbours not yet filled).
 OnRegion = Callable[[Region], None]
 
-METHODS = ("graph", "milp")
+METHODS = ("graph", "milp", "subdivision")
 
 
 def _bounds(net: ReLUNetwork, domain: Domain) -> Bounds:
@@ -133,36 +132,55 @@ def _prepare(net: ReLUNetwork, domain: Domain):
     return red, rnet, bounds, RegionOracle(rnet, bounds, G, h, ids)
 
 
+#: Candidates handed to the mapper at once: bounds the latency of progress reports.
+BATCH = 512
+
+
 def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
-                 on_region: OnRegion | None = None
-                 ) -> tuple[_Builder, RegionOracle, Reduction, Bounds]:
+                 on_region: OnRegion | None = None, workers: int | None = 1,
+                 scheduler=None) -> tuple[_Builder, RegionOracle, Reduction, Bounds]:
+    """Breadth-first search over the region adjacency graph, in waves.
+
+    Each wave's unseen neighbour patterns are decided in batches (possibly in parallel) and
+    numbered in candidate order: exactly the order a one-at-a-time FIFO search would give.
+    """
+    from .parallel import make_mapper
+
     red, rnet, bounds, oracle = _prepare(net, domain)
     builder = _Builder(net, red)
     start = _start_pattern(rnet, oracle, red)
-    queue: deque[LocalRegion] = deque([start])
     builder.add(start)
     if on_region is not None:
         on_region(builder.lift(0))
-    pending: set[bytes] = set()
-    while queue:
-        loc = queue.popleft()
-        for f in loc.facets:
-            if f.kind != "neuron":
-                continue
-            for p in oracle.neighbour_patterns(loc, f):
-                key = pattern_key(p)
-                if key in builder.index or key in pending:
-                    continue
-                pending.add(key)
-                nb = oracle.region(p)
-                if nb is None:
-                    continue
-                rid = builder.add(nb)
-                queue.append(nb)
-                if on_region is not None:
-                    on_region(builder.lift(rid))
-        if progress is not None:
-            progress(len(builder.local), len(queue))
+    seen: set[bytes] = {pattern_key(start.pattern)}
+    wave = [start]
+    mapper = make_mapper(oracle, workers, scheduler)
+    try:
+        while wave:
+            cands = []
+            for loc in wave:
+                for f in loc.facets:
+                    if f.kind != "neuron":
+                        continue
+                    for p in oracle.neighbour_patterns(loc, f):
+                        key = pattern_key(p)
+                        if key not in seen:
+                            seen.add(key)
+                            cands.append(p)
+            nxt = []
+            for b in range(0, len(cands), BATCH):
+                for nb in mapper.map(cands[b:b + BATCH]):
+                    if nb is None:
+                        continue
+                    rid = builder.add(nb)
+                    nxt.append(nb)
+                    if on_region is not None:
+                        on_region(builder.lift(rid))
+                if progress is not None:
+                    progress(len(builder.local), max(0, len(cands) - b - BATCH) + len(nxt))
+            wave = nxt
+    finally:
+        mapper.close()
     return builder, oracle, red, bounds
 
 
@@ -188,12 +206,16 @@ def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = No
 def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: str = "graph",
                       prove_coverage: bool = True, progress: Progress | None = None,
                       time_limit: float | None = None,
-                      on_region: OnRegion | None = None) -> Partition:
+                      on_region: OnRegion | None = None, workers: int | None = 1,
+                      scheduler=None) -> Partition:
     """Every full-dimensional activation region of ``net`` on ``domain``.
 
     ``method="graph"`` walks the region adjacency graph and (if ``prove_coverage``) confirms
     with one SCIP query that no other pattern has an interior point; ``method="milp"`` has SCIP
     enumerate the patterns directly. ``Partition.complete`` is True once SCIP proved coverage.
+    ``workers`` processes (None: all cores) or a Dask ``scheduler`` (address or
+    ``distributed.Client``) share the graph search's geometry work; the result is identical to
+    a serial run.
     """
     from ..domain import Whole
 
@@ -202,8 +224,16 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     t0 = time.perf_counter()
     stats: dict = {}
-    if method == "graph":
-        builder, oracle, red, bounds = graph_search(net, domain, progress, on_region)
+    if method in ("graph", "subdivision"):
+        if method == "graph":
+            builder, oracle, red, bounds = graph_search(net, domain, progress, on_region,
+                                                           workers, scheduler)
+        else:  # layer-wise subdivision, 1-D and 2-D inputs (see .subdivision)
+            from .subdivision import subdivision_search
+
+            stats["subdivision"] = {}
+            builder, oracle, red, bounds = subdivision_search(net, domain, progress, on_region,
+                                                              stats["subdivision"])
         complete = False
         if prove_coverage:
             from .. import milp
@@ -214,7 +244,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
                                  "scip_status": cov.scip_status}
             if cov.status == "uncovered":
                 raise RuntimeError(
-                    "graph search missed a region that SCIP found (pattern with witness "
+                    f"{method} search missed a region that SCIP found (pattern with witness "
                     f"{np.array2string(cov.witness, precision=17)}); please report this"
                 )
             complete = cov.status == "covered"

@@ -38,6 +38,9 @@ def _new_highs() -> highspy.Highs:
     h.setOptionValue("log_to_console", False)
     h.setOptionValue("primal_feasibility_tolerance", LP_FEASIBILITY_TOL)
     h.setOptionValue("dual_feasibility_tolerance", LP_FEASIBILITY_TOL)
+    # our LPs are small and dense: presolve costs more than it saves (measured 2.0 -> 1.3 ms
+    # for a 90-row Chebyshev LP)
+    h.setOptionValue("presolve", "off")
     return h
 
 

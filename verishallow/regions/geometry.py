@@ -206,18 +206,22 @@ class RegionOracle:
         starts = np.searchsorted(flat[order], np.arange(len(H) + 1))
         is_vertex = np.zeros(len(H), dtype=bool)
         is_vertex[hull.vertices] = True
-        out = []
-        for i in np.flatnonzero(near):
-            if is_vertex[i]:
-                p = V[owner[order[starts[i]:starts[i + 1]]]].mean(axis=0)
-                p = p - (H[i] @ p - c[i]) * H[i]
-                r = _inplane_radius(H, c, int(i), p)
-                if r > FACET_RADIUS_TOL:
-                    out.append((int(i), p, r))
-                    continue
+        near_idx = np.flatnonzero(near)
+        fast = near_idx[is_vertex[near_idx]]
+        points = np.array([V[owner[order[starts[i]:starts[i + 1]]]].mean(axis=0) for i in fast])
+        points = points.reshape(len(fast), H.shape[1])
+        points -= ((points * H[fast]).sum(axis=1) - c[fast])[:, None] * H[fast]
+        radii = _inplane_radii(H, c, fast, points)
+        out = [(int(i), points[k], float(radii[k])) for k, i in enumerate(fast)
+               if radii[k] > FACET_RADIUS_TOL]
+        accepted = {i for i, _, _ in out}
+        for i in near_idx:
+            if int(i) in accepted:
+                continue
             f = self._facet(H, c, int(i))
             if f is not None:
                 out.append((int(i), f[0], f[1]))
+        out.sort(key=lambda t: t[0])
         return out
 
     def _screen_box(self, H: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -305,17 +309,21 @@ class RegionOracle:
         return out
 
 
-def _inplane_radius(H: np.ndarray, c: np.ndarray, i: int, p: np.ndarray) -> float:
-    """Radius of the largest ball around ``p`` (a point of plane i) within the plane and all
-    other half-spaces: a lower bound on the facet's in-plane Chebyshev radius."""
-    hi = H[i]
-    Ho = np.delete(H, i, axis=0)
-    co = np.delete(c, i)
-    slack = co - Ho @ p
-    proj = np.linalg.norm(Ho - np.outer(Ho @ hi, hi), axis=1)
-    parallel = proj <= PARALLEL_TOL
-    if np.any(slack[parallel] < 0):
-        return 0.0
-    if np.all(parallel):
-        return lp.RADIUS_CAP
-    return float(np.min(slack[~parallel] / proj[~parallel]))
+def _inplane_radii(H: np.ndarray, c: np.ndarray, rows: np.ndarray, points: np.ndarray
+                   ) -> np.ndarray:
+    """For each facet row i (with a point p_i on its plane): the radius of the largest ball
+    around p_i within plane i and every other half-space, a lower bound on the facet's in-plane
+    Chebyshev radius. Rows of H are unit vectors, so the in-plane part of h_j has norm
+    sqrt(1 - (h_j . h_i)^2)."""
+    slack = c[:, None] - H @ points.T  # (m, k)
+    cos = H @ H[rows].T
+    proj = np.sqrt(np.maximum(0.0, 1.0 - cos * cos))
+    own = np.zeros_like(slack, dtype=bool)
+    own[rows, np.arange(len(rows))] = True
+    parallel = (proj <= PARALLEL_TOL) & ~own
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(parallel | own, np.inf, slack / np.where(proj > 0, proj, 1.0))
+    radii = np.minimum(ratio.min(axis=0), lp.RADIUS_CAP)
+    # a parallel row cuts the whole plane away (or not at all)
+    radii[np.any(parallel & (slack < 0), axis=0)] = 0.0
+    return radii

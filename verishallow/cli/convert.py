@@ -1,0 +1,125 @@
+"""``verishallow convert MODEL [DOMAIN]``: build the shallow network and write it out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from .common import (
+    ProgressBar,
+    domain_argument,
+    emit_json,
+    handle_errors,
+    json_option,
+    load_model_and_domain,
+    quiet_option,
+)
+
+
+def default_output(model: str) -> Path:
+    """``<model stem>.shallow.json`` in the current working directory (never beside the
+    model, which may sit in a read-only or shared directory)."""
+    return Path(Path(model).stem + ".shallow.json")
+
+
+def _check_dir(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output directory does not exist: {parent}")
+
+
+def write_all(outputs: list[tuple[Path, bytes]]) -> None:
+    """Write every output atomically; if one fails, remove the ones this call wrote."""
+    from ..atomic import write_bytes
+
+    done: list[Path] = []
+    try:
+        for path, data in outputs:
+            write_bytes(path, data)
+            done.append(path)
+    except BaseException:
+        for path in done:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        raise
+
+
+@click.command()
+@click.argument("model", type=click.Path())
+@domain_argument
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Shallow network file, JSON (.npz if so named); default "
+                   "<model stem>.shallow.json in the current directory.")
+@click.option("--onnx", "onnx_path", type=click.Path(), default=None,
+              help="Also write a runnable ONNX model of the shallow network.")
+@click.option("--npz", "npz_path", type=click.Path(), default=None,
+              help="Also write the shallow network as .npz.")
+@click.option("--method", type=click.Choice(["graph", "milp"]), default="graph",
+              show_default=True, help="Adjacency-graph search, or SCIP MILP enumeration.")
+@click.option("--no-coverage-proof", is_flag=True,
+              help="Skip the SCIP query that proves no region is missing (graph method).")
+@click.option("--time-limit", type=float, default=None, help="SCIP time limit in seconds.")
+@json_option
+@quiet_option
+@handle_errors
+def command(model: str, domain: str | None, output: str | None, onnx_path: str | None,
+            npz_path: str | None, method: str, no_coverage_proof: bool,
+            time_limit: float | None, as_json: bool, quiet: bool) -> None:
+    """Build the shallow (three-layer) network equal to MODEL on DOMAIN and save it.
+
+    DOMAIN is a .vnnlib or domain .json file, 'whole', or lo:hi,lo:hi,...; without it the
+    model's bundled domain is used. Outputs are written atomically, only after the whole
+    network is built.
+    """
+    from ..regions import enumerate_regions
+    from ..shallow import ShallowBuilder
+
+    t0 = time.perf_counter()
+    out = Path(output) if output else default_output(model)
+    targets = [out] + [Path(p) for p in (onnx_path, npz_path) if p]
+    for p in targets:
+        _check_dir(p)
+    if len({p.resolve() for p in targets}) != len(targets):
+        raise InputError("the output files must all differ")
+    net, dom = load_model_and_domain(model, domain)
+    builder = ShallowBuilder(net, dom)
+    bar = ProgressBar(enabled=not (quiet or as_json))
+    try:
+        part = enumerate_regions(net, dom, method=method, prove_coverage=not no_coverage_proof,
+                                 progress=bar, time_limit=time_limit,
+                                 on_region=builder.add_region)
+    finally:
+        bar.close()
+    shallow = builder.build(part)
+    main_bytes = shallow.to_npz_bytes() if out.suffix == ".npz" else \
+        shallow.to_json().encode("utf-8")
+    outputs = [(out, main_bytes)]
+    if onnx_path:
+        outputs.append((Path(onnx_path), shallow.to_onnx().SerializeToString()))
+    if npz_path:
+        outputs.append((Path(npz_path), shallow.to_npz_bytes()))
+    write_all(outputs)
+    summary = shallow.summary()
+    report = {
+        "regions": summary["regions"],
+        "hyperplanes": summary["hyperplanes"],
+        "function_pieces": summary["function_pieces"],
+        "seconds": time.perf_counter() - t0,
+        "output": str(out),
+        "complete": shallow.complete,
+        "onnx": onnx_path,
+    }
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"{model}: {report['regions']} regions, {report['hyperplanes']} hyperplanes, "
+               f"{report['function_pieces']} function pieces ({report['seconds']:.2f} s)")
+    click.echo("coverage: " + ("proved complete by SCIP" if shallow.complete else "not proved"))
+    for p in [str(out), onnx_path, npz_path]:
+        if p:
+            click.echo(f"wrote {p}")

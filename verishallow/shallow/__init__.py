@@ -1,0 +1,24 @@
+"""The shallow network: build, evaluate, save/load and export the three-layer equivalent.
+
+See :mod:`verishallow.shallow.model` for the structure, the extended-real conventions and the
+boundary rule, and :mod:`verishallow.shallow.serialise` for the file formats.
+"""
+
+from .build import ShallowBuilder, canonical_row, to_shallow
+from .model import (
+    BOUNDARY_TOL,
+    DOMAIN_TOL,
+    FAST_MARGIN,
+    GAP_TOL,
+    Selection,
+    ShallowNetwork,
+    ext_mul,
+)
+from .onnx_export import save_onnx, to_onnx
+from .serialise import load_shallow, save_shallow
+
+__all__ = [
+    "BOUNDARY_TOL", "DOMAIN_TOL", "FAST_MARGIN", "GAP_TOL", "Selection", "ShallowBuilder",
+    "ShallowNetwork", "canonical_row", "ext_mul", "load_shallow", "save_onnx",
+    "save_shallow", "to_onnx", "to_shallow",
+]

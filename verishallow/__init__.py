@@ -24,6 +24,10 @@ _EXPORTS = {
     "interval_bounds": "verishallow.bounds",
     "symbolic_bounds": "verishallow.bounds",
     "preactivation_bounds": "verishallow.bounds",
+    "shapley_values": "verishallow.explain",
+    "ShallowNetwork": "verishallow.shallow",
+    "to_shallow": "verishallow.shallow",
+    "load_shallow": "verishallow.shallow",
     "InputError": "verishallow.errors",
     "VerishallowError": "verishallow.errors",
 }

@@ -12,6 +12,10 @@ from .. import __version__
 COMMANDS = [
     ("info", "info"),
     ("regions", "regions"),
+    ("convert", "convert"),
+    ("show", "show"),
+    ("explain", "explain"),
+    ("plot", "plot"),
 ]
 
 

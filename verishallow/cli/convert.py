@@ -59,10 +59,13 @@ def write_all(outputs: list[tuple[Path, bytes]]) -> None:
               help="Also write a runnable ONNX model of the shallow network.")
 @click.option("--npz", "npz_path", type=click.Path(), default=None,
               help="Also write the shallow network as .npz.")
-@click.option("--method", type=click.Choice(["graph", "milp"]), default="graph",
-              show_default=True, help="Adjacency-graph search, or SCIP MILP enumeration.")
+@click.option("--method", type=click.Choice(["auto", "graph", "subdivision", "milp"]),
+              default="auto", show_default=True,
+              help="auto: subdivision for 1-2 free inputs, else graph; graph: adjacency-graph "
+                   "search; subdivision: layer-wise cell splitting (1-D/2-D); milp: SCIP "
+                   "enumeration.")
 @click.option("--no-coverage-proof", is_flag=True,
-              help="Skip the SCIP query that proves no region is missing (graph method).")
+              help="Skip the SCIP query that proves no region is missing (graph/subdivision).")
 @click.option("--time-limit", type=float, default=None, help="SCIP time limit in seconds.")
 @json_option
 @quiet_option

@@ -20,10 +20,13 @@ from .common import (
 @click.command()
 @click.argument("model", type=click.Path())
 @domain_argument
-@click.option("--method", type=click.Choice(["graph", "milp"]), default="graph",
-              show_default=True, help="Adjacency-graph search, or SCIP MILP enumeration.")
+@click.option("--method", type=click.Choice(["auto", "graph", "subdivision", "milp"]),
+              default="auto", show_default=True,
+              help="auto: subdivision for 1-2 free inputs, else graph; graph: adjacency-graph "
+                   "search; subdivision: layer-wise cell splitting (1-D/2-D); milp: SCIP "
+                   "enumeration.")
 @click.option("--no-coverage-proof", is_flag=True,
-              help="Skip the SCIP query that proves no region is missing (graph method).")
+              help="Skip the SCIP query that proves no region is missing (graph/subdivision).")
 @click.option("--time-limit", type=float, default=None, help="SCIP time limit in seconds.")
 @workers_option
 @scheduler_option
@@ -52,7 +55,7 @@ def command(model: str, domain: str | None, method: str, no_coverage_proof: bool
     if as_json:
         emit_json(report)
         return
-    click.echo(f"{report['regions']} regions ({method}, {report['seconds']:.2f} s), "
+    click.echo(f"{report['regions']} regions ({part.method}, {report['seconds']:.2f} s), "
                f"mean facets {report['mean_facets']:.3f}")
     click.echo(f"neurons: {report['unstable_neurons']} unstable, "
                f"{report['stable_neurons']} stable on {dom.describe()}")

@@ -27,7 +27,7 @@ Progress = Callable[[int, int], None]
 #: Called with each region as soon as its geometry is known (facet neighbours not yet filled).
 OnRegion = Callable[[Region], None]
 
-METHODS = ("graph", "milp", "subdivision")
+METHODS = ("auto", "graph", "milp", "subdivision")
 
 
 def _bounds(net: ReLUNetwork, domain: Domain) -> Bounds:
@@ -203,14 +203,23 @@ def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = No
     return builder, oracle, red, bounds, bool(enum.complete)
 
 
-def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: str = "graph",
+def _auto_method(domain: Domain, workers: int | None, scheduler) -> str:
+    """Subdivision where it applies (1 or 2 free coordinates, serial), else the graph search."""
+    if workers not in (None, 1) or scheduler is not None:
+        return "graph"
+    free = int(np.count_nonzero(domain.lower != domain.upper))
+    return "subdivision" if free <= 2 else "graph"
+
+
+def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: str = "auto",
                       prove_coverage: bool = True, progress: Progress | None = None,
                       time_limit: float | None = None,
                       on_region: OnRegion | None = None, workers: int | None = 1,
                       scheduler=None) -> Partition:
     """Every full-dimensional activation region of ``net`` on ``domain``.
 
-    ``method="graph"`` walks the region adjacency graph and (if ``prove_coverage``) confirms
+    ``method="auto"`` (default) takes the subdivision engine for inputs with one or two free
+    coordinates (serial runs) and the graph search otherwise. ``method="graph"`` walks the region adjacency graph and (if ``prove_coverage``) confirms
     with one SCIP query that no other pattern has an interior point; ``method="milp"`` has SCIP
     enumerate the patterns directly. ``Partition.complete`` is True once SCIP proved coverage.
     ``workers`` processes (None: all cores) or a Dask ``scheduler`` (address or
@@ -222,6 +231,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
     domain = Whole(net.input_dim) if domain is None else domain
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "auto":
+        method = _auto_method(domain, workers, scheduler)
     t0 = time.perf_counter()
     stats: dict = {}
     if method in ("graph", "subdivision"):

@@ -134,3 +134,15 @@ def test_model_without_default_domain(tmp_path):
     code, out, err = run("regions", f)
     assert_one_line_error(code, out, err)
     assert "domain" in err
+
+
+def test_json_stdout_is_pure_json_in_a_fresh_process():
+    """Solver banners (HiGHS prints one per process on C-level stdout) must not reach stdout."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "verishallow", "regions", str(MODELS /
+                           "sine.onnx"), "--json", "--no-coverage-proof"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["regions"] > 0

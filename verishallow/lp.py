@@ -6,6 +6,8 @@ and a different LP backend is a change to this file alone.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 import highspy
@@ -30,6 +32,30 @@ class LPSolution:
     @property
     def ok(self) -> bool:
         return self.status == "optimal"
+
+
+def _quiet_banner() -> None:
+    """HiGHS prints its banner on C-level stdout when the first ``Highs`` of a process is made,
+    whatever the options; that would corrupt ``--json`` output on stdout. Make the first one
+    with file descriptor 1 pointed at /dev/null (later instances print nothing)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no usable fd 1: nothing to protect
+        highspy.Highs()
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
+
+
+_quiet_banner()
 
 
 def _new_highs() -> highspy.Highs:

@@ -135,7 +135,12 @@ def load_model_and_domain(model: str, domain: str | None):
 
 
 class ProgressBar:
-    """Regions found / queue / rate on stderr, via tqdm; silent when disabled."""
+    """Regions found / queue / rate / time left on stderr, via tqdm; silent when disabled.
+
+    A breadth-first search cannot know its total, so "left" is the time to process the patterns
+    already queued at the current rate: a lower bound that grows while the frontier grows and
+    becomes exact as the search drains its queue.
+    """
 
     def __init__(self, enabled: bool, desc: str = "regions"):
         self.bar = None
@@ -148,7 +153,12 @@ class ProgressBar:
     def __call__(self, found: int, queued: int) -> None:
         if self.bar is not None:
             self.bar.n = found
-            self.bar.set_postfix_str(f"queue {queued}", refresh=False)
+            rate = self.bar.format_dict.get("rate") or 0.0
+            if not rate:
+                elapsed = self.bar.format_dict.get("elapsed") or 0.0
+                rate = found / elapsed if elapsed > 0 else 0.0
+            left = f", >= {queued / rate:.0f} s left" if rate > 0 and queued else ""
+            self.bar.set_postfix_str(f"queue {queued}{left}", refresh=False)
             self.bar.update(0)
 
     def close(self) -> None:

@@ -124,9 +124,10 @@ class RegionOracle:
         if not ok:
             return None
         # merge duplicated hyperplanes (identical unit normal and offset)
-        groups: list[list[int]] = []
         rows = np.zeros((0, self.net.input_dim))
         offs = np.zeros(0)
+        sorted_ids = np.zeros(0, dtype=np.int64)
+        bounds_ = np.zeros(1, dtype=np.int64)
         if len(H):
             key = np.column_stack([H, c])
             order = np.lexsort(key.T[::-1])
@@ -135,9 +136,7 @@ class RegionOracle:
             same[1:] = np.abs(np.diff(key, axis=0)).max(axis=1) <= DUPLICATE_TOL
             starts = np.flatnonzero(~same)
             bounds_ = np.append(starts, len(order))
-            groups = [[int(v) for v in ids[order[a:b]]] for a, b in zip(bounds_[:-1],
-                                                                         bounds_[1:],
-                                                                         strict=True)]
+            sorted_ids = ids[order]
             rows = key[starts, :-1]
             offs = key[starts, -1]
         allH = np.vstack([rows, self.G])
@@ -151,11 +150,15 @@ class RegionOracle:
         center, radius = cheb
         if not want_facets:
             return LocalRegion(pattern, center, radius, (), zero_neurons)
-        labels: list[tuple[str, tuple[int, ...]]] = [("neuron", tuple(g)) for g in groups]
-        labels += [("domain", (i,)) for i in self.domain_ids]
+        n_groups = len(rows)
         facets = []
         for i, point, fr in self._facets(allH, allc, center):
-            kind, fid = labels[i]
+            # labels only for the facets: the merged neuron group of row i, or a domain face
+            if i < n_groups:
+                kind = "neuron"
+                fid = tuple(int(v) for v in sorted_ids[bounds_[i]:bounds_[i + 1]])
+            else:
+                kind, fid = "domain", (self.domain_ids[i - n_groups],)
             facets.append(LocalFacet(kind, fid, allH[i], float(allc[i]), point, fr))
         return LocalRegion(pattern, center, radius, tuple(facets), zero_neurons)
 

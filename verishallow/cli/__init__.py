@@ -16,6 +16,8 @@ COMMANDS = [
     ("show", "show"),
     ("explain", "explain"),
     ("plot", "plot"),
+    ("certify", "certify"),
+    ("check", "check"),
 ]
 
 

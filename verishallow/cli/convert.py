@@ -18,6 +18,8 @@ from .common import (
     json_option,
     load_model_and_domain,
     quiet_option,
+    scheduler_option,
+    workers_option,
 )
 
 
@@ -67,12 +69,18 @@ def write_all(outputs: list[tuple[Path, bytes]]) -> None:
 @click.option("--no-coverage-proof", is_flag=True,
               help="Skip the SCIP query that proves no region is missing (graph/subdivision).")
 @click.option("--time-limit", type=float, default=None, help="SCIP time limit in seconds.")
+@click.option("--certificate", "cert_path", type=click.Path(), default=None,
+              help="Also write an audit certificate of the same partition (.json or .json.gz; "
+                   "see `verishallow check`).")
+@workers_option
+@scheduler_option
 @json_option
 @quiet_option
 @handle_errors
 def command(model: str, domain: str | None, output: str | None, onnx_path: str | None,
             npz_path: str | None, method: str, no_coverage_proof: bool,
-            time_limit: float | None, as_json: bool, quiet: bool) -> None:
+            time_limit: float | None, cert_path: str | None, workers: int | None,
+            scheduler: str | None, as_json: bool, quiet: bool) -> None:
     """Build the shallow (three-layer) network equal to MODEL on DOMAIN and save it.
 
     DOMAIN is a .vnnlib or domain .json file, 'whole', or lo:hi,lo:hi,...; without it the
@@ -84,7 +92,7 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
 
     t0 = time.perf_counter()
     out = Path(output) if output else default_output(model)
-    targets = [out] + [Path(p) for p in (onnx_path, npz_path) if p]
+    targets = [out] + [Path(p) for p in (onnx_path, npz_path, cert_path) if p]
     for p in targets:
         _check_dir(p)
     if len({p.resolve() for p in targets}) != len(targets):
@@ -95,7 +103,8 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
     try:
         part = enumerate_regions(net, dom, method=method, prove_coverage=not no_coverage_proof,
                                  progress=bar, time_limit=time_limit,
-                                 on_region=builder.add_region)
+                                 on_region=builder.add_region, workers=workers,
+                                 scheduler=scheduler)
     finally:
         bar.close()
     shallow = builder.build(part)
@@ -106,6 +115,17 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
         outputs.append((Path(onnx_path), shallow.to_onnx().SerializeToString()))
     if npz_path:
         outputs.append((Path(npz_path), shallow.to_npz_bytes()))
+    cert = None
+    if cert_path:
+        from ..certificate import certificate_bytes, certify
+
+        bar = ProgressBar(enabled=not (quiet or as_json), desc="certify")
+        try:
+            cert = certify(net, dom, partition=part,
+                           progress=lambda done, total: bar(done, total - done))
+        finally:
+            bar.close()
+        outputs.append((Path(cert_path), certificate_bytes(cert, cert_path)))
     write_all(outputs)
     summary = shallow.summary()
     report = {
@@ -117,12 +137,18 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
         "complete": shallow.complete,
         "onnx": onnx_path,
     }
+    if cert is not None:
+        report["certificate"] = cert_path
+        report["certificate_complete"] = cert["complete"]
     if as_json:
         emit_json(report)
         return
     click.echo(f"{model}: {report['regions']} regions, {report['hyperplanes']} hyperplanes, "
                f"{report['function_pieces']} function pieces ({report['seconds']:.2f} s)")
     click.echo("coverage: " + ("proved complete by SCIP" if shallow.complete else "not proved"))
-    for p in [str(out), onnx_path, npz_path]:
+    if cert is not None:
+        click.echo("certificate: " + ("complete" if cert["complete"] else
+                                      f"INCOMPLETE ({cert['problems'][0]})"))
+    for p in [str(out), onnx_path, npz_path, cert_path]:
         if p:
             click.echo(f"wrote {p}")

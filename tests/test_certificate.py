@@ -1,0 +1,696 @@
+"""Certificates and the independent checker: valid certificates pass, every tampering fails.
+
+The checker (``verishallow.checker``) must accept what ``certify`` writes and reject a removed
+region, a flipped pattern bit, an altered affine model, a moved witness, a missing facet, a
+wrong neighbour, a different model and a changed domain. A truncated or garbled file is *bad
+input* (``CertificateError``, CLI exit 2), not an invalid certificate (exit 1): the checker
+cannot tell what such a file claims.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import gzip
+import json
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from verishallow.certificate import certify, write_certificate
+from verishallow.checker import (
+    CertificateError,
+    check_certificate,
+    load_certificate,
+)
+from verishallow.cli import main
+from verishallow.domain import Box, Whole
+from verishallow.io import save_npz
+from verishallow.network import ReLUNetwork, network_fingerprint
+from verishallow.regions import enumerate_regions
+
+MOONS = ROOT / "models" / "moons.onnx"
+CERTIFY_KEYS = {"regions", "complete", "output", "seconds", "problems", "z3", "timings"}
+CHECK_KEYS = {"valid", "failures", "checked", "seconds"}
+BOX = Box([-1.0, -1.0], [1.0, 1.0])
+
+
+def random_net(seed=0, sizes=(2, 6, 6, 1)) -> ReLUNetwork:
+    rng = np.random.default_rng(seed)
+    return ReLUNetwork([rng.normal(size=(sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)],
+                       [rng.normal(size=sizes[k + 1]) for k in range(len(sizes) - 1)])
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A 2-6-6-1 net on [-1, 1]^2 and its certificate (no z3: fast)."""
+    net = random_net()
+    cert = certify(net, BOX, z3=False)
+    return net, cert
+
+
+def fresh(cert: dict) -> dict:
+    return copy.deepcopy(cert)
+
+
+def assert_invalid(cert: dict, net: ReLUNetwork, *fragments: str, domain=None) -> str:
+    res = check_certificate(cert, net, domain=domain)
+    assert not res.valid, "tampered certificate accepted"
+    assert res.failures
+    first = res.failures[0]
+    assert any(f in first for f in fragments), first
+    return first
+
+
+def inner_facet(cert: dict) -> tuple[int, int]:
+    """(region, facet index) of some neuron facet with a neighbour."""
+    for r, reg in enumerate(cert["regions"]):
+        for k, f in enumerate(reg["facets"]):
+            if f["neighbour"] is not None:
+                return r, k
+    raise AssertionError("no inner facet")
+
+
+# ----- the valid certificate ---------------------------------------------------------------
+def test_certificate_is_valid_and_complete(small):
+    net, cert = small
+    assert cert["complete"] and cert["problems"] == []
+    res = check_certificate(cert, net, domain=BOX)
+    assert res.valid, res.failures
+    part = enumerate_regions(net, BOX, prove_coverage=False)
+    assert res.checked["regions"] == len(part) == len(cert["regions"])
+    assert res.checked["witnesses"] == res.checked["models"] == len(part)
+    assert res.checked["neighbours"] > 0
+    assert {r["pattern"] for r in cert["regions"]} == {
+        "".join("1" if b else "0" for b in r.pattern) for r in part.regions}
+    # every witness lies in its region according to the float network too
+    for reg in cert["regions"]:
+        w = np.array([float(Fraction(v)) for v in reg["witness"]])
+        got = "".join("1" if b else "0" for b in net.pattern(w[None])[0])
+        assert got == reg["pattern"]
+    assert res.seconds > 0 and cert["seconds"]["certify"] > 0
+
+
+def test_certificate_header_and_exact_strings(small):
+    _, cert = small
+    assert cert["format"] == "verishallow.certificate" and cert["version"] == 1
+    assert cert["model"]["fingerprint"]
+    assert cert["domain"]["exact"]["lower"] == ["-1", "-1"]
+    for reg in cert["regions"]:
+        for v in reg["witness"] + reg["beta"] + [a for row in reg["alpha"] for a in row]:
+            assert isinstance(v, str)
+            Fraction(v)  # exact rational strings, never floats
+
+
+def test_roundtrip_json_and_gzip(small, tmp_path):
+    net, cert = small
+    for name in ("c.json", "c.json.gz"):
+        path = tmp_path / name
+        write_certificate(cert, path)
+        raw = path.read_bytes()
+        assert (raw[:2] == b"\x1f\x8b") == name.endswith(".gz")
+        assert load_certificate(path)["regions"] == json.loads(json.dumps(cert["regions"]))
+        assert check_certificate(path, net).valid
+
+
+# ----- tampering ---------------------------------------------------------------------------
+def test_rejects_removed_last_region(small):
+    net, cert = small
+    c = fresh(cert)
+    c["regions"].pop()
+    assert_invalid(c, net, "no neighbour", "neighbour")
+
+
+def test_rejects_removed_region_renumbered(small):
+    """Remove a region and renumber everything consistently: a neighbour is still missing."""
+    net, cert = small
+    c = fresh(cert)
+    gone = 3
+    c["regions"].pop(gone)
+    for reg in c["regions"]:
+        if reg["id"] > gone:
+            reg["id"] -= 1
+        for f in reg["facets"]:
+            nb = f["neighbour"]
+            if nb is None:
+                continue
+            f["neighbour"] = None if nb == gone else (nb - 1 if nb > gone else nb)
+    assert_invalid(c, net, "no neighbour")
+
+
+def test_rejects_flipped_pattern_bit(small):
+    net, cert = small
+    for bit in (0, 7):
+        c = fresh(cert)
+        p = c["regions"][2]["pattern"]
+        c["regions"][2]["pattern"] = p[:bit] + ("0" if p[bit] == "1" else "1") + p[bit + 1:]
+        assert_invalid(c, net, "region 2", "same pattern")
+
+
+def test_rejects_altered_affine_model(small):
+    net, cert = small
+    c = fresh(cert)
+    a = Fraction(c["regions"][1]["alpha"][0][1])
+    c["regions"][1]["alpha"][0][1] = str(a + Fraction(1, 2**60))
+    assert_invalid(c, net, "affine model differs")
+    c = fresh(cert)
+    c["regions"][0]["beta"][0] = str(Fraction(c["regions"][0]["beta"][0]) * 2 + 1)
+    assert_invalid(c, net, "affine model differs")
+
+
+def test_rejects_moved_witness(small):
+    net, cert = small
+    c = fresh(cert)
+    c["regions"][0]["witness"] = list(cert["regions"][1]["witness"])
+    assert_invalid(c, net, "witness does not satisfy the pattern")
+    c = fresh(cert)
+    c["regions"][0]["witness"] = ["3", "0"]  # outside the box
+    assert_invalid(c, net, "witness")
+
+
+def drop_facet(reg: dict, k: int) -> None:
+    """Remove facet ``k`` and, consistently, every piece of evidence that uses it."""
+    del reg["facets"][k]
+    for key in ("box", "implied"):
+        kept = []
+        for e in reg[key]:
+            if k in e["facets"]:
+                continue
+            e["facets"] = [i - 1 if i > k else i for i in e["facets"]]
+            kept.append(e)
+        reg[key] = kept
+
+
+def test_rejects_missing_facet(small):
+    net, cert = small
+    r, k = inner_facet(cert)
+    c = fresh(cert)
+    drop_facet(c["regions"][r], k)
+    assert_invalid(c, net, "is not shown implied by the facets")
+    # without re-indexing, the evidence no longer adds up
+    c = fresh(cert)
+    del c["regions"][r]["facets"][k]
+    assert_invalid(c, net, f"region {r}")
+    # a missing domain facet
+    for r, reg in enumerate(cert["regions"]):
+        ks = [k for k, f in enumerate(reg["facets"]) if f["domain"]]
+        if ks:
+            c = fresh(cert)
+            drop_facet(c["regions"][r], ks[0])
+            assert_invalid(c, net, "is not shown implied by the facets")
+            break
+    else:
+        raise AssertionError("no region touches the domain boundary")
+
+
+def test_rejects_facet_missing_a_member_or_wrong_group(small):
+    net, cert = small
+    r, k = inner_facet(cert)
+    c = fresh(cert)
+    f = c["regions"][r]["facets"][k]
+    other = next(i for i in range(net.n_hidden) if i not in f["neurons"])
+    f["neurons"] = f["neurons"] + [other]
+    assert_invalid(c, net, "not on the same hyperplane", "repeats a row")
+
+
+def test_rejects_wrong_neighbour(small):
+    net, cert = small
+    r, k = inner_facet(cert)
+    nb = cert["regions"][r]["facets"][k]["neighbour"]
+    c = fresh(cert)
+    c["regions"][r]["facets"][k]["neighbour"] = next(
+        j for j in range(len(cert["regions"])) if j not in (nb, r))
+    assert_invalid(c, net, "does not have the pattern beyond the facet")
+    c = fresh(cert)
+    c["regions"][r]["facets"][k]["neighbour"] = r
+    assert_invalid(c, net, "does not have the pattern beyond the facet")
+    c = fresh(cert)
+    c["regions"][r]["facets"][k]["neighbour"] = None
+    assert_invalid(c, net, "no neighbour")
+
+
+def test_rejects_altered_farkas_evidence(small):
+    net, cert = small
+    regs = [(r, reg) for r, reg in enumerate(cert["regions"]) if reg["implied"] or reg["box"]]
+    assert regs, "no evidence to tamper with"
+    r, reg = regs[0]
+    c = fresh(cert)
+    key = "implied" if reg["implied"] else "box"
+    e = c["regions"][r][key][0]
+    e["multipliers"][0] = str(Fraction(e["multipliers"][0]) + 1)
+    assert_invalid(c, net, "multipliers do not reproduce", "weaker than needed")
+    c = fresh(cert)
+    c["regions"][r][key][0]["multipliers"][0] = "-1"
+    assert_invalid(c, net, "negative")
+
+
+def test_rejects_duplicate_region(small):
+    net, cert = small
+    c = fresh(cert)
+    dup = copy.deepcopy(c["regions"][0])
+    dup["id"] = len(c["regions"])
+    c["regions"].append(dup)
+    assert_invalid(c, net, "same pattern as region 0")
+
+
+def test_rejects_different_model(small):
+    net, cert = small
+    other = random_net(seed=1)
+    assert_invalid(fresh(cert), other, "fingerprint differs")
+    # even with a forged fingerprint the exact checks fail
+    c = fresh(cert)
+    c["model"]["fingerprint"] = network_fingerprint(other.weights, other.biases)
+    assert_invalid(c, other, "region")
+    # a network differing in one weight by one ulp
+    W = [np.array(w) for w in net.weights]
+    W[1][2, 3] = np.nextafter(W[1][2, 3], np.inf)
+    nudged = ReLUNetwork(W, [np.array(b) for b in net.biases])
+    c = fresh(cert)
+    c["model"]["fingerprint"] = network_fingerprint(nudged.weights, nudged.biases)
+    assert_invalid(c, nudged, "region")
+
+
+def test_rejects_changed_domain(small):
+    net, cert = small
+    # a bigger box, consistently in the float and the exact form: the facets are wrong now
+    c = fresh(cert)
+    c["domain"]["upper"][0] = 3.0
+    c["domain"]["exact"]["upper"][0] = "3"
+    assert_invalid(c, net, "region")
+    # exact and float forms disagree
+    c = fresh(cert)
+    c["domain"]["exact"]["upper"][0] = "3"
+    assert_invalid(c, net, "differs from its float form")
+    # the certificate is valid, but about another domain than the one asked for
+    assert_invalid(fresh(cert), net, "domain differs", domain=Box([-1.0, -1.0], [1.0, 2.0]))
+    # the whole plane instead of the box
+    c = fresh(cert)
+    c["domain"] = {"kind": "whole", "lower": [None, None], "upper": [None, None],
+                   "exact": {"lower": [None, None], "upper": [None, None]}}
+    assert_invalid(c, net, "region")
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda c: c.__setitem__("regions", "nope"),
+    lambda c: c.__setitem__("regions", []),
+    lambda c: c["regions"][0].__setitem__("facets", [{"neurons": "x"}]),
+    lambda c: c["regions"][0].__setitem__("witness", None),
+    lambda c: c["regions"][0].__setitem__("alpha", 5),
+    lambda c: c["regions"][0]["witness"].__setitem__(0, 0.5),
+    lambda c: c["regions"][0]["facets"][0].__setitem__("neighbour", True),
+    lambda c: c["domain"].__setitem__("exact", []),
+    lambda c: c.__setitem__("domain", None),
+    lambda c: c.__setitem__("model", {}),
+    lambda c: c["regions"][0].__setitem__("box", [{"coord": [1]}]),
+    lambda c: c["regions"][0].__setitem__("implied", [{"row": 10**6}]),
+])
+def test_malformed_structure_is_invalid_not_a_crash(small, mutate):
+    net, cert = small
+    c = fresh(cert)
+    mutate(c)
+    res = check_certificate(c, net)
+    assert not res.valid and res.failures
+
+
+def test_random_mutations_are_rejected(small):
+    """Any single scalar of a region or the domain replaced by junk: the checker answers
+    "invalid" and never raises (every such field is checked)."""
+    net, cert = small
+    rng = np.random.default_rng(5)
+    leaves: list[tuple[list, object]] = []
+
+    def walk(obj, path):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, [*path, k])
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, [*path, i])
+        else:
+            leaves.append((path, obj))
+
+    walk(cert["regions"][:3], ["regions"])
+    walk(cert["domain"], ["domain"])
+    tried = 0
+    for idx in rng.choice(len(leaves), size=30, replace=False):
+        path, old = leaves[idx]
+        new = {0: "1/0", 1: None, 2: -7, 3: "abc", 4: [], 5: 1e300}[int(rng.integers(6))]
+        if new == old:
+            continue
+        c = fresh(cert)
+        target = c
+        for p in path[:-1]:
+            target = target[p]
+        target[path[-1]] = new
+        res = check_certificate(c, net)
+        assert not res.valid and res.failures, (path, old, new)
+        tried += 1
+    assert tried > 20
+
+
+def test_bad_files_are_input_errors(small, tmp_path):
+    net, cert = small
+    path = tmp_path / "c.json"
+    write_certificate(cert, path)
+    data = path.read_bytes()
+    (tmp_path / "trunc.json").write_bytes(data[: len(data) // 2])
+    gz = gzip.compress(data)
+    (tmp_path / "trunc.json.gz").write_bytes(gz[: len(gz) // 2])
+    (tmp_path / "garbage.json").write_bytes(b"\x00\xff garbage")
+    (tmp_path / "other.json").write_text(json.dumps({"format": "something else"}))
+    (tmp_path / "v99.json").write_text(json.dumps({**cert, "version": 99}))
+    for name, msg in [("trunc.json", "not valid JSON"), ("trunc.json.gz", "damaged gzip"),
+                      ("garbage.json", "not valid JSON"), ("other.json", "not a verishallow"),
+                      ("v99.json", "unsupported certificate version"),
+                      ("missing.json", "not found")]:
+        with pytest.raises(CertificateError, match=msg):
+            check_certificate(tmp_path / name, net)
+
+
+# ----- special networks and domains --------------------------------------------------------
+def test_fixed_coordinate_box():
+    net = random_net(seed=3, sizes=(3, 5, 5, 2))
+    dom = Box([-1.0, 0.25, -1.0], [1.0, 0.25, 1.0])
+    cert = certify(net, dom, z3=False)
+    assert cert["complete"], cert["problems"]
+    res = check_certificate(cert, net, domain=dom)
+    assert res.valid, res.failures
+    assert all(reg["witness"][1] == "1/4" for reg in cert["regions"])
+    c = fresh(cert)
+    c["regions"][0]["witness"][1] = "1/3"
+    assert_invalid(c, net, "fixed input value")
+
+
+def test_whole_space():
+    net = random_net(seed=2, sizes=(2, 5, 4, 1))
+    cert = certify(net, Whole(2), z3=False)
+    assert cert["complete"], cert["problems"]
+    assert cert["domain"]["kind"] == "whole"
+    res = check_certificate(cert, net, domain=Whole(2))
+    assert res.valid, res.failures
+    # unbounded regions: no facet is a domain facet, every facet has a neighbour
+    assert all(not f["domain"] for reg in cert["regions"] for f in reg["facets"])
+    c = fresh(cert)
+    c["regions"].pop()
+    assert not check_certificate(c, net).valid
+
+
+def degenerate_net() -> ReLUNetwork:
+    """Layer 1: a dead neuron (zero weights, negative bias), an identically zero neuron, a
+    duplicate and a negated duplicate of neuron 0; layer 2: a copy of ReLU(neuron 0), whose
+    hyperplane coincides with neuron 0's (ambiguous bits across that facet)."""
+    rng = np.random.default_rng(11)
+    W1 = rng.normal(size=(6, 2))
+    b1 = rng.normal(size=6) * 0.3
+    W1[3], b1[3] = 0.0, -1.0  # dead
+    W1[4], b1[4] = 0.0, 0.0  # identically zero
+    W1[5], b1[5] = W1[0], b1[0]  # duplicate of neuron 0
+    W1 = np.vstack([W1, -2.0 * W1[0]])
+    b1 = np.append(b1, -2.0 * b1[0])  # negated, scaled duplicate
+    W2 = rng.normal(size=(4, 7))
+    b2 = rng.normal(size=4) * 0.3
+    W2[0], b2[0] = 0.0, 0.0
+    W2[0, 0] = 1.0  # ReLU(z_0)
+    W3 = rng.normal(size=(1, 4))
+    return ReLUNetwork([W1, W2, W3], [b1, b2, np.zeros(1)])
+
+
+def test_dead_and_duplicated_neurons():
+    net = degenerate_net()
+    cert = certify(net, BOX, z3=False)
+    assert cert["complete"], cert["problems"]
+    res = check_certificate(cert, net)
+    assert res.valid, res.failures
+    assert res.checked["zero_rows"] > 0  # the dead and the zero neuron
+    assert res.checked["ambiguous_bits"] > 0  # the layer-2 copy of neuron 0
+    groups = [sorted(f["neurons"]) for reg in cert["regions"] for f in reg["facets"]]
+    assert [0, 5, 6] in groups  # duplicates share one facet
+    assert all(reg["pattern"][3] == "0" and reg["pattern"][4] == "0"
+               for reg in cert["regions"])
+    # declaring the identically zero neuron active is caught
+    c = fresh(cert)
+    p = c["regions"][0]["pattern"]
+    c["regions"][0]["pattern"] = p[:4] + "1" + p[5:]
+    assert_invalid(c, net, "region 0")
+    # splitting a duplicate group hides a row on the facet's hyperplane
+    c = fresh(cert)
+    for reg in c["regions"]:
+        for f in reg["facets"]:
+            if sorted(f["neurons"]) == [0, 5, 6]:
+                f["neurons"] = [0, 6]
+                break
+        else:
+            continue
+        break
+    assert_invalid(c, net, "is not listed in it")
+
+
+def test_incomplete_partition_gives_incomplete_certificate():
+    """A partition missing a region cannot be certified, and the checker rejects the result."""
+    net = random_net(seed=4, sizes=(2, 8, 2))
+    part = enumerate_regions(net, BOX, prove_coverage=False)
+    cut = dataclasses.replace(part, regions=part.regions[:-1])
+    cert = certify(net, BOX, partition=cut, z3=True, z3_coverage_timeout=20)
+    assert not cert["complete"]
+    assert any("no region beyond facet" in p for p in cert["problems"])
+    assert cert["z3"]["coverage"]["status"] == "uncovered"
+    assert cert["z3"]["missed_regions"] == [
+        "".join("1" if b else "0" for b in part.regions[-1].pattern)]
+    assert not check_certificate(cert, net).valid
+
+
+def test_z3_double_checks_recorded():
+    net = random_net(seed=4, sizes=(2, 8, 2))
+    cert = certify(net, BOX, z3=True)
+    z = cert["z3"]
+    assert cert["complete"], cert["problems"]
+    n = len(cert["regions"])
+    assert z["witnesses"]["exact"] + z["witnesses"]["z3"] == n
+    assert z["affine"]["equal"] == n
+    assert z["coverage"]["status"] == "covered"
+    assert all(reg["z3"]["affine"] == "equal" for reg in cert["regions"])
+    assert check_certificate(cert, net).valid
+
+
+def test_certify_rejects_mismatched_partition():
+    net = random_net(seed=4, sizes=(2, 8, 2))
+    part = enumerate_regions(net, BOX, prove_coverage=False)
+    with pytest.raises(ValueError, match="different network"):
+        certify(random_net(seed=5, sizes=(2, 8, 2)), partition=part, z3=False)
+    with pytest.raises(ValueError, match="different domain"):
+        certify(net, Box([-1.0, -1.0], [1.0, 2.0]), partition=part, z3=False)
+
+
+def test_certify_reports_progress():
+    net = random_net(seed=4, sizes=(2, 8, 2))
+    calls = []
+    cert = certify(net, BOX, z3=False, progress=lambda done, total: calls.append((done, total)))
+    n = len(cert["regions"])
+    assert calls == [(k, n) for k in range(1, n + 1)]
+
+
+# ----- the exact linear algebra used to find evidence ----------------------------------------
+def test_exact_simplex_against_linprog():
+    """``_simplex`` (the exact fallback for Farkas multipliers) agrees with scipy's linprog."""
+    from scipy.optimize import linprog
+
+    from verishallow.certificate import _simplex
+
+    rng = np.random.default_rng(0)
+    feasible = 0
+    for trial in range(120):
+        n, k = int(rng.integers(1, 4)), int(rng.integers(1, 7))
+        M = rng.integers(-5, 6, size=(n, k))
+        t = M @ (rng.integers(0, 3, size=k) * (rng.random(k) < 0.6))
+        if trial % 3 == 0:
+            t = t + rng.integers(-2, 3, size=n)  # often infeasible
+        cost = rng.integers(0, 5, size=k)
+        ref = linprog(cost, A_eq=M, b_eq=t, bounds=[(0, None)] * k, method="highs")
+        got = _simplex([[Fraction(int(v)) for v in row] for row in M],
+                       [Fraction(int(v)) for v in t], [Fraction(int(v)) for v in cost])
+        if ref.status == 2:
+            assert got is None
+            continue
+        assert ref.status == 0 and got is not None
+        feasible += 1
+        assert all(v >= 0 for v in got)
+        assert [sum(int(M[j, i]) * got[i] for i in range(k)) for j in range(n)] == t.tolist()
+        assert float(sum(int(c) * v for c, v in zip(cost, got, strict=True))) == \
+            pytest.approx(ref.fun, abs=1e-7)
+    assert feasible > 50
+
+
+def test_solve_support_exact():
+    from verishallow.certificate import _solve_support
+
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        m = int(rng.integers(1, 6))
+        keys = [tuple(int(v) * 2**60 + 1 for v in rng.integers(-4, 5, size=4)) for _ in range(m)]
+        lam0 = rng.integers(0, 3, size=m)
+        target = [sum(int(lam0[i]) * keys[i][j] for i in range(m)) for j in range(3)]
+        sol = _solve_support(keys, list(range(m)), target)
+        assert sol is not None
+        assert [sum(v * keys[i][j] for i, v in sol.items()) for j in range(3)] == target
+    # inconsistent: the target is not in the span
+    assert _solve_support([(1, 0, 0, 0)], [0], [0, 1, 0]) is None
+
+
+# ----- imports of the trusted base ---------------------------------------------------------
+FORBIDDEN = ["verishallow.regions", "verishallow.milp", "verishallow.lp", "verishallow.bounds",
+             "verishallow.smt", "verishallow.certificate", "highspy", "pyscipopt", "pyomo",
+             "z3", "scipy", "networkx"]
+
+
+def _loaded_after(code: str) -> list[str]:
+    script = (f"import sys\n{code}\n"
+              f"print(' '.join(m for m in {FORBIDDEN!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return out.stdout.split()
+
+
+def test_checker_imports_no_enumeration_code():
+    assert _loaded_after("import verishallow.checker") == []
+
+
+def test_check_command_imports_no_enumeration_code(small, tmp_path):
+    """Running ``verishallow check`` loads the checker and the model loaders only. (The loaders
+    pull in ``verishallow.domain`` and with it the LP kernel; nothing else.)"""
+    net, cert = small
+    write_certificate(cert, tmp_path / "c.json")
+    save_npz(net, tmp_path / "m.npz")
+    code = ("from click.testing import CliRunner\nfrom verishallow.cli import main\n"
+            f"r = CliRunner().invoke(main, ['check', {str(tmp_path / 'c.json')!r}, "
+            f"{str(tmp_path / 'm.npz')!r}])\nassert r.exit_code == 0, r.output")
+    loaded = set(_loaded_after(code))
+    assert loaded <= {"verishallow.lp", "highspy"}, loaded
+
+
+# ----- command line ------------------------------------------------------------------------
+def run(args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    d = tmp_path_factory.mktemp("model")
+    net = random_net(seed=4, sizes=(2, 8, 2))
+    save_npz(net, d / "net.npz")
+    return net, d / "net.npz"
+
+
+def test_cli_certify_and_check(model_file, tmp_path):
+    net, path = model_file
+    cert = tmp_path / "c.json.gz"
+    r = run(["certify", path, "-o", cert, "--json", "--workers", "1", "--", "-1:1,-1:1"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert set(rep) == CERTIFY_KEYS
+    assert rep["complete"] and rep["problems"] == 0 and rep["output"] == str(cert)
+    assert rep["z3"]["coverage"] == "covered" and rep["z3"]["affine_equal"] == rep["regions"]
+    r = run(["check", cert, path, "--json"])
+    assert r.exit_code == 0, r.output
+    chk = json.loads(r.stdout)
+    assert set(chk) == CHECK_KEYS and chk["valid"] and chk["failures"] == []
+    assert chk["checked"]["regions"] == rep["regions"]
+    r = run(["check", cert, path])
+    assert r.exit_code == 0 and r.stdout.startswith("valid:")
+    # the domain it was made for, and another one
+    assert run(["check", cert, path, "--", "-1:1,-1:1"]).exit_code == 0
+    r = run(["check", cert, path, "--", "-1:1,-1:2"])
+    assert r.exit_code == 1 and "domain differs" in r.stdout
+
+
+def test_cli_check_invalid_prints_one_line(model_file, tmp_path):
+    net, path = model_file
+    cert = certify(net, BOX, z3=False)
+    cert["regions"][1]["alpha"][0][0] = "12345"
+    write_certificate(cert, tmp_path / "bad.json")
+    r = run(["check", tmp_path / "bad.json", path])
+    assert r.exit_code == 1
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("invalid: region 1: affine model differs")
+    r = run(["check", tmp_path / "bad.json", path, "--json"])
+    assert r.exit_code == 1
+    rep = json.loads(r.stdout)
+    assert set(rep) == CHECK_KEYS and rep["valid"] is False and rep["failures"]
+
+
+def test_cli_check_bad_input_exit_2(model_file, tmp_path):
+    net, path = model_file
+    good = tmp_path / "c.json"
+    write_certificate(certify(net, BOX, z3=False), good)
+    data = good.read_bytes()
+    (tmp_path / "trunc.json").write_bytes(data[:-10])
+    (tmp_path / "notcert.json").write_text("[1, 2, 3]")
+    for cert, model in [(tmp_path / "trunc.json", path), (tmp_path / "notcert.json", path),
+                        (tmp_path / "missing.json", path), (good, tmp_path / "missing.npz"),
+                        (good, tmp_path / "c.json")]:
+        r = run(["check", cert, model])
+        assert r.exit_code == 2, (cert, model, r.output)
+        err = r.stderr.strip()
+        assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_cli_certify_bad_input_exit_2(model_file, tmp_path):
+    _, path = model_file
+    for args in (["certify", tmp_path / "missing.npz", "whole", "-o", tmp_path / "c.json"],
+                 ["certify", path, "-o", tmp_path / "nodir" / "c.json", "whole"],
+                 ["certify", path, "-o", tmp_path / "c.json", "--", "-1:1"]):
+        r = run(args)
+        assert r.exit_code == 2, r.output
+        assert r.stderr.startswith("error:")
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_cli_convert_certificate(model_file, tmp_path, monkeypatch):
+    net, path = model_file
+    monkeypatch.chdir(tmp_path)
+    r = run(["convert", path, "-o", "s.json", "--certificate", "c.json", "--json",
+             "--workers", "1", "--", "-1:1,-1:1"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["certificate"] == "c.json" and rep["certificate_complete"]
+    cert = load_certificate(tmp_path / "c.json")
+    assert len(cert["regions"]) == rep["regions"]
+    assert run(["check", "c.json", path]).exit_code == 0
+
+
+def test_cli_certify_incomplete_exit_3(model_file, tmp_path, monkeypatch):
+    """An incomplete certificate is still written (for diagnosis), with exit code 3."""
+    import verishallow.certificate as certificate_mod
+
+    real = certificate_mod.certify
+
+    def broken(*args, **kwargs):
+        cert = real(*args, **kwargs)
+        cert["complete"] = False
+        cert["problems"] = ["region 0: no region beyond facet L1N0"]
+        return cert
+
+    monkeypatch.setattr(certificate_mod, "certify", broken)
+    _, path = model_file
+    out = tmp_path / "c.json"
+    r = run(["certify", path, "-o", out, "--no-z3", "--", "-1:1,-1:1"])
+    assert r.exit_code == 3
+    assert "INCOMPLETE" in r.stdout and "no region beyond facet" in r.stdout
+    assert load_certificate(out)["complete"] is False
+
+
+@pytest.mark.slow
+def test_cli_moons_certify_and_check(tmp_path):
+    cert = tmp_path / "moons.cert.json.gz"
+    r = run(["certify", MOONS, "-o", cert, "--no-z3", "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["complete"] and rep["z3"] is None
+    r = run(["check", cert, MOONS, "--json"])
+    assert r.exit_code == 0, r.output
+    chk = json.loads(r.stdout)
+    assert chk["valid"] and chk["checked"]["regions"] == rep["regions"]

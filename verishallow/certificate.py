@@ -1,0 +1,637 @@
+"""Certificates: everything an auditor needs to re-prove a partition without our solvers.
+
+:func:`certify` turns a :class:`~verishallow.regions.Partition` into a versioned JSON document
+that :mod:`verishallow.checker` verifies in exact arithmetic (see that module for the theorem and
+the checks). Solvers are used here only to *find* evidence: HiGHS finds which facets support a
+Farkas combination, and the multipliers are then solved exactly on that support (an exact
+simplex takes over when the float support is degenerate). Nothing computed in floating point is
+written as a fact; what cannot be proved exactly is reported and makes the certificate
+``complete: false``.
+
+Per region the certificate holds the pattern, an exact interior witness, the exact affine model,
+the facets (exact groups of rows on one hyperplane, with the neighbour across each), coordinate
+bounds implied by the facets (``box``; most far-away rows are implied by them, which saves one
+LP and one Farkas check per row) and explicit Farkas multipliers for the other rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.metadata
+import importlib.util
+import json
+import math
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__, lp
+from .atomic import write_bytes
+from .checker import (
+    FORMAT,
+    VERSION,
+    ExactDomain,
+    ExactNet,
+    PatternRows,
+    dyadic_str,
+    pattern_rows,
+    rational_str,
+)
+from .domain import Domain, Whole
+from .network import ReLUNetwork, pattern_key
+from .regions import Partition, Region, enumerate_regions
+from .regions import geometry as G
+
+#: Multipliers below this (relative to the largest) are outside the float LP's support.
+SUPPORT_TOL = 1e-9
+#: At most this many rounds of adding missed facets / dropping redundant ones per region.
+MAX_ROUNDS = 4
+
+Progress = Callable[[int, int], None]
+
+
+# ----- exact linear algebra ------------------------------------------------------------------
+def _solve_support(K: list[tuple[int, ...]], S: list[int], target: list[int]
+                   ) -> dict[int, Fraction] | None:
+    """Exact ``sum_{k in S} lam_k K_k[:n] = target`` (free variables 0), or None if the system
+    is inconsistent. Fraction-free Gauss-Jordan elimination on integers (each row kept
+    primitive), one division per pivot at the end: much faster than Fraction arithmetic on
+    the large integers of deep layers."""
+    n = len(target)
+    m = len(S)
+    rows = [[K[k][j] for k in S] + [target[j]] for j in range(n)]
+    piv_cols: list[int] = []
+    r = 0
+    for c in range(m):
+        p = next((i for i in range(r, n) if rows[i][c] != 0), None)
+        if p is None:
+            continue
+        rows[r], rows[p] = rows[p], rows[r]
+        pr = rows[r]
+        pv = pr[c]
+        for i in range(n):
+            if i != r and rows[i][c] != 0:
+                f = rows[i][c]
+                new = [a * pv - f * b for a, b in zip(rows[i], pr, strict=True)]
+                g = math.gcd(*new)
+                rows[i] = [v // g for v in new] if g > 1 else new
+        piv_cols.append(c)
+        r += 1
+        if r == n:
+            break
+    if any(rows[i][m] != 0 for i in range(r, n)):
+        return None  # inconsistent
+    lam = {S[c]: Fraction(rows[i][m], rows[i][c]) for i, c in enumerate(piv_cols)}
+    return {k: v for k, v in lam.items() if v != 0}
+
+
+def _simplex(M: list[list[Fraction]], t: list[Fraction], cost: list[Fraction]
+             ) -> list[Fraction] | None:
+    """Exact two-phase simplex (Bland's rule): argmin ``cost.lam`` s.t. ``M lam = t, lam >= 0``;
+    ``None`` if infeasible or unbounded. Tiny dense problems only (a fallback)."""
+    n, K = len(M), len(cost)
+    T = []
+    for j in range(n):
+        sgn = -1 if t[j] < 0 else 1
+        T.append([sgn * M[j][k] for k in range(K)] + [Fraction(int(a == j)) for a in range(n)]
+                 + [sgn * t[j]])
+    basis = [K + j for j in range(n)]
+    width = K + n
+
+    def run(c: list[Fraction], allowed: int) -> bool:
+        while True:
+            enter = None
+            for j in range(allowed):
+                if j in basis:
+                    continue
+                rc = c[j] - sum(c[basis[i]] * T[i][j] for i in range(len(T)))
+                if rc < 0:
+                    enter = j
+                    break
+            if enter is None:
+                return True
+            best = None
+            for i in range(len(T)):
+                if T[i][enter] > 0:
+                    ratio = T[i][width] / T[i][enter]
+                    if best is None or ratio < best[0] or (ratio == best[0]
+                                                           and basis[i] < basis[best[1]]):
+                        best = (ratio, i)
+            if best is None:
+                return False  # unbounded
+            _pivot(best[1], enter)
+
+    def _pivot(i: int, j: int) -> None:
+        pv = T[i][j]
+        T[i] = [v / pv for v in T[i]]
+        for r in range(len(T)):
+            if r != i and T[r][j] != 0:
+                f = T[r][j]
+                T[r] = [a - f * b for a, b in zip(T[r], T[i], strict=True)]
+        basis[i] = j
+
+    phase1 = [Fraction(0)] * K + [Fraction(1)] * n
+    run(phase1, width)
+    if sum(T[i][width] for i in range(len(T)) if basis[i] >= K) != 0:
+        return None
+    # drive artificial variables out of the basis (or drop redundant rows)
+    i = 0
+    while i < len(T):
+        if basis[i] >= K:
+            j = next((j for j in range(K) if T[i][j] != 0), None)
+            if j is None:
+                del T[i]
+                del basis[i]
+                continue
+            _pivot(i, j)
+        i += 1
+    if not run(list(cost) + [Fraction(0)] * n, K):
+        return None
+    lam = [Fraction(0)] * K
+    for i, b in enumerate(basis):
+        lam[b] = T[i][width]
+    return lam
+
+
+def _float_rows(keys: list[tuple[int, ...]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-normal float copies of exact integer inequalities (for the LP only)."""
+    H = np.zeros((len(keys), n))
+    c = np.zeros(len(keys))
+    for r, k in enumerate(keys):
+        big = max(abs(v) for v in k[:n])
+        row = np.array([v / big for v in k[:n]])
+        nrm = float(np.linalg.norm(row))
+        H[r] = row / nrm
+        c[r] = (k[n] / big) / nrm
+    return H, c
+
+
+class _Farkas:
+    """Finds exact multipliers over a fixed list of facet inequalities."""
+
+    def __init__(self, fkeys: list[tuple[int, ...]], n: int):
+        self.K = fkeys
+        self.n = n
+        self.H, self.c = _float_rows(fkeys, n) if fkeys else (np.zeros((0, n)), np.zeros(0))
+        self.lps = 0
+
+    def prove(self, target: list[int], tc: Fraction, exact_fallback: bool = True
+              ) -> dict[int, Fraction] | None:
+        """Exact multipliers implying ``target . x <= tc``, or None.
+
+        HiGHS proposes the support; the system is then solved exactly on it. If that fails
+        (degenerate or inexact support) the exact simplex decides, unless ``exact_fallback`` is
+        off and the LP itself found no multipliers (an unbounded direction, for box bounds).
+        """
+        n = self.n
+        if not self.K:
+            return None
+        big = max(abs(v) for v in target)
+        t = np.array([v / big for v in target])
+        scale = float(np.linalg.norm(t))
+        t = t / scale
+        self.lps += 1
+        sol = lp.solve_lp(self.c, self.H.T, t, t, np.zeros(len(self.K)),
+                          np.full(len(self.K), lp.INF))
+        if sol.ok:
+            lam = sol.x
+            top = float(lam.max()) if lam.size else 0.0
+            S = [k for k in range(len(self.K)) if lam[k] > SUPPORT_TOL * max(top, 1e-300)]
+            if S:
+                ex = _solve_support(self.K, S, target)
+                if ex is not None and self._ok(ex, target, tc):
+                    return ex
+        elif not exact_fallback:
+            return None
+        # exact fallback: minimise the offset over all multipliers
+        M = [[Fraction(k[j]) for k in self.K] for j in range(n)]
+        cost = [Fraction(k[n]) for k in self.K]
+        lam_ex = _simplex(M, [Fraction(v) for v in target], cost)
+        if lam_ex is not None:
+            ex = {k: v for k, v in enumerate(lam_ex) if v != 0}
+            if ex and self._ok(ex, target, tc):
+                return ex
+        return None
+
+    def _ok(self, lam: dict[int, Fraction], target: list[int], tc: Fraction) -> bool:
+        """The checker's test, in integers: ``lam >= 0`` reproduces ``target`` and its bound
+        is at most ``tc``."""
+        if not lam or any(v < 0 for v in lam.values()):
+            return False
+        n = self.n
+        den = math.lcm(*(v.denominator for v in lam.values()))
+        nums = [(self.K[k], v.numerator * (den // v.denominator)) for k, v in lam.items()]
+        for j in range(n):
+            if sum(c * key[j] for key, c in nums) != den * target[j]:
+                return False
+        return sum(c * key[n] for key, c in nums) <= den * tc
+
+
+def _round_bound(v: Fraction, up: bool) -> Fraction:
+    """A dyadic (float) bound at least as weak as ``v``: keeps the checker's integers small."""
+    f = float(v)
+    if up and Fraction(f) < v:
+        f = math.nextafter(f, math.inf)
+    if not up and Fraction(f) > v:
+        f = math.nextafter(f, -math.inf)
+    return Fraction(f)
+
+
+# ----- certificate construction -----------------------------------------------------------
+def _exact_domain(domain: Domain) -> tuple[dict, ExactDomain]:
+    def fr(v: float) -> Fraction | None:
+        return Fraction(float(v)) if np.isfinite(v) else None
+
+    lo = [fr(v) for v in domain.lower]
+    up = [fr(v) for v in domain.upper]
+    A = [[Fraction(float(v)) for v in row] for row in domain.A]
+    b = [Fraction(float(v)) for v in domain.b]
+    d = domain.to_dict()
+    d["exact"] = {
+        "lower": [None if v is None else rational_str(v) for v in lo],
+        "upper": [None if v is None else rational_str(v) for v in up],
+    }
+    if len(A):
+        d["exact"]["A"] = [[rational_str(v) for v in row] for row in A]
+        d["exact"]["b"] = [rational_str(v) for v in b]
+    return d, ExactDomain(lo, up, A, b)
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for dist in ("highspy", "pyscipopt", "z3-solver", "numpy"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+class _Certifier:
+    def __init__(self, part: Partition):
+        self.part = part
+        self.net = part.net
+        self.enet = ExactNet(part.net)
+        self.domain_dict, self.edom = _exact_domain(part.domain)
+        self.N = self.enet.n_hidden
+        self.M = len(self.edom.rows)
+        self.n = len(self.edom.free)
+        self.index = {r.key: r.id for r in part.regions}
+        self.problems: list[str] = []
+        self.lps = 0
+        self.counts = {"box_bounds": 0, "box_implied": 0, "farkas": 0, "added_facets": 0,
+                       "dropped_facets": 0, "ambiguous_facets": 0}
+
+    # ---------------------------------------------------------------------------------------
+    def witness(self, reg: Region, bits: np.ndarray, rows: PatternRows) -> list[Fraction] | None:
+        """The region's centre if it is exactly strictly inside, else a recomputed centre."""
+        for attempt in range(2):
+            x = np.asarray(reg.center, dtype=np.float64) if attempt == 0 else \
+                self._recentre(rows)
+            if x is None:
+                return None
+            w = [Fraction(float(v)) for v in x]
+            for i in range(self.edom.dim):
+                if self.edom.fixed[i]:
+                    w[i] = self.edom.x0[i]
+            if _strictly_inside(self.edom, bits, rows, w):
+                return w
+        return None
+
+    def _recentre(self, rows: PatternRows) -> np.ndarray | None:
+        keys = [k for k in rows.keys if k is not None]
+        if not keys:
+            return None
+        H, c = _float_rows(keys, self.n)
+        self.lps += 1
+        res = lp.chebyshev_center(H, c)
+        if res is None:
+            return None
+        x = np.array([float(v) for v in self.edom.x0])
+        x[self.edom.free] = res[0]
+        return x
+
+    # ---------------------------------------------------------------------------------------
+    def far_pattern(self, bits: np.ndarray, rows: PatternRows, J: list[int],
+                    key: tuple[int, ...]) -> np.ndarray | None:
+        """Pattern of the points just beyond the facet ``key`` whose neurons are ``J``."""
+        layer_of = self.enet.layer_of
+        first = min(layer_of[i] for i in J)
+        far = bits.copy()
+        flip = [i for i in J if layer_of[i] == first]
+        far[flip] = ~far[flip]
+        amb = {i for i in J if layer_of[i] > first}
+        amb |= {i for i in range(self.N) if rows.keys[i] is None and rows.consts[i] == 0
+                and layer_of[i] > first}
+        if not amb:
+            return far
+        self.counts["ambiguous_facets"] += 1
+        n = self.n
+        ref = list(key[:n]) + [-key[n]]  # z = kappa * (h_F x - c_F)
+        j0 = next(j for j in range(n) if ref[j] != 0)
+        for layer in sorted({layer_of[i] for i in amb}):
+            r2 = pattern_rows(self.enet, self.edom, far)
+            for i in sorted(i for i in amb if layer_of[i] == layer):
+                a, d = r2.raw[i]
+                vec = list(a) + [d]
+                if not any(vec):
+                    far[i] = False
+                    continue
+                if any(vec[j] * ref[j0] != ref[j] * vec[j0] for j in range(n + 1)):
+                    return None  # cannot happen for an exact facet; give up honestly
+                far[i] = (vec[j0] > 0) == (ref[j0] > 0)
+        return far
+
+    # ---------------------------------------------------------------------------------------
+    def region(self, reg: Region) -> tuple[dict, list[str]]:
+        bits = np.asarray(reg.pattern, dtype=bool)
+        rows = pattern_rows(self.enet, self.edom, bits)
+        problems: list[str] = []
+        entry: dict[str, Any] = {"id": reg.id,
+                                 "pattern": "".join("1" if b else "0" for b in bits)}
+        w = self.witness(reg, bits, rows)
+        if w is None:
+            problems.append(f"region {reg.id}: no exact interior witness found")
+            w = [Fraction(float(v)) for v in reg.center]
+        entry["witness"] = [rational_str(v) for v in w]
+        scale_e = rows.out_exp
+        entry["alpha"] = [[dyadic_str(v, scale_e) for v in row] for row in rows.alpha.tolist()]
+        entry["beta"] = [dyadic_str(v, scale_e) for v in rows.beta.tolist()]
+
+        # exact facet groups: every row on the hyperplane of an engine facet
+        by_key: dict[tuple[int, ...], list[int]] = {}
+        for i, k in enumerate(rows.keys):
+            if k is not None:
+                by_key.setdefault(k, []).append(i)
+        fkeys: list[tuple[int, ...]] = []
+        for f in reg.facets:
+            ids = list(f.ids) if f.kind == "neuron" else [self.N + i for i in f.ids]
+            for i in ids:
+                k = rows.keys[i] if 0 <= i < self.N + self.M else None
+                if k is not None and k not in fkeys:
+                    fkeys.append(k)
+        neighbours: dict[tuple[int, ...], int | None] = {}
+        for _round in range(MAX_ROUNDS):
+            box, implied, missing = self._evidence(rows, by_key, fkeys)
+            if missing:
+                self.counts["added_facets"] += len(missing)
+                fkeys += missing
+                continue
+            # neighbours; a facet without one is dropped if it is redundant after all
+            drop = []
+            for k in fkeys:
+                if k in neighbours:
+                    continue
+                members = by_key[k]
+                if any(i >= self.N for i in members):
+                    neighbours[k] = None
+                    continue
+                far = self.far_pattern(bits, rows, members, k)
+                rid = self.index.get(pattern_key(far)) if far is not None else None
+                neighbours[k] = rid
+                if rid is None:
+                    others = [g for g in fkeys if g != k]
+                    lam = _Farkas(others, self.n).prove(list(k[:self.n]), Fraction(k[self.n]))
+                    if lam is not None:
+                        drop.append(k)
+            if not drop:
+                break
+            self.counts["dropped_facets"] += len(drop)
+            fkeys = [k for k in fkeys if k not in drop]
+            for k in drop:
+                neighbours.pop(k, None)
+        else:
+            problems.append(f"region {reg.id}: facet list did not settle")
+        facets = []
+        for k in fkeys:
+            members = by_key[k]
+            nb = neighbours.get(k)
+            neurons = [i for i in members if i < self.N]
+            drows = [i - self.N for i in members if i >= self.N]
+            if not drows and nb is None:
+                names = ", ".join(self.net.neuron_name(i) for i in neurons)
+                problems.append(f"region {reg.id}: no region beyond facet {names}")
+            facets.append({"neurons": neurons, "domain": drows, "neighbour": nb})
+        entry["facets"] = facets
+        entry["box"] = box
+        entry["implied"] = implied
+        if missing:
+            problems.append(f"region {reg.id}: {len(missing)} rows are not implied by the facets")
+        return entry, problems
+
+    def _evidence(self, rows: PatternRows, by_key: dict, fkeys: list[tuple[int, ...]]
+                  ) -> tuple[list[dict], list[dict], list[tuple[int, ...]]]:
+        """Box bounds and explicit multipliers for every non-facet row; rows not implied."""
+        n = self.n
+        fk = _Farkas(fkeys, n)
+        fset = set(fkeys)
+        box: list[dict] = []
+        upper: list[Fraction | None] = [None] * n
+        lower: list[Fraction | None] = [None] * n
+        # prove coordinate bounds only when enough rows could use them
+        todo = [i for i, k in enumerate(rows.keys) if k is not None and k not in fset]
+        if len(todo) > 2 * n:
+            for t in range(n):
+                for sgn in (1, -1):
+                    target = [sgn * int(u == t) for u in range(n)]
+                    lam = fk.prove(target, Fraction(10) ** 300, exact_fallback=False)
+                    if lam is None:
+                        continue
+                    val = sum(v * Fraction(fkeys[k][n]) for k, v in lam.items())
+                    bound = _round_bound(sgn * val, up=sgn > 0)
+                    if sgn > 0:
+                        upper[t] = bound
+                    else:
+                        lower[t] = bound
+                    ks = sorted(lam)
+                    box.append({"coord": self.edom.free[t], "side": "upper" if sgn > 0
+                                else "lower", "bound": rational_str(bound), "facets": ks,
+                                "multipliers": [rational_str(lam[k]) for k in ks]})
+                    self.counts["box_bounds"] += 1
+        den = math.lcm(*(v.denominator for v in upper + lower if v is not None))
+        U = [None if v is None else int(v * den) for v in upper]
+        L = [None if v is None else int(v * den) for v in lower]
+        implied: list[dict] = []
+        missing: list[tuple[int, ...]] = []
+        done: dict[tuple[int, ...], dict | None] = {}
+        for i in todo:
+            key = rows.keys[i]
+            acc: int | None = 0
+            for j in range(n):
+                h = key[j]
+                if h:
+                    b = U[j] if h > 0 else L[j]
+                    if b is None:
+                        acc = None
+                        break
+                    acc += h * b
+            if acc is not None and acc <= key[n] * den:
+                self.counts["box_implied"] += 1
+                continue
+            if key not in done:
+                lam = fk.prove(list(key[:n]), Fraction(key[n]))
+                if lam is None:
+                    done[key] = None
+                    missing.append(key)
+                else:
+                    ks = sorted(lam)
+                    done[key] = {"facets": ks, "multipliers": [rational_str(lam[k]) for k in ks]}
+            if done[key] is not None:
+                implied.append({"row": i, **done[key]})
+                self.counts["farkas"] += 1
+        self.lps += fk.lps
+        return box, implied, missing
+
+
+def _strictly_inside(edom: ExactDomain, bits: np.ndarray, rows: PatternRows,
+                     w: list[Fraction]) -> bool:
+    """Exact: every neuron has its pattern's strict sign at ``w`` (identically zero neurons
+    excepted, inactive), and ``w`` is strictly inside every non-degenerate domain row."""
+    wf = [w[i] for i in edom.free]
+    q = math.lcm(*(v.denominator for v in wf)) if wf else 1
+    wn = [int(v * q) for v in wf]
+    for i, (a, d) in enumerate(rows.raw):
+        v = sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
+        if bits[i]:
+            if v <= 0:
+                return False
+        elif v > 0 or (v == 0 and (d != 0 or any(a))):
+            return False
+    for h, c in edom.red_int:
+        if any(h) and sum(x * y for x, y in zip(h, wn, strict=True)) >= q * c:
+            return False
+    return True
+
+
+def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition | None = None,
+            *, z3: bool = True, z3_timeout: float = 10.0, z3_coverage_timeout: float = 60.0,
+            progress: Progress | None = None, **enum_kw: Any) -> dict:
+    """Certificate (a JSON-ready dict) that ``net`` is piecewise affine as the partition says.
+
+    Enumerates the regions unless ``partition`` is given (``enum_kw`` go to
+    :func:`~verishallow.regions.enumerate_regions`; SCIP's coverage proof runs when the MILP
+    module is available). With ``z3`` the regions' emptiness/non-emptiness, affine models and
+    (for small networks) coverage are re-decided by z3 and recorded; they are independent
+    double-checks, the certificate's proof does not rely on them. ``z3_timeout`` bounds each
+    per-region z3 query, ``z3_coverage_timeout`` the one coverage query. ``progress(done,
+    total)`` is called after each region is certified.
+    """
+    t0 = time.perf_counter()
+    if partition is None:
+        if domain is None:
+            domain = Whole(net.input_dim)
+        if "prove_coverage" not in enum_kw:
+            enum_kw["prove_coverage"] = importlib.util.find_spec("verishallow.milp") is not None
+        partition = enumerate_regions(net, domain, **enum_kw)
+        t_enum = time.perf_counter() - t0
+    else:
+        if enum_kw:
+            raise TypeError(f"enumeration options {sorted(enum_kw)} given with a partition")
+        if partition.net is not net and partition.net.fingerprint != net.fingerprint:
+            raise ValueError("the partition belongs to a different network")
+        if domain is not None and domain != partition.domain:
+            raise ValueError("the partition was computed on a different domain")
+        t_enum = partition.seconds
+    t1 = time.perf_counter()
+    cf = _Certifier(partition)
+    entries, problems = [], []
+    total = len(partition.regions)
+    for reg in partition.regions:
+        entry, probs = cf.region(reg)
+        entries.append(entry)
+        problems += probs
+        if progress is not None:
+            progress(len(entries), total)
+    t_cert = time.perf_counter() - t1
+    z3_report = None
+    t_z3 = 0.0
+    if z3:
+        from . import smt
+
+        t2 = time.perf_counter()
+        models = [(e["alpha"], e["beta"]) for e in entries]
+        z3_report = smt.double_check(partition, z3_timeout=z3_timeout, models=models,
+                                     witnesses=[e["witness"] for e in entries],
+                                     coverage_timeout=z3_coverage_timeout)
+        t_z3 = time.perf_counter() - t2
+        for e, st in zip(entries, z3_report.pop("per_region"), strict=True):
+            e["z3"] = st
+        if z3_report["missed_regions"]:
+            problems.append(f"z3 found {len(z3_report['missed_regions'])} full-dimensional "
+                            "regions that the partition does not list")
+        if z3_report["affine"]["unequal"]:
+            problems.append(f"z3 disagrees with the exact affine model of regions "
+                            f"{z3_report['affine']['unequal'][:10]}")
+        if z3_report["witnesses"]["failed"]:
+            problems.append(f"z3 finds regions {z3_report['witnesses']['failed'][:10]} empty")
+    cov = partition.stats.get("coverage")
+    cert = {
+        "format": FORMAT,
+        "version": VERSION,
+        "complete": not problems,
+        "problems": problems[:200],
+        "problem_count": len(problems),
+        "model": {"fingerprint": net.fingerprint, "inputs": net.input_dim,
+                  "outputs": net.output_dim, "hidden_widths": list(net.hidden_widths)},
+        "domain": cf.domain_dict,
+        "conventions": {
+            "pattern": "one character per hidden neuron in layer order; 1 = active (z > 0), "
+                       "0 = inactive (z <= 0, ReLU(0) = 0)",
+            "rows": "neurons 0..N-1 (inequality sigma*z <= 0 with sigma = -1 active, +1 "
+                    "inactive), then domain rows N.. in the order: per coordinate finite "
+                    "upper then finite lower bound, then the rows of A",
+            "coordinates": "inequalities live in the free coordinates (fixed inputs, lower == "
+                           "upper, substituted); multipliers refer to each facet's primitive "
+                           "integer inequality",
+        },
+        "tolerances": {
+            "REGION_RADIUS_TOL": G.REGION_RADIUS_TOL, "FACET_RADIUS_TOL": G.FACET_RADIUS_TOL,
+            "ZERO_ROW_TOL": G.ZERO_ROW_TOL, "DUPLICATE_TOL": G.DUPLICATE_TOL,
+            "SCREEN_TOL": G.SCREEN_TOL, "NEAR_TOL_BAND": getattr(G, "NEAR_TOL_BAND", None),
+            "LP_FEASIBILITY_TOL": lp.LP_FEASIBILITY_TOL, "SUPPORT_TOL": SUPPORT_TOL,
+        },
+        "tool": {"name": "verishallow", "version": __version__},
+        "solvers": _versions(),
+        "enumeration": {"method": partition.method, "regions": len(partition),
+                        "complete": partition.complete, "seconds": partition.seconds,
+                        "lps": partition.stats.get("lps"),
+                        "scip_coverage": _jsonable(cov) if cov is not None else None,
+                        "unstable_neurons": partition.unstable_neurons},
+        "evidence": {**cf.counts, "lps": cf.lps},
+        "z3": z3_report,
+        "seconds": {"enumerate": t_enum, "certify": t_cert, "z3": t_z3,
+                    "total": t_enum + t_cert + t_z3},
+        "regions": entries,
+    }
+    return cert
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+def certificate_bytes(cert: dict, path: str | Path) -> bytes:
+    """The file contents for ``path``: compact JSON, gzipped when the name ends with ``.gz``."""
+    data = json.dumps(_jsonable(cert), separators=(",", ":")).encode("utf-8")
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    return data
+
+
+def write_certificate(cert: dict, path: str | Path) -> None:
+    """Write atomically (never a half-written file); gzip when the name ends with ``.gz``."""
+    write_bytes(path, certificate_bytes(cert, path))

@@ -1,0 +1,745 @@
+"""Independent exact checker of verishallow certificates: no solver, no enumeration code.
+
+This module is the trusted base of an audit. It imports only the standard library, numpy and
+the network class (``verishallow.network``; models reach it through ``verishallow.io``), and
+recomputes every fact it relies on in exact rational arithmetic from the model's weights. Every
+float is a dyadic rational ``m * 2**e``, so weights, domain bounds and pattern-fixed affine maps
+are held as Python integers with one power-of-two exponent per layer, and only the
+certificate's multipliers bring in other denominators.
+
+What a valid certificate proves
+-------------------------------
+For a pattern ``s`` let ``P_s`` be the closed polyhedron of the domain where every neuron's
+pattern-fixed pre-activation ``z_i(x; s)`` has the sign ``s`` says (``>= 0`` active, ``<= 0``
+inactive). On ``P_s`` the network *is* the affine map ``alpha_s x + beta_s``. The checker
+verifies, per listed region (in the domain's free coordinates, fixed inputs substituted):
+
+1. the witness ``w`` is in the domain and strictly inside: ``z_i(w; s) > 0`` for active and
+   ``< 0`` for inactive neurons (``= 0`` only for a neuron identically zero on the region, which
+   then must be inactive: ReLU(0) = 0), strictly inside every non-degenerate domain row;
+2. ``alpha``/``beta`` equal the exact pattern-fixed output map;
+3. the listed facets: each is a set of rows (neurons and/or domain rows) that are positive
+   multiples of one inequality, and contains *every* row that is (the checker compares primitive
+   integer vectors, so no row on a facet's hyperplane can hide);
+4. every other row is implied by the facets: an explicit Farkas combination (``lambda >= 0``,
+   ``sum lambda_k h_k = h_i``, ``sum lambda_k c_k <= c_i``), or the box test against coordinate
+   bounds that are themselves Farkas-implied by the facets, or it is a zero row with a constant of
+   the right sign. Hence ``P_s = {x : facet rows}`` exactly;
+5. across every facet not on the domain boundary, the region listed as neighbour has exactly the
+   pattern of the points just beyond it: ``s`` with the facet's first-layer neurons flipped, all
+   other bits equal, except neurons that vanish on the facet from a later layer ("ambiguous":
+   later neurons of the facet, neurons identically zero on ``P_s``); each of those must, in the
+   neighbour, be identically zero and inactive or have the facet's hyperplane with the opposite
+   orientation, which fixes its bit to the true one.
+
+Coverage then follows without solvers: let ``U`` be the union of the listed ``P_s``. If a point
+of the domain were not in ``U``, walk from a witness to a generic such point; where the segment
+leaves ``U`` for good it crosses the relative interior of one facet of one ``P_s`` inside the
+domain's interior, and by 5 the points just beyond lie in the neighbour's ``P_s'`` -- a
+contradiction. So the listed regions cover the domain, and on each the network equals the listed
+affine model.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+import time
+import zlib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .network import ReLUNetwork, network_fingerprint
+
+FORMAT = "verishallow.certificate"
+VERSION = 1
+
+
+class CertificateError(InputError):
+    """The file is not a readable verishallow certificate (missing, truncated, wrong format)."""
+
+
+class _Invalid(Exception):
+    """A check failed; the message says which (caught per region)."""
+
+
+@dataclass
+class CheckResult:
+    """Verdict of :func:`check_certificate`; ``failures`` holds messages, first failure first."""
+
+    valid: bool
+    failures: list[str]
+    checked: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def first_failure(self) -> str | None:
+        return self.failures[0] if self.failures else None
+
+    def to_dict(self) -> dict:
+        return {"valid": self.valid, "failures": list(self.failures),
+                "checked": dict(self.checked), "seconds": self.seconds}
+
+
+# ----- rationals ---------------------------------------------------------------------------
+_RATIONAL = re.compile(r"-?[0-9]+(/[0-9]+)?")
+
+
+def parse_rational(text: Any) -> Fraction:
+    """Strict ``"p"`` or ``"p/q"`` (q > 0); anything else (floats, ``inf``) is rejected."""
+    if not isinstance(text, str) or not _RATIONAL.fullmatch(text):
+        raise _Invalid(f"not an exact rational string: {text!r}")
+    if "/" in text:
+        p, q = text.split("/")
+        if int(q) == 0:
+            raise _Invalid(f"zero denominator in {text!r}")
+        return Fraction(int(p), int(q))
+    return Fraction(int(text))
+
+
+def rational_str(x: Fraction | int) -> str:
+    """``"p/q"`` (or ``"p"`` for an integer) of an exact rational."""
+    return str(Fraction(x))
+
+
+def dyadic_str(n: int, e: int) -> str:
+    """``n * 2**e`` as a rational string."""
+    return str(Fraction(n) * (Fraction(2) ** e))
+
+
+# ----- dyadic integers -----------------------------------------------------------------------
+def dyadic(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Exact ``values = ints * 2**e`` with one shared exponent (``ints`` an object array)."""
+    a = np.asarray(values, dtype=np.float64)
+    flat = a.ravel().tolist()
+    pairs = []
+    for v in flat:
+        if not math.isfinite(v):
+            raise InputError("cannot represent a non-finite value exactly")
+        p, q = float(v).as_integer_ratio()  # q is a power of two
+        pairs.append((p, -(q.bit_length() - 1)))
+    exps = [e for p, e in pairs if p != 0]
+    E = min(exps) if exps else 0
+    out = np.empty(len(flat), dtype=object)
+    out[:] = [p << (e - E) if p else 0 for p, e in pairs]
+    return out.reshape(a.shape), E
+
+
+def _shift(a: np.ndarray, k: int) -> np.ndarray:
+    """``a * 2**k`` for an object int array and ``k >= 0``."""
+    return a if k == 0 else a * (1 << k)
+
+
+def _zeros(shape: tuple[int, ...]) -> np.ndarray:
+    out = np.empty(shape, dtype=object)
+    out.fill(0)
+    return out
+
+
+class ExactNet:
+    """A network's weights as dyadic integers, and the exact affine pieces of a pattern."""
+
+    def __init__(self, net: ReLUNetwork):
+        self.layers = []
+        for W, b in zip(net.weights, net.biases, strict=True):
+            IW, eW = dyadic(W)
+            Ib, eb = dyadic(b)
+            self.layers.append((IW, eW, Ib, eb))
+        self.input_dim = net.input_dim
+        self.widths = tuple(net.hidden_widths)
+        self.n_hidden = int(sum(self.widths))
+        offs = [0]
+        for w in self.widths:
+            offs.append(offs[-1] + w)
+        self.offsets = tuple(offs)
+        self.layer_of = [k for k, w in enumerate(self.widths) for _ in range(w)]
+
+    def pieces(self, bits: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray, int]],
+                                                 tuple[np.ndarray, np.ndarray, int]]:
+        """Pattern-fixed maps: per hidden layer ``z = (A x + d) * 2**e`` and the output map.
+
+        Returns ``([(A, d, e) per hidden layer], (alpha, beta, e))`` with ``A`` an object int
+        array of shape (n_l, input_dim); ``A`` and ``d`` share the exponent.
+        """
+        hidden = []
+        A = None
+        dv = None
+        E = 0
+        for k, (IW, eW, Ib, eb) in enumerate(self.layers):
+            if k == 0:
+                e2 = eW
+                A2 = IW
+                d2 = _zeros((IW.shape[0],))
+            else:
+                act = np.asarray(bits[self.offsets[k - 1]:self.offsets[k]], dtype=bool)
+                if act.any():
+                    Wa = IW[:, act]
+                    A2 = Wa.dot(A[act])
+                    d2 = Wa.dot(dv[act])
+                    e2 = eW + E
+                else:
+                    A2 = _zeros((IW.shape[0], self.input_dim))
+                    d2 = _zeros((IW.shape[0],))
+                    e2 = eb
+            E = min(e2, eb)
+            A = _shift(A2, e2 - E)
+            dv = _shift(d2, e2 - E) + _shift(Ib, eb - E)
+            if k < len(self.widths):
+                hidden.append((A, dv, E))
+        return hidden, (A, dv, E)
+
+
+class ExactDomain:
+    """A certificate's domain in exact rationals: rows ``h x <= c`` in ``Domain.constraints()``
+    order (finite upper then lower bound per coordinate, then the rows of ``A``), the fixed
+    coordinates (``lower == upper``), and every row restricted to the free coordinates."""
+
+    def __init__(self, lower: list[Fraction | None], upper: list[Fraction | None],
+                 A: list[list[Fraction]], b: list[Fraction]):
+        d = len(lower)
+        self.dim = d
+        self.lower, self.upper, self.A, self.b = lower, upper, A, b
+        rows: list[tuple[list[Fraction], Fraction]] = []
+        for i in range(d):
+            if upper[i] is not None:
+                rows.append(([Fraction(int(j == i)) for j in range(d)], upper[i]))
+            if lower[i] is not None:
+                rows.append(([Fraction(-int(j == i)) for j in range(d)], -lower[i]))
+        rows += [(list(a), c) for a, c in zip(A, b, strict=True)]
+        self.rows = rows
+        self.fixed = [lower[i] is not None and lower[i] == upper[i] for i in range(d)]
+        self.free = [i for i in range(d) if not self.fixed[i]]
+        self.x0 = [lower[i] if self.fixed[i] else Fraction(0) for i in range(d)]
+        # reduced rows as primitive integer vectors (h_free..., c) or zero rows
+        self.red_int: list[tuple[list[int], int]] = []
+        for h, c in rows:
+            c_red = c - sum((h[i] * self.x0[i] for i in range(d) if self.fixed[i]), Fraction(0))
+            vals = [h[i] for i in self.free] + [c_red]
+            den = math.lcm(*(v.denominator for v in vals))
+            ints = [int(v * den) for v in vals]
+            self.red_int.append((ints[:-1], ints[-1]))
+        # the fixed values as a dyadic-or-not common-denominator vector
+        den = math.lcm(*(v.denominator for v in self.x0)) if d else 1
+        self.x0_den = den
+        self.x0_num = [int(v * den) for v in self.x0]
+
+
+def _index_list(v: Any, limit: int) -> bool:
+    """A list of distinct-or-not ints in ``range(limit)`` (bools and floats are not ints)."""
+    return isinstance(v, list) and all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < limit for i in v)
+
+
+def primitive(vals: list[int]) -> tuple[int, ...] | None:
+    """The primitive integer vector of ``h x <= c`` (``vals = h + [c]``): equal for positive
+    multiples of one inequality. ``None`` for a zero normal (decided by its constant alone)."""
+    if not any(vals[:-1]):
+        return None
+    g = math.gcd(*vals)
+    return tuple(v // g for v in vals)
+
+
+@dataclass
+class PatternRows:
+    """Exact rows of one pattern in the free coordinates."""
+
+    raw: list[tuple[list[int], int]]  # per neuron: z(x) ~ a.x + d (a positive scale per layer)
+    keys: list[tuple[int, ...] | None]  # per neuron then per domain row: primitive inequality
+    consts: list[int]  # the constant c of each row (sign matters for zero rows)
+    alpha: np.ndarray  # output map (object ints) at exponent ``out_exp``, full coordinates
+    beta: np.ndarray
+    out_exp: int
+
+
+def pattern_rows(enet: ExactNet, edom: ExactDomain, bits: np.ndarray) -> PatternRows:
+    """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
+    hidden, (alpha, beta, eo) = enet.pieces(bits)
+    free = edom.free
+    fixed = [i for i in range(edom.dim) if edom.fixed[i]]
+    raw: list[tuple[list[int], int]] = []
+    for A, dv, _ in hidden:
+        if fixed:
+            # d' = d + A[:, fixed] . x0 ; scale everything by the x0 denominator to stay integral
+            t = A[:, fixed].dot(np.array([edom.x0_num[i] for i in fixed], dtype=object))
+            dv = dv * edom.x0_den + t
+            Ared = A[:, free] * edom.x0_den
+        else:
+            Ared = A
+        raw += list(zip(Ared.tolist(), dv.tolist(), strict=True))
+    keys: list[tuple[int, ...] | None] = []
+    consts: list[int] = []
+    for i, (a, d) in enumerate(raw):
+        if bits[i]:  # active: -z <= 0  ->  h = -a, c = d
+            vals = [-v for v in a] + [d]
+        else:  # inactive: z <= 0  ->  h = a, c = -d
+            vals = [*a, -d]
+        keys.append(primitive(vals))
+        consts.append(vals[-1])
+    for h, c in edom.red_int:
+        keys.append(primitive([*h, c]))
+        consts.append(c)
+    return PatternRows(raw, keys, consts, alpha, beta, eo)
+
+
+# ----- reading -----------------------------------------------------------------------------
+def load_certificate(path: str | Path) -> dict:
+    """Read a certificate (gzip detected by its magic bytes); bad files raise CertificateError."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CertificateError(f"certificate file not found: {path}") from None
+    except OSError as exc:
+        raise CertificateError(f"cannot read certificate {path}: {exc}") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CertificateError(f"certificate {path} is a damaged gzip file: {exc}") from None
+    try:
+        cert = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CertificateError(f"certificate {path} is not valid JSON (truncated?): {exc}"
+                               ) from None
+    _check_header(cert, str(path))
+    return cert
+
+
+def _check_header(cert: Any, where: str) -> None:
+    if not isinstance(cert, dict) or cert.get("format") != FORMAT:
+        raise CertificateError(f"{where} is not a verishallow certificate (no "
+                               f"\"format\": \"{FORMAT}\")")
+    if cert.get("version") != VERSION:
+        raise CertificateError(f"{where}: unsupported certificate version "
+                               f"{cert.get('version')!r} (this checker reads {VERSION})")
+
+
+def _parse_domain(dom: Any, dim: int) -> ExactDomain:
+    """The certificate's domain; the exact strings must equal the float form exactly."""
+    if not isinstance(dom, dict) or "exact" not in dom:
+        raise _Invalid("domain: missing or without an exact form")
+    kind = dom.get("kind")
+    if kind not in ("box", "polytope", "whole"):
+        raise _Invalid(f"domain: unknown kind {kind!r}")
+    ex = dom["exact"]
+
+    def bound(fl: Any, st: Any, what: str) -> Fraction | None:
+        if fl is None or st is None:
+            if fl is not None or st is not None:
+                raise _Invalid(f"domain: {what} is infinite in one form and finite in the other")
+            return None
+        if not isinstance(fl, int | float) or isinstance(fl, bool) or not math.isfinite(fl):
+            raise _Invalid(f"domain: {what} float form {fl!r} is not a finite number")
+        v = parse_rational(st)
+        if v != Fraction(float(fl)):
+            raise _Invalid(f"domain: {what} exact {st} differs from its float form {fl!r}")
+        return v
+
+    try:
+        lo = [bound(f, s, f"lower[{i}]") for i, (f, s) in
+              enumerate(zip(dom["lower"], ex["lower"], strict=True))]
+        up = [bound(f, s, f"upper[{i}]") for i, (f, s) in
+              enumerate(zip(dom["upper"], ex["upper"], strict=True))]
+        Af = dom.get("A", [])
+        bf = dom.get("b", [])
+        Ae = ex.get("A", [])
+        be = ex.get("b", [])
+        if not (len(Af) == len(Ae) == len(bf) == len(be)):
+            raise _Invalid("domain: A and b have inconsistent lengths")
+        A = [[bound(f, s, f"A[{k}][{j}]") for j, (f, s) in enumerate(zip(rf, re_, strict=True))]
+             for k, (rf, re_) in enumerate(zip(Af, Ae, strict=True))]
+        b = [bound(f, s, f"b[{k}]") for k, (f, s) in enumerate(zip(bf, be, strict=True))]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _Invalid(f"domain: malformed ({type(exc).__name__}: {exc})") from None
+    if len(lo) != dim or any(len(r) != dim for r in A):
+        raise _Invalid(f"domain has {len(lo)} coordinates but the model has {dim} inputs")
+    if any(v is None for r in A for v in r) or any(v is None for v in b):
+        raise _Invalid("domain: polytope rows must be finite")
+    for i in range(dim):
+        if lo[i] is not None and up[i] is not None and lo[i] > up[i]:
+            raise _Invalid(f"domain: lower > upper in coordinate {i}")
+    if kind == "whole" and (any(v is not None for v in lo + up) or A):
+        raise _Invalid("domain: kind 'whole' with finite bounds or rows")
+    return ExactDomain(lo, up, A, b)  # type: ignore[arg-type]
+
+
+def _domain_dict_equal(cert_dom: dict, other: dict) -> bool:
+    keys = ("kind", "lower", "upper")
+    if any(cert_dom.get(k) != other.get(k) for k in keys):
+        return False
+    return (cert_dom.get("A", []) == other.get("A", [])
+            and cert_dom.get("b", []) == other.get("b", []))
+
+
+def _describe(dom: dict) -> str:
+    """``kind lower..upper [+k rows]`` of a domain dict, for messages."""
+    def fmt(v: Any) -> str:
+        return "-" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+    box = ", ".join(f"[{fmt(a)}, {fmt(b)}]" for a, b in zip(dom.get("lower") or [],
+                                                            dom.get("upper") or [],
+                                                            strict=False))
+    rows = len(dom.get("A") or [])
+    return f"{dom.get('kind')} {box}" + (f" + {rows} rows" if rows else "")
+
+
+# ----- the checks ----------------------------------------------------------------------------
+class _Checker:
+    def __init__(self, cert: dict, net: ReLUNetwork, max_failures: int):
+        self.cert = cert
+        self.net = net
+        self.enet = ExactNet(net)
+        self.N = self.enet.n_hidden
+        self.failures: list[str] = []
+        self.max_failures = max_failures
+        self.counts = {k: 0 for k in ("regions", "witnesses", "models", "facets", "neighbours",
+                                      "farkas", "box_bounds", "box_implied", "zero_rows",
+                                      "ambiguous_bits")}
+        # (region id, neuron, key that its row must equal unless identically zero)
+        self.deferred: dict[int, list[tuple[int, tuple[int, ...], str]]] = {}
+
+    def fail(self, msg: str) -> None:
+        self.failures.append(msg)
+
+    @property
+    def full(self) -> bool:
+        return len(self.failures) >= self.max_failures
+
+    def name(self, row: int) -> str:
+        if row < self.N:
+            return f"neuron {self.net.neuron_name(row)}"
+        return f"domain row {row - self.N}"
+
+    # ---------------------------------------------------------------------------------------
+    def run(self, domain: Any | None) -> None:
+        cert = self.cert
+        model = cert.get("model")
+        if not isinstance(model, dict) or not isinstance(model.get("fingerprint"), str):
+            self.fail("certificate has no model fingerprint")
+            return
+        fp = network_fingerprint(self.net.weights, self.net.biases)
+        if model["fingerprint"] != fp:
+            self.fail(f"model fingerprint differs: certificate {model['fingerprint'][:16]}..., "
+                      f"model {fp[:16]}... (a different network)")
+            return
+        try:
+            self.edom = _parse_domain(cert.get("domain"), self.net.input_dim)
+        except _Invalid as exc:
+            self.fail(str(exc))
+            return
+        if domain is not None:
+            other = domain.to_dict() if hasattr(domain, "to_dict") else domain
+            if not _domain_dict_equal(cert["domain"], other):
+                self.fail(f"the certificate's domain differs from the given domain "
+                          f"(certificate: {_describe(cert['domain'])}; given: "
+                          f"{_describe(other)})")
+                return
+        regions = cert.get("regions")
+        if not isinstance(regions, list) or not regions:
+            self.fail("certificate lists no regions")
+            return
+        self.M = len(self.edom.rows)
+        self.patterns: list[np.ndarray | None] = []
+        seen: dict[bytes, int] = {}
+        for r, reg in enumerate(regions):
+            try:
+                if not isinstance(reg, dict) or reg.get("id") != r:
+                    raise _Invalid("ids must be 0, 1, 2, ... in order")
+                bits = self._pattern(reg.get("pattern"))
+                key = np.packbits(bits).tobytes()
+                if key in seen:
+                    raise _Invalid(f"same pattern as region {seen[key]}")
+                seen[key] = r
+                self.patterns.append(bits)
+            except _Invalid as exc:
+                self.patterns.append(None)
+                self.fail(f"region {r}: {exc}")
+                if self.full:
+                    return
+        self.n_regions = len(regions)
+        for r, reg in enumerate(regions):
+            if self.patterns[r] is None:
+                continue
+            try:
+                self._region(r, reg)
+            except _Invalid as exc:
+                self.fail(f"region {r}: {exc}")
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                self.fail(f"region {r}: malformed entry ({type(exc).__name__}: {exc})")
+            if self.full:
+                return
+        self._deferred()
+
+    def _pattern(self, text: Any) -> np.ndarray:
+        if not isinstance(text, str) or len(text) != self.N or set(text) - {"0", "1"}:
+            raise _Invalid(f"pattern must be a string of {self.N} 0/1 characters")
+        return np.frombuffer(text.encode(), dtype=np.uint8) == ord("1")
+
+    # ---------------------------------------------------------------------------------------
+    def _region(self, r: int, reg: dict) -> None:
+        bits = self.patterns[r]
+        rows = pattern_rows(self.enet, self.edom, bits)
+        self.counts["regions"] += 1
+        self._model(reg, rows)
+        self._witness(reg, bits, rows)
+        facets, fkeys = self._facets(reg, rows)
+        self._implications(reg, bits, rows, facets, fkeys)
+        self._neighbours(r, reg, bits, rows, facets, fkeys)
+
+    def _model(self, reg: dict, rows: PatternRows) -> None:
+        alpha, beta = reg["alpha"], reg["beta"]
+        m, d = rows.alpha.shape
+        if len(alpha) != m or any(len(a) != d for a in alpha) or len(beta) != m:
+            raise _Invalid("affine model has the wrong shape")
+        scale = Fraction(2) ** rows.out_exp
+        for o in range(m):
+            for j in range(d):
+                if parse_rational(alpha[o][j]) != rows.alpha[o, j] * scale:
+                    raise _Invalid(f"affine model differs from the network: alpha[{o}][{j}]")
+            if parse_rational(beta[o]) != rows.beta[o] * scale:
+                raise _Invalid(f"affine model differs from the network: beta[{o}]")
+        self.counts["models"] += 1
+
+    def _witness(self, reg: dict, bits: np.ndarray, rows: PatternRows) -> None:
+        w = [parse_rational(v) for v in reg["witness"]]
+        ed = self.edom
+        if len(w) != ed.dim:
+            raise _Invalid(f"witness has {len(w)} coordinates, expected {ed.dim}")
+        for i in range(ed.dim):
+            if ed.fixed[i] and w[i] != ed.x0[i]:
+                raise _Invalid(f"witness coordinate {i} differs from the fixed input value")
+        wf = [w[i] for i in ed.free]
+        q = math.lcm(*(v.denominator for v in wf)) if wf else 1
+        wn = [int(v * q) for v in wf]
+        for i, (a, d) in enumerate(rows.raw):
+            v = sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
+            if bits[i]:
+                ok = v > 0
+            else:
+                ok = v < 0 or (v == 0 and d == 0 and not any(a))
+            if not ok:
+                raise _Invalid(f"witness does not satisfy the pattern strictly at "
+                               f"{self.name(i)} (moved or wrong witness)")
+        for k, (h, c) in enumerate(ed.red_int):
+            v = sum(x * y for x, y in zip(h, wn, strict=True))
+            if (v >= q * c) if any(h) else (c < 0):
+                raise _Invalid(f"witness is not strictly inside domain row {k}")
+        self.counts["witnesses"] += 1
+
+    def _facets(self, reg: dict, rows: PatternRows
+                ) -> tuple[list[dict], list[tuple[int, ...]]]:
+        facets = reg["facets"]
+        if not isinstance(facets, list):
+            raise _Invalid("facets must be a list")
+        fkeys: list[tuple[int, ...]] = []
+        members: dict[tuple[int, ...], set[int]] = {}
+        used: set[int] = set()
+        for k, f in enumerate(facets):
+            neurons, drows = f["neurons"], f["domain"]
+            if not (_index_list(neurons, self.N) and _index_list(drows, self.M)):
+                raise _Invalid(f"facet {k} refers to a row that does not exist")
+            ids = list(neurons) + [self.N + i for i in drows]
+            if not ids:
+                raise _Invalid(f"facet {k} lists no rows")
+            if used & set(ids) or len(set(ids)) != len(ids):
+                raise _Invalid(f"facet {k} repeats a row")
+            used |= set(ids)
+            key = rows.keys[ids[0]]
+            if key is None:
+                raise _Invalid(f"facet {k}: {self.name(ids[0])} is constant on the region")
+            for i in ids[1:]:
+                if rows.keys[i] != key:
+                    raise _Invalid(f"facet {k}: {self.name(i)} is not on the same hyperplane as "
+                                   f"{self.name(ids[0])}")
+            if key in members:
+                raise _Invalid(f"facets {fkeys.index(key)} and {k} are the same hyperplane")
+            members[key] = set(ids)
+            fkeys.append(key)
+        for i, key in enumerate(rows.keys):
+            if key is not None and key in members and i not in members[key]:
+                raise _Invalid(f"{self.name(i)} lies on facet {fkeys.index(key)}'s hyperplane "
+                               "but is not listed in it")
+        self.counts["facets"] += len(facets)
+        return facets, fkeys
+
+    def _farkas(self, fkeys: list[tuple[int, ...]], fidx: list[Any], mults: list[Any],
+                target: list[Fraction] | list[int], tc: Fraction | int, what: str) -> None:
+        """``sum m_k key_k[:n] == target`` and ``sum m_k key_k[n] <= tc`` with ``m >= 0``."""
+        if len(fidx) != len(mults) or not fidx:
+            raise _Invalid(f"{what}: malformed multipliers")
+        ms = [parse_rational(m) for m in mults]
+        if any(m < 0 for m in ms):
+            raise _Invalid(f"{what}: a multiplier is negative")
+        ks = []
+        for k in fidx:
+            if not isinstance(k, int) or not 0 <= k < len(fkeys):
+                raise _Invalid(f"{what}: refers to facet {k!r}, which does not exist")
+            ks.append(fkeys[k])
+        den = math.lcm(*(m.denominator for m in ms))
+        nums = [m.numerator * (den // m.denominator) for m in ms]
+        n = len(target)
+        for j in range(n):
+            if sum(c * k[j] for c, k in zip(nums, ks, strict=True)) != den * target[j]:
+                raise _Invalid(f"{what}: the multipliers do not reproduce the inequality "
+                               f"(coordinate {j})")
+        if sum(c * k[n] for c, k in zip(nums, ks, strict=True)) > den * tc:
+            raise _Invalid(f"{what}: the implied bound is weaker than needed")
+
+    def _implications(self, reg: dict, bits: np.ndarray, rows: PatternRows, facets: list[dict],
+                      fkeys: list[tuple[int, ...]]) -> None:
+        n = len(self.edom.free)
+        fset = set(fkeys)
+        # coordinate bounds proved from the facets
+        upper: list[Fraction | None] = [None] * n
+        lower: list[Fraction | None] = [None] * n
+        pos = {j: t for t, j in enumerate(self.edom.free)}
+        for e in reg.get("box", []):
+            j = e["coord"]
+            if j not in pos:
+                raise _Invalid(f"box bound on coordinate {j!r}, which is not a free input")
+            t = pos[j]
+            bound = parse_rational(e["bound"])
+            side = e["side"]
+            if side not in ("upper", "lower"):
+                raise _Invalid(f"box bound side {side!r}")
+            sgn = 1 if side == "upper" else -1
+            target = [sgn * int(t == u) for u in range(n)]
+            self._farkas(fkeys, e["facets"], e["multipliers"], target, sgn * bound,
+                         f"box {side} bound of x{j}")
+            if side == "upper":
+                upper[t] = bound
+            else:
+                lower[t] = bound
+            self.counts["box_bounds"] += 1
+        explicit: dict[int, dict] = {}
+        for e in reg.get("implied", []):
+            i = e["row"]
+            if not isinstance(i, int) or not 0 <= i < self.N + self.M or i in explicit:
+                raise _Invalid(f"implication for row {i!r}: no such row, or given twice")
+            explicit[i] = e
+        den = math.lcm(*(v.denominator for v in upper + lower if v is not None))
+        U = [None if v is None else int(v * den) for v in upper]
+        L = [None if v is None else int(v * den) for v in lower]
+        for i, key in enumerate(rows.keys):
+            if key is not None and key in fset:
+                if i in explicit:
+                    raise _Invalid(f"implication given for {self.name(i)}, which is a facet")
+                continue
+            if key is None:
+                c = rows.consts[i]
+                ok = c > 0 or (c == 0 and (i >= self.N or not bits[i]))
+                if not ok:
+                    raise _Invalid(f"{self.name(i)} is constant with the wrong sign")
+                self.counts["zero_rows"] += 1
+                continue
+            if i in explicit:
+                e = explicit[i]
+                self._farkas(fkeys, e["facets"], e["multipliers"], list(key[:n]), key[n],
+                             f"implication of {self.name(i)}")
+                self.counts["farkas"] += 1
+                continue
+            acc = 0
+            for j in range(n):
+                h = key[j]
+                if h == 0:
+                    continue
+                b = U[j] if h > 0 else L[j]
+                if b is None:
+                    acc = None
+                    break
+                acc += h * b
+            if acc is None or acc > key[n] * den:
+                raise _Invalid(f"{self.name(i)} is not shown implied by the facets (missing "
+                               "facet or evidence)")
+            self.counts["box_implied"] += 1
+
+    def _neighbours(self, r: int, reg: dict, bits: np.ndarray, rows: PatternRows,
+                    facets: list[dict], fkeys: list[tuple[int, ...]]) -> None:
+        layer_of = self.enet.layer_of
+        zero_neurons = [i for i in range(self.N) if rows.keys[i] is None and rows.consts[i] == 0]
+        for k, f in enumerate(facets):
+            nb = f.get("neighbour")
+            if f["domain"]:
+                if nb is not None:
+                    raise _Invalid(f"facet {k} lies on the domain boundary but names a "
+                                   "neighbour")
+                continue
+            if not isinstance(nb, int) or isinstance(nb, bool) or not 0 <= nb < self.n_regions:
+                raise _Invalid(f"facet {k} ({self._fname(f)}) has no neighbour region (missing "
+                               "region or incomplete certificate)")
+            other = self.patterns[nb]
+            if other is None:
+                raise _Invalid(f"facet {k}: neighbour {nb} has an unreadable pattern")
+            J = [int(i) for i in f["neurons"]]
+            first = min(layer_of[i] for i in J)
+            expect = bits.copy()
+            flip = [i for i in J if layer_of[i] == first]
+            expect[flip] = ~expect[flip]
+            amb = [i for i in J if layer_of[i] > first]
+            amb += [i for i in zero_neurons if layer_of[i] > first]
+            mask = np.ones(self.N, dtype=bool)
+            mask[amb] = False
+            if nb == r or np.any(expect[mask] != other[mask]):
+                bad = np.flatnonzero((expect != other) & mask)
+                where = self.name(int(bad[0])) if bad.size else "every bit"
+                raise _Invalid(f"facet {k} ({self._fname(f)}): neighbour {nb} does not have the "
+                               f"pattern beyond the facet (differs at {where})")
+            neg = tuple(-v for v in fkeys[k])
+            for i in amb:
+                self.deferred.setdefault(nb, []).append((i, neg, f"region {r} facet {k}"))
+                self.counts["ambiguous_bits"] += 1
+            self.counts["neighbours"] += 1
+
+    def _fname(self, f: dict) -> str:
+        return ", ".join(self.net.neuron_name(int(i)) for i in f["neurons"])
+
+    def _deferred(self) -> None:
+        """Ambiguous bits: in the neighbour, the neuron is identically zero (and inactive) or
+        has the facet's hyperplane facing the other way, which makes its bit the true one."""
+        for nb, reqs in sorted(self.deferred.items()):
+            if self.full:
+                return
+            bits = self.patterns[nb]
+            rows = pattern_rows(self.enet, self.edom, bits)
+            for i, neg, where in reqs:
+                key = rows.keys[i]
+                if key is None:
+                    ok = rows.consts[i] == 0 and not bits[i]
+                else:
+                    ok = key == neg
+                if not ok:
+                    self.fail(f"{where}: in neighbour {nb}, {self.name(i)} has the wrong bit for "
+                              "the points beyond the facet")
+                    break
+
+
+def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,
+                      domain: Any | None = None, max_failures: int = 20) -> CheckResult:
+    """Check a certificate against ``net`` exactly; ``domain`` (a Domain or its ``to_dict()``)
+    additionally requires the certificate to be about exactly that domain.
+
+    An unreadable or non-certificate file raises :class:`CertificateError`; every failed check
+    is a message in ``failures`` (``valid`` is False), checking stops after ``max_failures``.
+    """
+    t0 = time.perf_counter()
+    if isinstance(cert_or_path, dict):
+        cert = cert_or_path
+        _check_header(cert, "the given object")
+    else:
+        cert = load_certificate(cert_or_path)
+    chk = _Checker(cert, net, max_failures)
+    try:
+        chk.run(domain)
+    except _Invalid as exc:
+        chk.fail(str(exc))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        # a structurally broken document that got past the per-region guards
+        chk.fail(f"malformed certificate ({type(exc).__name__}: {exc})")
+    return CheckResult(not chk.failures, chk.failures, chk.counts, time.perf_counter() - t0)

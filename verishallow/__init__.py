@@ -28,6 +28,7 @@ _EXPORTS = {
     "ShallowNetwork": "verishallow.shallow",
     "to_shallow": "verishallow.shallow",
     "load_shallow": "verishallow.shallow",
+    "check_equivalence": "verishallow.equiv",
     "InputError": "verishallow.errors",
     "VerishallowError": "verishallow.errors",
 }

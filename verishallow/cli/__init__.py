@@ -18,6 +18,7 @@ COMMANDS = [
     ("plot", "plot"),
     ("certify", "certify"),
     ("check", "check"),
+    ("equiv", "equiv"),
 ]
 
 

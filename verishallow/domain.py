@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import lp
 from .errors import InputError
 
 #: A domain must contain a ball of at least this radius (in its free coordinates).
@@ -117,6 +116,8 @@ class Domain:
         lo, hi = self.lower.copy(), self.upper.copy()
         if self.A.shape[0] == 0:
             return lo, hi
+        from . import lp  # lazily: the certificate checker reads domains without any solver
+
         G, h, _ = self.constraints()
         for i in range(self.dim):
             e = np.zeros(self.dim)
@@ -131,6 +132,8 @@ class Domain:
 
     def chebyshev(self) -> tuple[np.ndarray, float]:
         """Centre and radius of the largest ball in the domain's free coordinates."""
+        from . import lp
+
         red = self.reduce()
         G, h, _ = red.domain.constraints()
         res = lp.chebyshev_center(G, h)

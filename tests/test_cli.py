@@ -146,3 +146,20 @@ def test_json_stdout_is_pure_json_in_a_fresh_process():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["regions"] > 0
+
+
+def test_c_level_stdout_noise_goes_to_stderr_under_json():
+    """What C libraries write to fd 1 during a --json command lands on stderr, not in the JSON."""
+    import subprocess
+    import sys
+
+    code = ("import os\nfrom verishallow.cli import common\n"
+            "with common._json_stdout(True):\n"
+            "    os.write(1, b'solver noise\\n')\n"
+            "    print('python noise')\n"
+            "    common.emit_json({'ok': 1})\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"ok": 1}
+    assert "solver noise" in proc.stderr and "python noise" in proc.stderr

@@ -5,9 +5,11 @@ Commands hold no logic of their own: they parse, call the library, and report.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -32,6 +34,45 @@ class Context:
         self.debug = debug
 
 
+#: While a ``--json`` command runs with the process's real stdout, its JSON waits here (see
+#: :func:`_json_stdout`); None otherwise.
+_json_buffer: list[str] | None = None
+
+
+@contextlib.contextmanager
+def _json_stdout(active: bool):
+    """Keep stdout for the JSON document alone: solver libraries print from C (HiGHS banners,
+    SoPlex's tolerance notices) straight to file descriptor 1, which no Python setting stops.
+    For the command's duration fd 1 is pointed at stderr and :func:`emit_json` buffers; on exit
+    fd 1 is restored and the JSON written. (Under a test runner that replaced ``sys.stdout``
+    there is no fd to guard, and nothing changes.)"""
+    global _json_buffer
+    fd = None
+    if active:
+        try:
+            sys.stdout.flush()
+            fd = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = None
+    if fd != 1:
+        yield
+        return
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    _json_buffer = []
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        text, _json_buffer = "".join(_json_buffer), None
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Turn expected errors into one line on stderr and exit 2 (traceback only with --debug)."""
 
@@ -39,7 +80,8 @@ def handle_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         debug = bool(click.get_current_context().find_root().params.get("debug"))
         try:
-            return fn(*args, **kwargs)
+            with _json_stdout(bool(kwargs.get("as_json"))):
+                return fn(*args, **kwargs)
         except VerishallowError as exc:
             if debug:
                 traceback.print_exc()
@@ -79,7 +121,11 @@ def _jsonable(obj: Any) -> Any:
 
 def emit_json(data: dict) -> None:
     """One JSON document on stdout (NaN/inf as strings so any parser reads it)."""
-    click.echo(json.dumps(_jsonable(data), indent=2, sort_keys=False))
+    text = json.dumps(_jsonable(data), indent=2, sort_keys=False)
+    if _json_buffer is not None:
+        _json_buffer.append(text + "\n")
+    else:
+        click.echo(text)
 
 
 def parse_domain(spec: str | None, model_path: str, input_dim: int):

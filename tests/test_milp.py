@@ -330,3 +330,21 @@ def test_pyomo_model_solves_with_scip() -> None:
     assert p[k]
     assert all(p[j] == (pyo.value(m.s[j]) > 0.5) for j in m.U)
     assert abs(pyo.value(m.y[0]) - net.forward(x)[0]) < 1e-6
+
+
+@pytest.mark.parametrize("group", [1, 4])
+def test_find_uncovered_sharded_equals_unsharded(monkeypatch, group: int) -> None:
+    """Layer-by-layer shards ask exactly the one-query question: same answers, any drop."""
+    monkeypatch.setattr(milp, "SHARD_GROUP", group)
+    net = random_net([2, 5, 4, 3, 1], 23)
+    dom = Box([-1.0, -1.0], [1.0, 1.2])
+    pats = milp.enumerate_patterns(net, dom).patterns
+    assert len(pats) > 4 * group
+    full = milp.find_uncovered(net, dom, pats)
+    assert full.status == "covered" and full.solves > 1
+    assert milp.find_uncovered(net, dom, pats, sharded=False).status == "covered"
+    for drop in range(0, len(pats), max(1, len(pats) // 7)):
+        rest = pats[:drop] + pats[drop + 1:]
+        res = milp.find_uncovered(net, dom, rest)
+        assert res.status == "uncovered" and np.array_equal(res.pattern, pats[drop])
+        assert np.array_equal(net.pattern(res.witness), pats[drop])

@@ -674,42 +674,139 @@ class CoverageResult:
     witness: np.ndarray | None
     seconds: float
     scip_status: str
+    #: SCIP solves spent (several when the query was sharded by layers)
+    solves: int = 1
+
+
+#: Known-pattern groups larger than this are split further by the next layer's bits (see
+#: :func:`find_uncovered`); smaller groups get their no-good cuts in one query.
+SHARD_GROUP = 24
+
+
+def _truncated(net: ReLUNetwork, bounds: Bounds, layers: int) -> tuple[ReLUNetwork, Bounds]:
+    """The first ``layers`` hidden layers of ``net`` (a zero output) and their bounds."""
+    W = [*net.weights[:layers], np.zeros((1, net.hidden_widths[layers - 1]))]
+    b = [*net.biases[:layers], np.zeros(1)]
+    return ReLUNetwork(W, b), Bounds(bounds.lower[:layers], bounds.upper[:layers], bounds.method)
 
 
 def find_uncovered(net: ReLUNetwork, domain: Domain, known_patterns: Iterable[np.ndarray],
                    margin: float = MILP_MARGIN, time_limit: float | None = None,
-                   bounds: Bounds | None = None) -> CoverageResult:
+                   bounds: Bounds | None = None, sharded: bool = True) -> CoverageResult:
     """Is there a point of ``domain`` whose pattern is not among ``known_patterns``?
 
-    One MILP with a no-good cut per known pattern (only unstable bits matter; patterns that
-    contradict a stable neuron's forced bit cannot occur and are ignored). "covered" iff SCIP
-    proves infeasibility: then every point whose unstable pre-activations all have ``|z| >=
-    margin`` lies in a known region (``margin=0``: every point, up to SCIP's tolerance; an
-    "uncovered" answer may then be a lower-dimensional pattern on a boundary).
+    The question is one MILP with a no-good cut per known pattern (only unstable bits matter;
+    patterns that contradict a stable neuron's forced bit cannot occur and are ignored).
+    "covered" iff SCIP proves infeasibility: then every point whose unstable pre-activations all
+    have ``|z| >= margin`` lies in a known region (``margin=0``: every point, up to SCIP's
+    tolerance; an "uncovered" answer may then be a lower-dimensional pattern on a boundary).
+
+    ``sharded=True`` (default) asks the same question layer by layer, because one MILP with
+    thousands of no-good cuts does not scale (ACAS Xu, 1,248 regions: no answer within 600 s).
+    The known patterns are grouped by their bits in layer 1, and one query over the first
+    layer alone (no-good cuts on the layer-1 bits of each group) proves that no other layer-1
+    prefix occurs; then, per group, the layer-1 binaries are fixed to its prefix and the group
+    is split again by layer 2 (a query over layers 1-2), and so on, until a group has at most
+    ``SHARD_GROUP`` patterns or reaches the last layer, which gets the full network and the
+    group's own no-good cuts. Why this is the same proof: every visible point has some layer-1
+    prefix; a prefix query drops the later layers' constraints, so it only admits more points,
+    and its infeasibility implies the full model's; a point with a known prefix is caught by
+    its group's query. One SCIP model per depth is built and reused (cuts deleted, binaries
+    unfixed between solves).
     """
     t0 = time.perf_counter()
+    bounds = preactivation_bounds(net, domain) if bounds is None else bounds
     model, xs, enc = build_scip_model(net, domain, bounds, margin)
-    excluded: set[bytes] = set()
+    excluded: dict[bytes, np.ndarray] = {}
     for p in known_patterns:
         p = np.asarray(p, dtype=bool).reshape(-1)
-        if not enc.compatible(p):
-            continue
-        key = pattern_key(p)
-        if key in excluded:
-            continue
-        excluded.add(key)
-        if enc.unstable.size == 0:
-            return CoverageResult("covered", None, None, time.perf_counter() - t0,
-                                  "trivial: no unstable neuron, and the one pattern is known")
-        enc.add_no_good(model, p, name=f"known{len(excluded)}")
-    if not _set_time_limit(model, t0, time_limit):
-        return CoverageResult("unknown", None, None, time.perf_counter() - t0, "timelimit")
-    model.optimize()
-    scip_status = str(model.getStatus())
-    if scip_status == "infeasible":
-        return CoverageResult("covered", None, None, time.perf_counter() - t0, scip_status)
-    if model.getNSols() > 0:
-        pattern, witness = read_solution(model, model.getBestSol(), xs, enc, domain)
-        return CoverageResult("uncovered", pattern, witness, time.perf_counter() - t0,
-                              scip_status)
-    return CoverageResult("unknown", None, None, time.perf_counter() - t0, scip_status)
+        if enc.compatible(p):
+            excluded.setdefault(pattern_key(p), p)
+    known = list(excluded.values())
+    if enc.unstable.size == 0 and known:
+        return CoverageResult("covered", None, None, time.perf_counter() - t0,
+                              "trivial: no unstable neuron, and the one pattern is known")
+    offs = net.layer_offsets
+    layers = [(j, u) for j, u in (
+        (j, enc.unstable[(enc.unstable >= offs[j]) & (enc.unstable < offs[j + 1])])
+        for j in range(len(offs) - 1)) if u.size]
+    if not sharded or len(layers) < 2:
+        layers = [(len(offs) - 2, enc.unstable)]
+    models: dict[int, tuple[pyscipopt.Model, list, NetworkEncoding]] = {len(offs) - 2:
+                                                                          (model, xs, enc)}
+
+    def model_for(depth: int) -> tuple[pyscipopt.Model, list, NetworkEncoding]:
+        """SCIP model of the first ``depth + 1`` hidden layers (the full one for the last)."""
+        if depth not in models:
+            tnet, tb = _truncated(net, bounds, depth + 1)
+            models[depth] = build_scip_model(tnet, domain, tb, margin)
+        return models[depth]
+
+    solves = [0]
+
+    def query(depth: int, bits: np.ndarray, group: list[np.ndarray], fixed: dict[int, bool]
+              ) -> CoverageResult | None:
+        """Over the first ``depth + 1`` layers: no point with the ``fixed`` bits has ``bits``
+        outside the group's. None if SCIP proves it, else the answer to return."""
+        if not _set_time_limit(model, t0, time_limit):
+            return CoverageResult("unknown", None, None, time.perf_counter() - t0, "timelimit")
+        m, mx, me = model_for(depth)
+        if time_limit is not None:
+            m.setParam("limits/time", model.getParam("limits/time"))
+        conss = []
+        for i, p in enumerate({pattern_key(p[bits]): p for p in group}.values()):
+            lits = [(1 - me.s[int(k)]) if p[k] else me.s[int(k)] for k in bits]
+            conss.append(m.addCons(quicksum(lits) >= 1, name=f"known{i}"))
+        for k, v in fixed.items():
+            m.chgVarLb(me.s[k], 1.0 if v else 0.0)
+            m.chgVarUb(me.s[k], 1.0 if v else 0.0)
+        solves[0] += 1
+        m.optimize()
+        status = str(m.getStatus())
+        answer = None
+        if status != "infeasible":
+            if m.getNSols() > 0:
+                x = np.array([m.getSolVal(m.getBestSol(), v) for v in mx], dtype=np.float64)
+                x = np.clip(x, domain.lower, domain.upper)
+                # a point whose first depth+1 layers have a pattern no known region has: the
+                # full pattern is then unknown too (checked against the float forward pass)
+                pattern = net.pattern(x)
+                check_pattern(me.net, x, me.pattern(m, m.getBestSol()), margin)
+                answer = CoverageResult("uncovered", pattern, x, time.perf_counter() - t0,
+                                        status, solves[0])
+            else:
+                answer = CoverageResult("unknown", None, None, time.perf_counter() - t0, status,
+                                        solves[0])
+        m.freeTransform()
+        for c in conss:
+            m.delCons(c)
+        for k in fixed:
+            m.chgVarLb(me.s[k], 0.0)
+            m.chgVarUb(me.s[k], 1.0)
+        return answer
+
+    def shard(level: int, group: list[np.ndarray], fixed: dict[int, bool]
+              ) -> CoverageResult | None:
+        if level == len(layers) - 1 or len(group) <= SHARD_GROUP:
+            rest = np.concatenate([u for _, u in layers[level:]])
+            return query(len(offs) - 2, rest, group, fixed)
+        depth, bits = layers[level]
+        answer = query(depth, bits, group, fixed)
+        if answer is not None:
+            return answer
+        groups: dict[bytes, list[np.ndarray]] = {}
+        for p in group:
+            groups.setdefault(pattern_key(p[bits]), []).append(p)
+        for members in groups.values():
+            sub = dict(fixed)
+            sub.update({int(k): bool(members[0][k]) for k in bits})
+            answer = shard(level + 1, members, sub)
+            if answer is not None:
+                return answer
+        return None
+
+    answer = shard(0, known, {})
+    if answer is not None:
+        return answer
+    return CoverageResult("covered", None, None, time.perf_counter() - t0, "infeasible",
+                          solves[0])

@@ -10,6 +10,7 @@ regions at shard borders and need a merge step that re-derives their geometry.)
 from __future__ import annotations
 
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -30,6 +31,9 @@ def _evaluate(oracle: RegionOracle, patterns: list[np.ndarray]
 
 def _init_worker(oracle: RegionOracle) -> None:
     global _WORKER_ORACLE
+    # Ctrl-C is the main process's business: it stops handing out work and shuts the pool
+    # down, leaving the search's last checkpoint; workers dying mid-task would only add noise
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER_ORACLE = oracle
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -23,11 +26,67 @@ from ..network import ReLUNetwork, pattern_key
 from .geometry import LocalRegion, RegionOracle
 from .region import Facet, Partition, Region
 
+if TYPE_CHECKING:
+    from .store import RegionStore
+
+#: Called as ``progress(found, queued)``: regions found so far, and candidate patterns plus
+#: found-but-unexpanded regions waiting. A callback object with a ``detail`` method also gets a
+#: :class:`SearchStatus` (rate, estimated remaining work) just before each call.
 Progress = Callable[[int, int], None]
 #: Called with each region as soon as its geometry is known (facet neighbours not yet filled).
 OnRegion = Callable[[Region], None]
 
 METHODS = ("auto", "graph", "milp", "subdivision")
+
+
+@dataclass(frozen=True)
+class SearchStatus:
+    """Progress of a graph search, for callbacks with a ``detail`` method."""
+
+    found: int  #: regions found in total (including those of a resumed checkpoint)
+    queued: int  #: as passed to ``progress``: undecided candidates + unexpanded regions
+    session_found: int  #: regions found since this process started
+    decided: int  #: candidate patterns decided since this process started
+    remaining: int  #: estimated candidates still to decide (the known queue only)
+    seconds: float  #: since this process started
+    wave: int  #: breadth-first wave (distance from the start region)
+
+    @property
+    def rate(self) -> float:
+        """Regions found per second in this process."""
+        return self.session_found / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds to decide the known queue at the current decision rate (a lower bound on
+        the time left: the regions found meanwhile bring more candidates); None if unknown."""
+        if self.decided == 0 or self.seconds <= 0:
+            return None
+        return self.remaining * self.seconds / self.decided
+
+
+class _Tracker:
+    """Calls the progress callback (and its ``detail`` method) with rate bookkeeping."""
+
+    def __init__(self, progress: Progress | None, found: int = 0):
+        self.progress = progress
+        self.t0 = time.perf_counter()
+        self.found0 = found
+        self.decided = 0
+        self.expanded = 0  # regions expanded in this process
+        self.generated = 0  # candidates they produced
+
+    def report(self, found: int, cands_left: int, frontier: int, wave: int) -> None:
+        if self.progress is None:
+            return
+        queued = cands_left + frontier
+        detail = getattr(self.progress, "detail", None)
+        if callable(detail):
+            per = self.generated / self.expanded if self.expanded else 1.0
+            detail(SearchStatus(found, queued, found - self.found0, self.decided,
+                                int(cands_left + frontier * per),
+                                time.perf_counter() - self.t0, wave))
+        self.progress(found, queued)
 
 
 def _bounds(net: ReLUNetwork, domain: Domain) -> Bounds:
@@ -49,6 +108,18 @@ def _reduced_domain_rows(red: Reduction) -> tuple[np.ndarray, np.ndarray, list[i
     return Gr[keep], hr[keep], [int(i) for i in np.flatnonzero(keep)]
 
 
+def _lift(net: ReLUNetwork, red: Reduction, rid: int, loc: LocalRegion,
+          neighbours: list[tuple[int, ...]] | None = None) -> Region:
+    facets = tuple(
+        # lifted normals are zero on fixed inputs, so the offset carries over as is
+        Facet(f.kind, f.ids, red.lift_rows(f.normal), f.offset, red.lift(f.point),
+              neighbours[k] if neighbours else ())
+        for k, f in enumerate(loc.facets)
+    )
+    _, _, alpha, beta = net.local_affine(loc.pattern)
+    return Region(rid, loc.pattern, facets, red.lift(loc.center), loc.radius, alpha, beta)
+
+
 class _Builder:
     """Turns local (reduced-coordinate) regions into lifted ``Region`` objects and edges."""
 
@@ -66,15 +137,7 @@ class _Builder:
 
     def lift(self, rid: int, neighbours: list[tuple[int, ...]] | None = None) -> Region:
         """Region ``rid`` in full input coordinates (``neighbours``: one tuple per facet)."""
-        loc, red = self.local[rid], self.red
-        facets = tuple(
-            # lifted normals are zero on fixed inputs, so the offset carries over as is
-            Facet(f.kind, f.ids, red.lift_rows(f.normal), f.offset, red.lift(f.point),
-                  neighbours[k] if neighbours else ())
-            for k, f in enumerate(loc.facets)
-        )
-        _, _, alpha, beta = self.net.local_affine(loc.pattern)
-        return Region(rid, loc.pattern, facets, red.lift(loc.center), loc.radius, alpha, beta)
+        return _lift(self.net, self.red, rid, self.local[rid], neighbours)
 
     def finish(self, oracle: RegionOracle) -> tuple[list[Region], nx.Graph]:
         regions: list[Region] = []
@@ -134,6 +197,9 @@ def _prepare(net: ReLUNetwork, domain: Domain):
 
 #: Candidates handed to the mapper at once: bounds the latency of progress reports.
 BATCH = 512
+#: A streamed search checkpoints (between batches) once this many seconds have passed since
+#: the last checkpoint: at most about this much work is lost to Ctrl-C or a crash.
+CHECKPOINT_SECONDS = 10.0
 
 
 def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
@@ -155,6 +221,8 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
     seen: set[bytes] = {pattern_key(start.pattern)}
     wave = [start]
     mapper = make_mapper(oracle, workers, scheduler)
+    track = _Tracker(progress)
+    depth = 0
     try:
         while wave:
             cands = []
@@ -167,21 +235,304 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
                         if key not in seen:
                             seen.add(key)
                             cands.append(p)
+            track.expanded += len(wave)
+            track.generated += len(cands)
+            depth += 1
             nxt = []
             for b in range(0, len(cands), BATCH):
-                for nb in mapper.map(cands[b:b + BATCH]):
+                batch = cands[b:b + BATCH]
+                for nb in mapper.map(batch):
                     if nb is None:
                         continue
                     rid = builder.add(nb)
                     nxt.append(nb)
                     if on_region is not None:
                         on_region(builder.lift(rid))
-                if progress is not None:
-                    progress(len(builder.local), max(0, len(cands) - b - BATCH) + len(nxt))
+                track.decided += len(batch)
+                track.report(len(builder.local), max(0, len(cands) - b - BATCH), len(nxt),
+                             depth)
             wave = nxt
     finally:
         mapper.close()
     return builder, oracle, red, bounds
+
+
+def store_settings() -> dict:
+    """What a resumed graph search must share with the run that made its store (besides the
+    model and the domain): the engine and the geometry tolerances that decide regions."""
+    from . import geometry as g
+
+    return {"method": "graph", "tolerances": {
+        k: getattr(g, k) for k in ("REGION_RADIUS_TOL", "FACET_RADIUS_TOL", "ZERO_ROW_TOL",
+                                   "DUPLICATE_TOL", "SCREEN_TOL", "DUAL_SCREEN_TOL",
+                                   "PARALLEL_TOL", "SCREEN_MIN_ROWS", "MAX_AMBIGUOUS_BITS")}}
+
+
+class _Pending:
+    """A found region whose facet neighbours are not known yet (its wave is not expanded)."""
+
+    __slots__ = ("region", "zero", "cand_keys")
+
+    def __init__(self, region: Region, zero: np.ndarray):
+        self.region = region
+        self.zero = zero
+        self.cand_keys: list[list[bytes]] = []  # per facet: candidate neighbour keys
+
+    @property
+    def local(self) -> LocalRegion:
+        # what ``RegionOracle.neighbour_patterns`` reads: the pattern and the zero neurons
+        return LocalRegion(self.region.pattern, self.region.center, self.region.radius, (),
+                           self.zero)
+
+
+class _StreamSearch:
+    """The graph search of :func:`graph_search`, streaming its regions to a store.
+
+    Regions are numbered exactly as :func:`graph_search` numbers them. A region's neighbours
+    are known once its wave has been expanded (every candidate across its facets is decided
+    by then), so each wave's regions go to the chunks right after the next wave is found.
+    Regions found since the last checkpoint go to a ``found`` segment at each checkpoint
+    (every ``checkpoint_seconds``, between two batches of candidates). In memory stay: the
+    key -> id map of every decided pattern (``-1`` for non-regions), the neuron ids on each
+    region's neuron facets (a flat int array, for the neighbour test), the wave being expanded,
+    the next wave found so far, and the chunk being filled.
+    """
+
+    def __init__(self, net: ReLUNetwork, red: Reduction, oracle: RegionOracle,
+                 store, on_region: OnRegion | None, checkpoint_seconds: float):
+        from array import array
+
+        self.net, self.red, self.oracle, self.store = net, red, oracle, store
+        self.on_region = on_region
+        self.every = checkpoint_seconds
+        self.seen: dict[bytes, int] = {}
+        self.nid = array("i")  # neuron ids on neuron facets, region after region
+        self.nid_ptr = array("q", [0])
+        self.n = 0
+        self.wave: list[_Pending] = []  # being expanded (or next to be)
+        self.cands: list[np.ndarray] | None = None  # the wave's candidates, once generated
+        self.decided = 0  # how many of them are decided
+        self.nxt: list[_Pending] = []  # regions found among them
+        self.unstaged: list[tuple[Region, np.ndarray]] = []  # found since the last checkpoint
+        self.depth = 0  # waves expanded
+        self.seconds = 0.0  # of earlier sessions
+        self.t0 = time.perf_counter()
+        self.last_checkpoint = self.t0
+
+    # ----- bookkeeping --------------------------------------------------------------------
+    def _note(self, region: Region) -> None:
+        """Register region ``region.id`` (== self.n) as found."""
+        if region.id != self.n:
+            raise InputError(f"region store {self.store.path} is inconsistent: region "
+                             f"{region.id} where {self.n} was expected")
+        self.seen[region.key] = region.id
+        ids = sorted({i for f in region.facets if f.kind == "neuron" for i in f.ids})
+        self.nid.extend(ids)
+        self.nid_ptr.append(len(self.nid))
+        self.n += 1
+
+    def _found(self, loc: LocalRegion) -> _Pending:
+        region = _lift(self.net, self.red, self.n, loc)
+        self._note(region)
+        if self.on_region is not None:
+            self.on_region(region)
+        pend = _Pending(region, np.asarray(loc.zero_neurons, dtype=bool))
+        self.unstaged.append((region, pend.zero))
+        return pend
+
+    def _shares(self, j: int, ids: tuple[int, ...]) -> bool:
+        a, b = self.nid_ptr[j], self.nid_ptr[j + 1]
+        return not set(self.nid[a:b]).isdisjoint(ids)
+
+    def _candidates(self, pend: _Pending) -> list[np.ndarray]:
+        """Record ``pend``'s candidate neighbour keys; return the patterns never seen (now
+        marked as seen)."""
+        new = []
+        loc = pend.local
+        pend.cand_keys = []
+        for f in pend.region.facets:
+            keys: list[bytes] = []
+            if f.kind == "neuron":
+                for p in self.oracle.neighbour_patterns(loc, f):
+                    key = pattern_key(p)
+                    keys.append(key)
+                    if key not in self.seen:
+                        self.seen[key] = -1
+                        new.append(p)
+            pend.cand_keys.append(keys)
+        return new
+
+    def _resolve(self, pend: _Pending) -> Region:
+        """``pend.region`` with its facet neighbours (as ``_Builder.finish`` finds them)."""
+        r = pend.region
+        facets = []
+        for f, keys in zip(r.facets, pend.cand_keys, strict=True):
+            found = [j for j in (self.seen.get(k, -1) for k in keys)
+                     if j >= 0 and self._shares(j, f.ids)]
+            facets.append(Facet(f.kind, f.ids, f.normal, f.offset, f.point,
+                                tuple(sorted(found))))
+        return Region(r.id, r.pattern, tuple(facets), r.center, r.radius, r.alpha, r.beta)
+
+    def meta(self) -> dict:
+        wave_start = self.wave[0].region.id if self.wave else self.n
+        return {"regions": self.n, "wave_start": wave_start,
+                "wave_end": wave_start + len(self.wave), "decided": self.decided,
+                "waves": self.depth, "lps": self.oracle.lp_count,
+                "seconds": self.seconds + time.perf_counter() - self.t0}
+
+    def checkpoint(self) -> None:
+        self.store.stage(self.unstaged)
+        self.unstaged = []
+        self.store.checkpoint(self.meta(), self.oracle.rejected)
+        self.last_checkpoint = time.perf_counter()
+
+    # ----- resume -------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Rebuild the search state from the store, chunk by chunk.
+
+        Nothing but regions is stored: the decided non-region patterns are exactly the
+        candidates of the regions before the current wave (recomputed here), the wave's
+        candidate list is regenerated (same seen set, same order), and the regions between
+        the chunks and the wave get their neighbours again.
+        """
+        store = self.store
+        st = store.manifest["state"]
+        start, end, decided = int(st["wave_start"]), int(st["wave_end"]), int(st["decided"])
+        n_chunked = store.n_chunked
+        unresolved: list[_Pending] = []
+        later: list[_Pending] = []
+        for region, zero in store.records(include_found=True):
+            if region.id >= end:
+                later.append(_Pending(region, zero))
+                continue
+            self._note(region)
+            pend = _Pending(region, zero)
+            if region.id < start:
+                self._candidates(pend)  # marks its candidates seen; keeps keys for _resolve
+                if region.id >= n_chunked:
+                    unresolved.append(pend)
+            else:
+                self.wave.append(pend)
+        if self.n + len(later) != int(st["regions"]) or len(self.wave) != end - start:
+            raise InputError(f"region store {store.path} is inconsistent: the checkpoint "
+                             f"lists {st['regions']} regions, the files hold "
+                             f"{self.n + len(later)}")
+        self.cands = []
+        for pend in self.wave:
+            self.cands.extend(self._candidates(pend))
+        self.decided = decided
+        done = {pattern_key(p): i for i, p in enumerate(self.cands[:decided])}
+        pos = [done.get(p.region.key, -1) for p in later]
+        if any(a < 0 for a in pos) or pos != sorted(pos):
+            raise InputError(f"region store {store.path} is inconsistent: its last wave does "
+                             "not follow from the earlier ones")
+        for pend in later:
+            self._note(pend.region)
+        self.nxt = later
+        for pend in unresolved:
+            store.append(self._resolve(pend), pend.zero)
+        self.oracle.lp_count = int(st["lps"])
+        self.oracle.rejected[:] = store.rejected()
+        self.depth = int(st["waves"])
+        self.seconds = float(st["seconds"])
+
+    # ----- the search ---------------------------------------------------------------------
+    def start(self, loc: LocalRegion) -> None:
+        self.wave = [self._found(loc)]
+        self.checkpoint()
+
+    def run(self, mapper, progress: Progress | None) -> None:
+        track = _Tracker(progress, self.n)
+        while self.wave:
+            if self.cands is None:
+                self.cands = []
+                for pend in self.wave:
+                    self.cands.extend(self._candidates(pend))
+                self.decided, self.nxt = 0, []
+                track.expanded += len(self.wave)
+                track.generated += len(self.cands)
+            cands = self.cands
+            for b in range(self.decided, len(cands), BATCH):
+                batch = cands[b:b + BATCH]
+                results = mapper.map(batch)
+                self.nxt.extend(self._found(nb) for nb in results if nb is not None)
+                self.decided = b + len(batch)
+                track.decided += len(batch)
+                track.report(self.n, len(cands) - self.decided, len(self.nxt), self.depth + 1)
+                if self.decided < len(cands) and \
+                        time.perf_counter() - self.last_checkpoint >= self.every:
+                    self.checkpoint()
+            for pend in self.wave:  # every candidate across their facets is decided now
+                self.store.append(self._resolve(pend), pend.zero)
+            self.wave, self.nxt, self.cands, self.decided = self.nxt, [], None, 0
+            self.depth += 1
+            if time.perf_counter() - self.last_checkpoint >= self.every:
+                self.checkpoint()
+
+
+def stream_regions(net: ReLUNetwork, domain: Domain | None, store: str | Path,
+                   resume: bool = False, prove_coverage: bool = True,
+                   progress: Progress | None = None, time_limit: float | None = None,
+                   on_region: OnRegion | None = None, workers: int | None = 1,
+                   scheduler=None, chunk_size: int | None = None,
+                   checkpoint_seconds: float = CHECKPOINT_SECONDS) -> RegionStore:
+    """Graph search that streams regions to the region store directory ``store`` and
+    returns the finished :class:`~.store.RegionStore` (read it chunk by chunk).
+
+    Memory holds one chunk and about two breadth-first waves of regions, plus a key and the
+    facet neuron ids per decided pattern (no Region objects of finished waves). Checkpoints
+    are taken between batches of candidates, every ``checkpoint_seconds`` (0: after every
+    batch); after Ctrl-C, a crash or ``kill -9``, ``resume=True`` continues from the last one,
+    and the store ends up identical to an uninterrupted run's (same region ids, facets and
+    neighbours; any ``workers``/``scheduler``). ``resume`` refuses a store made for another
+    model, domain or engine settings; resuming a finished store only runs the coverage proof
+    if it is still missing. ``on_region`` sees the regions found in this process only.
+    """
+    from ..domain import Whole
+    from .parallel import make_mapper
+    from .store import CHUNK_SIZE, RegionStore
+
+    domain = Whole(net.input_dim) if domain is None else domain
+    settings = store_settings()
+    red, rnet, bounds, oracle = _prepare(net, domain)
+    if resume:
+        rs = RegionStore.open(store)
+        rs.check_matches(net, domain, settings)
+    else:
+        rs = RegionStore.create(store, net, domain, settings,
+                                CHUNK_SIZE if chunk_size is None else chunk_size)
+    if not rs.complete:
+        search = _StreamSearch(net, red, oracle, rs, on_region, checkpoint_seconds)
+        if rs.manifest.get("state"):
+            rs.resume_writing()
+            search.restore()
+        else:
+            search.start(_start_pattern(rnet, oracle, red))
+        mapper = make_mapper(oracle, workers, scheduler)
+        try:
+            search.run(mapper, progress)
+        finally:
+            mapper.close()
+        meta = search.meta()
+        rs.finish(meta, oracle.rejected, {
+            "stable_neurons": int((~bounds.unstable).sum()),
+            "unstable_neurons": int(bounds.unstable.sum()),
+            "method": "graph", "seconds": meta["seconds"], "complete": False,
+            "lps": oracle.lp_count,
+        })
+    cov_done = rs.manifest.get("coverage") or {}
+    if prove_coverage and cov_done.get("status") not in ("covered", "uncovered"):
+        from .. import milp
+
+        cov = milp.find_uncovered(net, domain, rs.patterns(), time_limit=time_limit)
+        coverage = {"status": cov.status, "seconds": cov.seconds, "scip_status": cov.scip_status}
+        if cov.status == "uncovered":
+            raise RuntimeError(
+                "graph search missed a region that SCIP found (pattern with witness "
+                f"{np.array2string(cov.witness, precision=17)}); please report this"
+            )
+        rs.set_coverage(coverage, cov.status == "covered")
+    return rs
 
 
 def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
@@ -215,22 +566,35 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
                       prove_coverage: bool = True, progress: Progress | None = None,
                       time_limit: float | None = None,
                       on_region: OnRegion | None = None, workers: int | None = 1,
-                      scheduler=None) -> Partition:
+                      scheduler=None, store: str | Path | None = None,
+                      resume: bool = False) -> Partition:
     """Every full-dimensional activation region of ``net`` on ``domain``.
 
     ``method="auto"`` (default) takes the subdivision engine for inputs with one or two free
-    coordinates (serial runs) and the graph search otherwise. ``method="graph"`` walks the region adjacency graph and (if ``prove_coverage``) confirms
+    coordinates (serial runs) and the graph search otherwise. ``method="graph"`` walks the
+    region adjacency graph and (if ``prove_coverage``) confirms
     with one SCIP query that no other pattern has an interior point; ``method="milp"`` has SCIP
     enumerate the patterns directly. ``Partition.complete`` is True once SCIP proved coverage.
     ``workers`` processes (None: all cores) or a Dask ``scheduler`` (address or
     ``distributed.Client``) share the graph search's geometry work; the result is identical to
     a serial run.
+
+    With ``store`` (a directory), regions also stream to a region store (see
+    :func:`stream_regions` and docs/region-store.md), and ``resume=True`` continues an
+    interrupted run from its last checkpoint; the returned Partition is read back from the
+    store and equals an uninterrupted in-memory run's. A store makes ``"auto"`` the graph
+    search (the resumable engine); the other methods write their finished result to it.
     """
     from ..domain import Whole
 
     domain = Whole(net.input_dim) if domain is None else domain
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if store is not None:
+        return _enumerate_with_store(net, domain, method, prove_coverage, progress,
+                                     time_limit, on_region, workers, scheduler, store, resume)
+    if resume:
+        raise InputError("resume needs a region store (store=DIR, --store DIR)")
     if method == "auto":
         method = _auto_method(domain, workers, scheduler)
     t0 = time.perf_counter()
@@ -267,3 +631,29 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
     stats["rejected"] = oracle.rejected
     return Partition(net, domain, regions, graph, method, complete, bounds, red,
                      time.perf_counter() - t0, stats)
+
+
+def _enumerate_with_store(net: ReLUNetwork, domain: Domain, method: str, prove_coverage: bool,
+                          progress: Progress | None, time_limit: float | None,
+                          on_region: OnRegion | None, workers: int | None, scheduler,
+                          store: str | Path, resume: bool) -> Partition:
+    from .store import RegionStore, write_partition
+
+    if method in ("auto", "graph"):
+        rs = stream_regions(net, domain, store, resume, prove_coverage, progress, time_limit,
+                            on_region, workers, scheduler)
+        return rs.partition(net, domain)
+    if resume:
+        rs = RegionStore.open(store)
+        rs.check_matches(net, domain)
+        if not rs.complete or rs.manifest["settings"].get("method") != method:
+            raise InputError(f"only the graph search can resume; region store {store} holds "
+                             f"an unfinished or other-method run")
+        return rs.partition(net, domain)
+    if (Path(store) / "manifest.json").exists():  # refuse before the work, not after
+        raise InputError(f"{store} already holds a region store; pass resume (--resume) to "
+                         "reload it, or remove it")
+    part = enumerate_regions(net, domain, method, prove_coverage, progress, time_limit,
+                             on_region, workers, scheduler)
+    write_partition(store, part)
+    return part

@@ -1,6 +1,8 @@
-"""Activation regions: the partition of the input domain and its adjacency graph."""
+"""Activation regions: geometry oracle, search engines, partitions, and the on-disk store."""
 
 from .region import Facet, Partition, Region
-from .search import METHODS, enumerate_regions
+from .search import METHODS, enumerate_regions, stream_regions
+from .store import RegionStore
 
-__all__ = ["Facet", "Partition", "Region", "METHODS", "enumerate_regions"]
+__all__ = ["Facet", "Partition", "Region", "RegionStore", "METHODS", "enumerate_regions",
+           "stream_regions"]

@@ -100,6 +100,19 @@ def _finished(store: str) -> bool:
         return False
 
 
+def coverage_line(complete: bool, coverage: dict | None, method: str) -> str:
+    """How coverage stands, in words, with what to do when it is not proved."""
+    if complete:
+        return "proved complete by SCIP" + (" (enumeration)" if method == "milp" else "")
+    if not coverage:
+        return "not proved (coverage proof skipped)"
+    if coverage.get("status") == "unknown":
+        return (f"not proved: SCIP stopped ({coverage.get('scip_status')}) after "
+                f"{coverage.get('seconds', 0):.0f} s; give --time-limit for a longer proof, or "
+                "use 'verishallow certify' (exact, solver-free proof)")
+    return f"not proved ({coverage.get('status')})"
+
+
 @click.command()
 @click.argument("model", type=click.Path())
 @domain_argument
@@ -198,7 +211,7 @@ def command(model: str, domain: str | None, method: str, no_coverage_proof: bool
                f"{report['stable_neurons']} stable on {dom.describe()}")
     click.echo("facet histogram (facets: regions): "
                + ", ".join(f"{k}: {v}" for k, v in hist.items()))
-    click.echo("coverage: " + ("proved complete by SCIP" if report["complete"]
-                               else "not proved"))
+    click.echo("coverage: " + coverage_line(report["complete"], report.get("coverage"),
+                                            method_used))
     if store is not None:
         click.echo(f"regions stored in {store}")

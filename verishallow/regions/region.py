@@ -140,4 +140,6 @@ class Partition:
             "method": self.method,
             "seconds": self.seconds,
             "complete": self.complete,
+            # the SCIP query's answer (status, seconds, solves, time_limit); None if not run
+            "coverage": self.stats.get("coverage"),
         }

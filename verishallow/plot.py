@@ -227,7 +227,7 @@ def plot_partition(net: ReLUNetwork, domain: Domain, path: str | Path, *,
 
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     FigureCanvasAgg(fig)
-    left, bottom = 60 / width, 45 / height
+    left, bottom = 80 / width, 45 / height  # room for tick labels and the y label
     right = 1 - (110 if color == "output" else 20) / width
     top = 1 - (30 / height)
     ax = fig.add_axes((left, bottom, right - left, top - bottom))

@@ -163,3 +163,12 @@ def test_c_level_stdout_noise_goes_to_stderr_under_json():
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"ok": 1}
     assert "solver noise" in proc.stderr and "python noise" in proc.stderr
+
+
+def test_every_command_has_json_and_quiet():
+    from verishallow.cli import COMMANDS
+
+    for _, name in COMMANDS:
+        code, out, err = run(name, "--help")
+        assert code == 0, (name, err)
+        assert "--json" in out and "--quiet" in out, name

@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from ..errors import InputError
-from .common import domain_argument, emit_json, handle_errors, json_option
+from .common import domain_argument, emit_json, handle_errors, json_option, quiet_option
 
 
 def parse_vector(text: str, what: str, dim: int | None = None) -> np.ndarray:
@@ -62,10 +62,11 @@ def load_background(path: str, dim: int) -> np.ndarray:
 @click.option("--local-only", is_flag=True,
               help="Only the region-local attribution (any number of inputs).")
 @json_option
+@quiet_option
 @handle_errors
 def command(model: str, domain: str | None, point: str, baseline: str | None,
             background: str | None, output_index: int | None, via: str, exact: bool,
-            local_only: bool, as_json: bool) -> None:
+            local_only: bool, as_json: bool, quiet: bool) -> None:
     """Shapley values of MODEL's output at --point: exact (all 2^d coalitions) for up to 16
     inputs, with the region-local attribution alpha_i (x_i - E[x_i]) alongside.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
-from .common import domain_argument, emit_json, handle_errors, json_option
+from .common import domain_argument, emit_json, handle_errors, json_option, quiet_option
 
 
 @click.command()
@@ -30,10 +30,11 @@ from .common import domain_argument, emit_json, handle_errors, json_option
 @click.option("--width", type=int, default=800, show_default=True, help="Width in pixels.")
 @click.option("--height", type=int, default=600, show_default=True, help="Height in pixels.")
 @json_option
+@quiet_option
 @handle_errors
 def command(model: str, domain: str | None, out: str, slice_: str | None, at: str | None,
             color: str, output_index: int, decision_boundary: bool, width: int, height: int,
-            as_json: bool) -> None:
+            as_json: bool, quiet: bool) -> None:
     """Draw MODEL's activation regions on a 2-D DOMAIN (or a 2-D slice) into a PNG."""
     from ..plot import plot_partition
     from .common import load_model_and_domain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, handle_errors, json_option
+from .common import emit_json, handle_errors, json_option, quiet_option
 
 
 def _num(v: float) -> str:
@@ -50,8 +50,9 @@ def region_report(net, r: int) -> dict:
 @click.option("--region", "-r", "region", type=int, default=None,
               help="Show only region K (0-based id).")
 @json_option
+@quiet_option
 @handle_errors
-def command(shallow: str, region: int | None, as_json: bool) -> None:
+def command(shallow: str, region: int | None, as_json: bool, quiet: bool) -> None:
     """Summary counts and, per region, its inequalities and affine model.
 
     SHALLOW is a file written by 'verishallow convert' (.json or .npz). Each inequality names

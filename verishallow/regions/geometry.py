@@ -60,6 +60,10 @@ class LocalRegion:
     radius: float
     facets: tuple[LocalFacet, ...]
     zero_neurons: np.ndarray  # neurons identically 0 on the region (zero row, zero offset)
+    #: the oracle network's output map on the region (computed where the geometry is, so
+    #: parallel workers do it rather than the coordinating process); None if not computed
+    alpha: np.ndarray | None = None
+    beta: np.ndarray | None = None
 
 
 class RegionOracle:
@@ -85,14 +89,15 @@ class RegionOracle:
         self.rejected: list[tuple[np.ndarray, float | None]] = []
 
     # ------------------------------------------------------------------------------------
-    def neuron_rows(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                        np.ndarray, bool]:
+    def neuron_rows(self, pattern: np.ndarray, affine: tuple | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
         """Constraint rows of the unstable neurons: ``sigma A x <= -sigma d``.
 
         Returns (rows, offsets, neuron ids, zero-neurons mask, consistent); rows are unit-norm.
         A zero row is decided by its offset alone; inconsistent zero rows make the pattern empty.
+        ``affine``: the pattern's ``local_affine`` if the caller has it already.
         """
-        A, d, _, _ = self.net.local_affine(pattern)
+        A, d, _, _ = self.net.local_affine(pattern) if affine is None else affine
         idx = self.unstable
         A, d = A[idx], d[idx]
         s = pattern[idx]
@@ -120,7 +125,8 @@ class RegionOracle:
         stable = ~self.bounds.unstable
         if np.any(pattern[stable] != self.stable_bits[stable]):
             return None
-        H, c, ids, zero_neurons, ok = self.neuron_rows(pattern)
+        affine = self.net.local_affine(pattern)
+        H, c, ids, zero_neurons, ok = self.neuron_rows(pattern, affine)
         if not ok:
             return None
         # merge duplicated hyperplanes (identical unit normal and offset)
@@ -149,7 +155,7 @@ class RegionOracle:
             return None
         center, radius = cheb
         if not want_facets:
-            return LocalRegion(pattern, center, radius, (), zero_neurons)
+            return LocalRegion(pattern, center, radius, (), zero_neurons, affine[2], affine[3])
         n_groups = len(rows)
         facets = []
         for i, point, fr in self._facets(allH, allc, center):
@@ -160,7 +166,8 @@ class RegionOracle:
             else:
                 kind, fid = "domain", (self.domain_ids[i - n_groups],)
             facets.append(LocalFacet(kind, fid, allH[i], float(allc[i]), point, fr))
-        return LocalRegion(pattern, center, radius, tuple(facets), zero_neurons)
+        return LocalRegion(pattern, center, radius, tuple(facets), zero_neurons, affine[2],
+                           affine[3])
 
     def _facets(self, H: np.ndarray, c: np.ndarray, center: np.ndarray
                 ) -> list[tuple[int, np.ndarray, float]]:

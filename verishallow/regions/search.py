@@ -116,7 +116,10 @@ def _lift(net: ReLUNetwork, red: Reduction, rid: int, loc: LocalRegion,
               neighbours[k] if neighbours else ())
         for k, f in enumerate(loc.facets)
     )
-    _, _, alpha, beta = net.local_affine(loc.pattern)
+    if red.trivial and loc.alpha is not None:  # the oracle's network is ``net`` itself
+        alpha, beta = loc.alpha, loc.beta
+    else:
+        _, _, alpha, beta = net.local_affine(loc.pattern)
     return Region(rid, loc.pattern, facets, red.lift(loc.center), loc.radius, alpha, beta)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -74,13 +75,13 @@ class _BatchMapper:
         size = max(1, -(-len(patterns) // (4 * self.workers)))
         return [patterns[i:i + size] for i in range(0, len(patterns), size)]
 
-    def _merge(self, results) -> list[LocalRegion | None]:
-        out: list[LocalRegion | None] = []
+    def _merge(self, results) -> Iterator[LocalRegion | None]:
+        """Answers in candidate order, yielded as each batch arrives: the caller works on the
+        first batches while the workers still compute the later ones."""
         for regions, lps, rejected in results:
-            out.extend(regions)
             self.oracle.lp_count += lps
             self.oracle.rejected.extend(rejected)
-        return out
+            yield from regions
 
 
 class ProcessMapper(_BatchMapper):
@@ -93,7 +94,7 @@ class ProcessMapper(_BatchMapper):
         super().__init__(oracle, workers)
         self.pool: ProcessPoolExecutor | None = None  # started on the first large batch
 
-    def map(self, patterns: list[np.ndarray]) -> list[LocalRegion | None]:
+    def map(self, patterns: list[np.ndarray]) -> Iterable[LocalRegion | None]:
         if len(patterns) < self.MIN_PARALLEL:
             return [self.oracle.region(p) for p in patterns]
         if self.pool is None:
@@ -115,12 +116,12 @@ class DaskMapper(_BatchMapper):
         super().__init__(oracle, n)
         self.remote_oracle = self.client.scatter(oracle, broadcast=True)
 
-    def map(self, patterns: list[np.ndarray]) -> list[LocalRegion | None]:
+    def map(self, patterns: list[np.ndarray]) -> Iterable[LocalRegion | None]:
         if not patterns:
             return []
         futures = self.client.map(_dask_task, self._batches(patterns),
                                   oracle=self.remote_oracle, pure=False)
-        return self._merge(self.client.gather(futures))
+        return self._merge(f.result() for f in futures)  # in order, as each batch lands
 
     def close(self) -> None:
         if self.owned:  # a client we connected ourselves; a caller's client stays open

@@ -218,8 +218,14 @@ class RegionOracle:
         is_vertex[hull.vertices] = True
         near_idx = np.flatnonzero(near)
         fast = near_idx[is_vertex[near_idx]]
-        points = np.array([V[owner[order[starts[i]:starts[i + 1]]]].mean(axis=0) for i in fast])
-        points = points.reshape(len(fast), H.shape[1])
+        # centroid of the primal vertices on each facet (the dual simplices around vertex i)
+        cnt = starts[fast + 1] - starts[fast]  # >= 1: every hull vertex lies on a simplex
+        first = np.cumsum(cnt) - cnt
+        sel = np.repeat(starts[fast] - first, cnt) + np.arange(int(cnt.sum()))
+        if len(fast):
+            points = np.add.reduceat(V[owner[order[sel]]], first, axis=0) / cnt[:, None]
+        else:
+            points = np.zeros((0, H.shape[1]))
         points -= ((points * H[fast]).sum(axis=1) - c[fast])[:, None] * H[fast]
         radii = _inplane_radii(H, c, fast, points)
         out = [(int(i), points[k], float(radii[k])) for k, i in enumerate(fast)

@@ -18,6 +18,7 @@ _EXPORTS = {
     "Whole": "verishallow.domain",
     "Domain": "verishallow.domain",
     "domain_from_vnnlib": "verishallow.vnnlib",
+    "verify_property": "verishallow.verify",
     "load": "verishallow.io",
     "load_with_domain": "verishallow.io",
     "from_torch": "verishallow.io",

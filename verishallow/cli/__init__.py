@@ -16,9 +16,10 @@ COMMANDS = [
     ("show", "show"),
     ("explain", "explain"),
     ("plot", "plot"),
+    ("equiv", "equiv"),
+    ("verify", "verify"),
     ("certify", "certify"),
     ("check", "check"),
-    ("equiv", "equiv"),
 ]
 
 

@@ -252,6 +252,8 @@ class Reduction:
     def lift(self, Y: np.ndarray) -> np.ndarray:
         """Points of the reduced space back in full input coordinates."""
         Y = np.asarray(Y, dtype=np.float64)
+        if self.trivial:  # E = I, x0 = 0: the same bits as the product (-0.0 becomes 0.0)
+            return Y + 0.0
         return self.x0 + Y @ self.E.T
 
     def project(self, X: np.ndarray) -> np.ndarray:
@@ -259,7 +261,10 @@ class Reduction:
 
     def lift_rows(self, H: np.ndarray) -> np.ndarray:
         """Normals in reduced coordinates as normals in full coordinates (zeros where fixed)."""
-        return np.asarray(H, dtype=np.float64) @ self.E.T
+        H = np.asarray(H, dtype=np.float64)
+        if self.trivial:
+            return H + 0.0
+        return H @ self.E.T
 
 
 def domain_from_dict(data: dict) -> Domain:

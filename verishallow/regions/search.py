@@ -131,6 +131,11 @@ class _Builder:
         self.red = red
         self.local: list[LocalRegion] = []
         self.index: dict[bytes, int] = {}
+        #: per region id, per facet: keys of the candidate patterns across it, when the search
+        #: computed them already (saves recomputing them in ``finish``)
+        self.across: dict[int, list[list[bytes]]] = {}
+        self._regions: list[Region] = []  # finalised so far (ids 0..len-1)
+        self._graph = nx.Graph()
 
     def add(self, loc: LocalRegion) -> int:
         rid = len(self.local)
@@ -142,23 +147,38 @@ class _Builder:
         """Region ``rid`` in full input coordinates (``neighbours``: one tuple per facet)."""
         return _lift(self.net, self.red, rid, self.local[rid], neighbours)
 
+    def finalise(self, oracle: RegionOracle, upto: int) -> None:
+        """Lift regions ``< upto`` with their neighbours and add their graph edges, in id
+        order. Only for regions whose neighbours are all decided: the graph search calls it
+        for a finished wave while the workers compute the next one."""
+        for rid in range(len(self._regions), upto):
+            self._regions.append(self._finalise_one(oracle, rid, self._graph))
+
+    @property
+    def finalised(self) -> int:
+        return len(self._regions)
+
     def finish(self, oracle: RegionOracle) -> tuple[list[Region], nx.Graph]:
-        regions: list[Region] = []
-        graph = nx.Graph()
-        for rid, loc in enumerate(self.local):
-            graph.add_node(rid)
-            per_facet: list[tuple[int, ...]] = []
-            for f in loc.facets:
-                found = []
-                if f.kind == "neuron":
-                    for p in oracle.neighbour_patterns(loc, f):
-                        j = self.index.get(pattern_key(p))
-                        if j is not None and self._shares(j, f):
-                            found.append(j)
-                            graph.add_edge(rid, j, neurons=f.ids)
-                per_facet.append(tuple(sorted(found)))
-            regions.append(self.lift(rid, per_facet))
-        return regions, graph
+        self.finalise(oracle, len(self.local))
+        return self._regions, self._graph
+
+    def _finalise_one(self, oracle: RegionOracle, rid: int, graph: nx.Graph) -> Region:
+        loc = self.local[rid]
+        graph.add_node(rid)
+        per_facet: list[tuple[int, ...]] = []
+        across = self.across.get(rid)
+        for k, f in enumerate(loc.facets):
+            found = []
+            if f.kind == "neuron":
+                keys = across[k] if across is not None else [
+                    pattern_key(p) for p in oracle.neighbour_patterns(loc, f)]
+                for key in keys:
+                    j = self.index.get(key)
+                    if j is not None and self._shares(j, f):
+                        found.append(j)
+                        graph.add_edge(rid, j, neurons=f.ids)
+            per_facet.append(tuple(sorted(found)))
+        return self.lift(rid, per_facet)
 
     def _shares(self, j: int, facet) -> bool:
         other = self.local[j]
@@ -228,23 +248,35 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
     depth = 0
     try:
         while wave:
+            # every region before this wave has all its neighbours decided: finalise those
+            # in slices while the workers compute this wave's batches
+            wave_start = len(builder.local) - len(wave)
             cands = []
             for loc in wave:
+                across: list[list[bytes]] = []
                 for f in loc.facets:
+                    keys: list[bytes] = []
+                    across.append(keys)
                     if f.kind != "neuron":
                         continue
                     for p in oracle.neighbour_patterns(loc, f):
                         key = pattern_key(p)
+                        keys.append(key)
                         if key not in seen:
                             seen.add(key)
                             cands.append(p)
+                builder.across[builder.index[pattern_key(loc.pattern)]] = across
             track.expanded += len(wave)
             track.generated += len(cands)
             depth += 1
             nxt = []
+            n_batches = max(1, -(-len(cands) // BATCH))
+            per_batch = -(-(wave_start - builder.finalised) // n_batches)
             for b in range(0, len(cands), BATCH):
                 batch = cands[b:b + BATCH]
-                for nb in mapper.map(batch):
+                results = mapper.map(batch)  # a pool starts on the batch here
+                builder.finalise(oracle, min(wave_start, builder.finalised + per_batch))
+                for nb in results:
                     if nb is None:
                         continue
                     rid = builder.add(nb)

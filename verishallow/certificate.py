@@ -42,6 +42,7 @@ from .checker import (
     rational_str,
 )
 from .domain import Domain, Whole
+from .jsonable import jsonable
 from .network import ReLUNetwork, pattern_key
 from .regions import Partition, Region, enumerate_regions
 from .regions import geometry as G
@@ -599,7 +600,7 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
         "enumeration": {"method": partition.method, "regions": len(partition),
                         "complete": partition.complete, "seconds": partition.seconds,
                         "lps": partition.stats.get("lps"),
-                        "scip_coverage": _jsonable(cov) if cov is not None else None,
+                        "scip_coverage": jsonable(cov) if cov is not None else None,
                         "unstable_neurons": partition.unstable_neurons},
         "evidence": {**cf.counts, "lps": cf.lps},
         "z3": z3_report,
@@ -610,23 +611,9 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     return cert
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    return obj
-
-
 def certificate_bytes(cert: dict, path: str | Path) -> bytes:
     """The file contents for ``path``: compact JSON, gzipped when the name ends with ``.gz``."""
-    data = json.dumps(_jsonable(cert), separators=(",", ":")).encode("utf-8")
+    data = json.dumps(jsonable(cert), separators=(",", ":")).encode("utf-8")
     if str(path).endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     return data

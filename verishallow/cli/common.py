@@ -8,18 +8,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import math
 import os
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
-import numpy as np
 
 from ..errors import InputError, VerishallowError
+from ..jsonable import jsonable
 
 #: Exit codes, stable for scripts.
 EXIT_OK = 0  # success / property holds / equivalent / certificate valid
@@ -102,26 +100,9 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        v = float(obj)
-        return v if math.isfinite(v) else str(v)
-    return obj
-
-
 def emit_json(data: dict) -> None:
     """One JSON document on stdout (NaN/inf as strings so any parser reads it)."""
-    text = json.dumps(_jsonable(data), indent=2, sort_keys=False)
+    text = json.dumps(jsonable(data), indent=2, sort_keys=False)
     if _json_buffer is not None:
         _json_buffer.append(text + "\n")
     else:

@@ -245,13 +245,15 @@ def _cli(*args: str) -> list[str]:
 def test_cli_sigint_then_resume(tmp_path):
     """Ctrl-C on ``verishallow regions --store``: exit 130, a one-line resume command that
     finishes the run, with the uninterrupted run's regions."""
-    from verishallow.io import load_with_domain
-
-    model = MODELS / "blobs3d.onnx"
+    # big enough (about 1,500 regions) that the run cannot finish before the signal lands
+    net = _net(seed=1, width=14)
+    model = tmp_path / "net.npz"
+    save_npz(net, model)
     store = tmp_path / "store"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(_cli("regions", "--store", str(store), "--no-coverage-proof",
-                                 "--checkpoint-every", "0", "--workers", "1", str(model)),
+                                 "--checkpoint-every", "0", "--workers", "1", "--lower",
+                                 "-2,-2,-2", "--upper", "2,2,2", str(model)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _wait_for_checkpoint(proc, store, 20)
     proc.send_signal(signal.SIGINT)
@@ -264,16 +266,16 @@ def test_cli_sigint_then_resume(tmp_path):
     done = subprocess.run(_cli(cmd[1], "--json", *cmd[2:]),
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    net, dom = load_with_domain(model)
-    reference = enumerate_regions(net, dom, method="graph", prove_coverage=False)
+    reference = enumerate_regions(net, DOMAIN, method="graph", prove_coverage=False)
     assert json.loads(done.stdout)["regions"] == len(reference)
-    assert_same_partition(reference, RegionStore.open(store).partition(net, dom))
+    assert_same_partition(reference, RegionStore.open(store).partition(net, DOMAIN))
 
 
-def test_sigkill_then_resume(tmp_path, reference):
+def test_sigkill_then_resume(tmp_path):
     """``kill -9`` part way (no chance to clean up): the last checkpoint resumes exactly."""
+    net = _net(seed=1, width=14)  # about 2,400 regions: still running when killed
     model = tmp_path / "net.npz"
-    save_npz(_net(), model)
+    save_npz(net, model)
     store = tmp_path / "store"
     script = ("import sys; from verishallow.io import load; from verishallow.domain import Box;"
               "from verishallow.regions.search import stream_regions;"
@@ -284,5 +286,6 @@ def test_sigkill_then_resume(tmp_path, reference):
     proc.kill()
     proc.wait(timeout=30)
     assert m["status"] == "running"
-    rs = stream_regions(_net(), DOMAIN, store, resume=True, prove_coverage=False)
-    assert_same_partition(reference, rs.partition(_net(), DOMAIN))
+    rs = stream_regions(net, DOMAIN, store, resume=True, prove_coverage=False)
+    reference = enumerate_regions(net, DOMAIN, method="graph", prove_coverage=False)
+    assert_same_partition(reference, rs.partition(net, DOMAIN))

@@ -489,3 +489,22 @@ def test_cli_bad_inputs_exit_2(tmp_path):
         assert "Traceback" not in err
         lines = [ln for ln in err.strip().splitlines() if ln]
         assert len(lines) == 1 and lines[0].startswith("error:"), err
+
+
+def test_unsat_coverage_by_exact_certificate_when_scip_has_no_time(monkeypatch):
+    """With no budget for SCIP's coverage query, the exact certificate proves coverage."""
+    import verishallow.verify as V
+
+    monkeypatch.setattr(V, "SCIP_COVERAGE_SECONDS", 0.0)
+    monkeypatch.setattr(V, "SCIP_COVERAGE_FACTOR", 0.0)
+    rng = np.random.default_rng(3)
+    net = ReLUNetwork([rng.normal(size=(6, 2)), rng.normal(size=(5, 6)), rng.normal(size=(1, 5))],
+                      [rng.normal(size=6), rng.normal(size=5), rng.normal(size=1)])
+    X = rng.uniform(-1, 1, size=(20000, 2))
+    top = float(net.forward(X).max())
+    # the unsafe set "y >= top + 1" is empty: no output comes near the sampled max + 1
+    prop = parse_vnnlib_text(vnnlib_text([-1.0, -1.0], [1.0, 1.0],
+                                         [(np.array([[-1.0]]), [-(top + 1.0)])]))
+    res = V.verify_property(net, prop, shortcuts=False)
+    assert res.status == "unsat", res.reason
+    assert "certificate" in res.reason and res.regions_checked > 1

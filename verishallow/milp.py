@@ -748,11 +748,10 @@ def find_uncovered(net: ReLUNetwork, domain: Domain, known_patterns: Iterable[np
               ) -> CoverageResult | None:
         """Over the first ``depth + 1`` layers: no point with the ``fixed`` bits has ``bits``
         outside the group's. None if SCIP proves it, else the answer to return."""
-        if not _set_time_limit(model, t0, time_limit):
-            return CoverageResult("unknown", None, None, time.perf_counter() - t0, "timelimit")
         m, mx, me = model_for(depth)
-        if time_limit is not None:
-            m.setParam("limits/time", model.getParam("limits/time"))
+        if not _set_time_limit(m, t0, time_limit):
+            return CoverageResult("unknown", None, None, time.perf_counter() - t0, "timelimit",
+                                  solves[0])
         conss = []
         for i, p in enumerate({pattern_key(p[bits]): p for p in group}.values()):
             lits = [(1 - me.s[int(k)]) if p[k] else me.s[int(k)] for k in bits]

@@ -242,10 +242,14 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-c", "from verishallow.cli import main; main()", *args]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_cli_sigint_then_resume(tmp_path):
     """Ctrl-C on ``verishallow regions --store``: exit 130, a one-line resume command that
     finishes the run, with the uninterrupted run's regions."""
-    # big enough (about 1,500 regions) that the run cannot finish before the signal lands
+    # big enough (about 2,400 regions) that the run cannot finish before the signal lands
     net = _net(seed=1, width=14)
     model = tmp_path / "net.npz"
     save_npz(net, model)
@@ -254,7 +258,10 @@ def test_cli_sigint_then_resume(tmp_path):
     proc = subprocess.Popen(_cli("regions", "--store", str(store), "--no-coverage-proof",
                                  "--checkpoint-every", "0", "--workers", "1", "--lower",
                                  "-2,-2,-2", "--upper", "2,2,2", str(model)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            # a shell that ran us in the background (CI) may have left SIGINT
+                            # ignored; Python then installs no Ctrl-C handler in the child
+                            preexec_fn=_default_sigint)
     _wait_for_checkpoint(proc, store, 20)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -172,3 +172,22 @@ def test_every_command_has_json_and_quiet():
         code, out, err = run(name, "--help")
         assert code == 0, (name, err)
         assert "--json" in out and "--quiet" in out, name
+
+
+def test_regions_exact_coverage_when_scip_has_no_time():
+    """--exact-coverage: SCIP's query stops at once (tiny --time-limit), the exact certificate
+    proves coverage instead; without the flag the same run reports it unproved."""
+    model = MODELS / "blobs3d.onnx"
+    code, out, err = run("regions", model, "--time-limit", "1e-6", "--json")
+    assert code == 0, err
+    plain = json.loads(out)
+    assert plain["complete"] is False and plain["coverage"]["status"] == "unknown"
+    code, out, err = run("regions", model, "--time-limit", "1e-6", "--exact-coverage", "--json")
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["complete"] is True and rep["coverage"]["certificate"]["valid"] is True
+    assert rep["regions"] == plain["regions"]
+    code, out, err = run("regions", model, "--time-limit", "1e-6", "--exact-coverage")
+    assert code == 0 and "exact certificate" in out
+    code, out, err = run("regions", model, "--exact-coverage", "--store", "somewhere")
+    assert_one_line_error(code, out, err)

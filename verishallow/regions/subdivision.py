@@ -206,11 +206,13 @@ class _Polygons:
         self.bits[:, col] = active
         if not mixed.any():
             return
-        pm = mixed[self.cell_of]
-        P = np.flatnonzero(pm)
-        nx = self.nxt[P]
-        si, sn = sv[P], sv[nx]
-        cell = self.cell_of[P]
+        def crossed(mixed: np.ndarray):
+            """Edge slots of the mixed cells: (slots, next slots, their signs, their cells)."""
+            P = np.flatnonzero(mixed[self.cell_of])
+            nx = self.nxt[P]
+            return P, nx, sv[P], sv[nx], self.cell_of[P]
+
+        P, nx, si, sn, cell = crossed(mixed)
         # a convex cell crossed by a line leaves its positive side once and enters it once,
         # and has no edge on the line; rounding can break that only on needle-thin cells
         m = self.m
@@ -223,11 +225,7 @@ class _Polygons:
             mixed &= ~bad
             if not mixed.any():
                 return
-            pm = mixed[self.cell_of]
-            P = np.flatnonzero(pm)
-            nx = self.nxt[P]
-            si, sn = sv[P], sv[nx]
-            cell = self.cell_of[P]
+            P, nx, si, sn, cell = crossed(mixed)
         vi, vn, li = self.cyc[P], self.cyc[nx], self.lab[P]
         cross = (si * sn) < 0
         ce = np.flatnonzero(cross)
@@ -251,7 +249,7 @@ class _Polygons:
         verts = np.column_stack([vi, xv]).ravel()
         cells2 = np.repeat(cell, 2)
         keep = ~mixed
-        kp = ~pm
+        kp = ~mixed[self.cell_of]
         rk = np.cumsum(keep) - 1
         rm = np.cumsum(mixed) - 1
         nk, nm = int(keep.sum()), int(mixed.sum())

@@ -191,3 +191,10 @@ def test_regions_exact_coverage_when_scip_has_no_time():
     assert code == 0 and "exact certificate" in out
     code, out, err = run("regions", model, "--exact-coverage", "--store", "somewhere")
     assert_one_line_error(code, out, err)
+
+
+def test_cli_method_choices_match_the_engines():
+    from verishallow.cli.common import REGION_METHODS
+    from verishallow.regions import METHODS
+
+    assert set(REGION_METHODS) == set(METHODS)

@@ -22,8 +22,10 @@ from .common import (
     handle_errors,
     json_option,
     load_model_and_domain,
+    method_option,
     quiet_option,
     scheduler_option,
+    scip_time_limit_option,
     workers_option,
 )
 
@@ -63,12 +65,10 @@ def z3_summary(report: dict | None) -> dict | None:
 @click.option("--z3-coverage-timeout", type=click.FloatRange(min=0, min_open=True),
               default=60.0, show_default=True,
               help="Time limit of z3's coverage query, seconds (then SCIP's result stands alone).")
-@click.option("--method", type=click.Choice(["auto", "graph", "subdivision", "milp"]),
-              default="auto", show_default=True,
-              help="Region enumeration: auto, graph, subdivision (1-D/2-D) or milp (SCIP).")
+@method_option()
 @click.option("--no-coverage-proof", is_flag=True,
               help="Skip the SCIP coverage query (the certificate proves coverage anyway).")
-@click.option("--time-limit", type=float, default=None, help="SCIP time limit in seconds.")
+@scip_time_limit_option
 @workers_option
 @scheduler_option
 @json_option

@@ -235,6 +235,22 @@ def domain_argument(fn: Callable) -> Callable:
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document on stdout (no progress bar).")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+#: Region engines (kept literal: importing verishallow.regions here would load the solvers
+#: into every command, including the solver-free ``check``).
+REGION_METHODS = ("auto", "graph", "subdivision", "milp")
+
+
+def method_option(extra: str = ""):
+    """``--method`` of the commands that enumerate regions (regions, convert, certify)."""
+    return click.option(
+        "--method", type=click.Choice(REGION_METHODS), default="auto", show_default=True,
+        help="auto: subdivision for 1-2 free inputs, else graph" + extra + "; graph: "
+             "adjacency-graph search; subdivision: layer-wise cell splitting (1-D/2-D); milp: "
+             "SCIP enumeration.")
+
+
+scip_time_limit_option = click.option("--time-limit", type=float, default=None,
+                                      help="SCIP time limit in seconds.")
 workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
                               help="Worker processes for the region search (default: all "
                                    "cores). Results are identical to a serial run.")

@@ -17,8 +17,10 @@ from .common import (
     handle_errors,
     json_option,
     load_model_and_domain,
+    method_option,
     quiet_option,
     scheduler_option,
+    scip_time_limit_option,
     workers_option,
 )
 
@@ -61,14 +63,10 @@ def write_all(outputs: list[tuple[Path, bytes]]) -> None:
               help="Also write a runnable ONNX model of the shallow network.")
 @click.option("--npz", "npz_path", type=click.Path(), default=None,
               help="Also write the shallow network as .npz.")
-@click.option("--method", type=click.Choice(["auto", "graph", "subdivision", "milp"]),
-              default="auto", show_default=True,
-              help="auto: subdivision for 1-2 free inputs, else graph; graph: adjacency-graph "
-                   "search; subdivision: layer-wise cell splitting (1-D/2-D); milp: SCIP "
-                   "enumeration.")
+@method_option()
 @click.option("--no-coverage-proof", is_flag=True,
               help="Skip the SCIP query that proves no region is missing (graph/subdivision).")
-@click.option("--time-limit", type=float, default=None, help="SCIP time limit in seconds.")
+@scip_time_limit_option
 @click.option("--certificate", "cert_path", type=click.Path(), default=None,
               help="Also write an audit certificate of the same partition (.json or .json.gz; "
                    "see `verishallow check`).")

@@ -14,8 +14,10 @@ from .common import (
     handle_errors,
     json_option,
     load_model_and_domain,
+    method_option,
     quiet_option,
     scheduler_option,
+    scip_time_limit_option,
     workers_option,
 )
 
@@ -139,14 +141,10 @@ def coverage_line(complete: bool, coverage: dict | None, method: str) -> str:
 @click.command()
 @click.argument("model", type=click.Path())
 @domain_argument
-@click.option("--method", type=click.Choice(["auto", "graph", "subdivision", "milp"]),
-              default="auto", show_default=True,
-              help="auto: subdivision for 1-2 free inputs, else graph (graph with --store); "
-                   "graph: adjacency-graph search; subdivision: layer-wise cell splitting "
-                   "(1-D/2-D); milp: SCIP enumeration.")
+@method_option(" (graph with --store)")
 @click.option("--no-coverage-proof", is_flag=True,
               help="Skip the SCIP query that proves no region is missing (graph/subdivision).")
-@click.option("--time-limit", type=float, default=None, help="SCIP time limit in seconds.")
+@scip_time_limit_option
 @click.option("--store", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Stream regions to a region store directory (chunked, bounded memory; "
                    "see docs/region-store.md), with resumable checkpoints.")

@@ -692,3 +692,88 @@ def test_cli_moons_certify_and_check(tmp_path):
     assert r.exit_code == 0, r.output
     chk = json.loads(r.stdout)
     assert chk["valid"] and chk["checked"]["regions"] == rep["regions"]
+
+
+# ----- the speed-ups must not change a single fact ---------------------------------------------
+def _strip_times(cert: dict) -> dict:
+    out = copy.deepcopy(cert)
+    out.pop("seconds")
+    out["enumeration"].pop("seconds")
+    return out
+
+
+def test_parallel_certify_and_check_equal_serial():
+    """Forked workers certify and check exactly what one process does (5-D, 3 layers)."""
+    net = random_net(seed=7, sizes=(3, 7, 6, 5, 2))
+    box = Box([-1.0, -2.0, -1.0], [1.0, 1.0, 2.0])
+    part = enumerate_regions(net, box, prove_coverage=False)
+    serial = certify(net, box, partition=part, z3=False)
+    parallel = certify(net, box, partition=part, z3=False, workers=2)
+    assert serial["complete"] and len(serial["regions"]) > 20
+    assert _strip_times(parallel) == _strip_times(serial)
+    a = check_certificate(serial, net)
+    b = check_certificate(serial, net, workers=2)
+    assert a.valid and b.valid and a.checked == b.checked
+    # a tampering deep in the list is found by the workers too, reported the same way
+    bad = fresh(serial)
+    r, k = inner_facet(bad)
+    bad["regions"][-1]["witness"] = bad["regions"][0]["witness"]
+    assert check_certificate(bad, net, workers=2).failures == check_certificate(bad, net).failures
+
+
+def test_exact_rows_memo_equals_fresh_computation():
+    """ExactRows' layer memo (pattern order) gives the rows an unmemoised computation gives."""
+    from verishallow.checker import ExactDomain, ExactNet, ExactRows, pattern_rows
+
+    net = random_net(seed=3, sizes=(3, 6, 6, 4, 1))
+    lo, up = [Fraction(-1), Fraction(0), Fraction(-2)], [Fraction(1), Fraction(0), Fraction(2)]
+    edom = ExactDomain(lo, up, [], [])  # one fixed input: rows are reduced
+    rng = np.random.default_rng(0)
+    pats = rng.integers(0, 2, size=(40, 16)).astype(bool)
+    pats[20:] = pats[:20]  # revisits hit the memo
+    xr = ExactRows(ExactNet(net), edom)
+    for p in pats:
+        got, want = xr.rows(p), pattern_rows(ExactNet(net), edom, p)
+        assert got.raw == want.raw and got.keys == want.keys and got.consts == want.consts
+        assert got.alpha.tolist() == want.alpha.tolist() and got.out_exp == want.out_exp
+
+
+def test_box_bounds_from_vertices_match_lp():
+    """Multipliers read off the region's vertices prove the same (tight) coordinate bounds as
+    the LP-found ones."""
+    from verishallow.certificate import _Farkas
+
+    rng = np.random.default_rng(5)
+    n = 3
+    for _ in range(20):
+        # a random polytope around the origin: h.x <= c with c > 0
+        keys = []
+        for h in rng.integers(-9, 10, size=(12, n)):
+            if any(h):
+                keys.append((*(int(v) for v in h), int(rng.integers(1, 20))))
+        fk = _Farkas(keys, n)
+        got = fk.box_at_vertices(np.zeros(n))
+        for (t, sgn), lam in got.items():
+            target = [sgn * int(u == t) for u in range(n)]
+            assert all(v >= 0 for v in lam.values())
+            assert all(sum(lam.get(k, 0) * keys[k][j] for k in lam) == target[j] for j in range(n))
+            bound = sum(v * keys[k][n] for k, v in lam.items())
+            ref = fk.prove(target, Fraction(10) ** 300, exact_fallback=True)
+            assert bound == sum(v * keys[k][n] for k, v in ref.items())  # both tight
+
+
+def test_row_bounds_family_matches_fresh_lps():
+    """Warm-started LPs that differ in their row bounds agree with fresh solves."""
+    from verishallow import lp
+
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(4, 9))
+    cost = rng.uniform(0.5, 2.0, size=9)
+    fam = lp.RowBoundsFamily(cost, A, np.zeros(9), np.full(9, lp.INF))
+    for _ in range(10):
+        t = rng.normal(size=4)
+        a = fam.solve(t, t)
+        b = lp.solve_lp(cost, A, t, t, np.zeros(9), np.full(9, lp.INF))
+        assert a.status == b.status
+        if a.ok:
+            assert abs(a.objective - b.objective) <= 1e-9 * max(1.0, abs(b.objective))

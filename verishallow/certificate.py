@@ -29,17 +29,19 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, lp
+from . import __version__, forkpool, lp
 from .atomic import write_bytes
 from .checker import (
     FORMAT,
     VERSION,
     ExactDomain,
     ExactNet,
+    ExactRows,
     PatternRows,
+    box_failures,
     dyadic_str,
-    pattern_rows,
     rational_str,
+    strict_sign_failures,
 )
 from .domain import Domain, Whole
 from .jsonable import jsonable
@@ -179,6 +181,8 @@ class _Farkas:
         self.n = n
         self.H, self.c = _float_rows(fkeys, n) if fkeys else (np.zeros((0, n)), np.zeros(0))
         self.lps = 0
+        self._lp = lp.RowBoundsFamily(self.c, self.H.T, np.zeros(len(fkeys)),
+                                      np.full(len(fkeys), lp.INF))
 
     def prove(self, target: list[int], tc: Fraction, exact_fallback: bool = True
               ) -> dict[int, Fraction] | None:
@@ -196,8 +200,7 @@ class _Farkas:
         scale = float(np.linalg.norm(t))
         t = t / scale
         self.lps += 1
-        sol = lp.solve_lp(self.c, self.H.T, t, t, np.zeros(len(self.K)),
-                          np.full(len(self.K), lp.INF))
+        sol = self._lp.solve(t, t)
         if sol.ok:
             lam = sol.x
             top = float(lam.max()) if lam.size else 0.0
@@ -217,6 +220,46 @@ class _Farkas:
             if ex and self._ok(ex, target, tc):
                 return ex
         return None
+
+    def box_at_vertices(self, inner: np.ndarray) -> dict[tuple[int, int], dict[int, Fraction]]:
+        """Exact multipliers for the coordinate bounds ``sgn * x_t <= ...``, keyed ``(t, sgn)``,
+        read off the region's vertices instead of 2 d LPs.
+
+        The polar dual of the facets around the interior point ``inner`` is one qhull call; its
+        facets are the region's vertices, each with the ``d`` facets tight there (a basis). The
+        extreme vertex in a direction has a basis whose exact multipliers are non-negative
+        unless the vertex is degenerate; bounds whose basis fails are left to the LP.
+        Unbounded regions (and qhull failures) give ``{}``.
+        """
+        from scipy.spatial import ConvexHull, QhullError
+
+        H, c, n = self.H, self.c, self.n
+        if n < 2 or len(H) <= n:
+            return {}
+        slack = c - H @ inner
+        if np.any(slack <= 0):
+            return {}
+        P = H / slack[:, None]
+        try:
+            hull = ConvexHull(P)
+        except (QhullError, ValueError):
+            return {}
+        eq = hull.equations
+        if np.any(eq[:, -1] >= -1e-9 * float(np.abs(P).max())):
+            return {}  # the origin is not strictly inside the dual hull: unbounded
+        V = inner + eq[:, :-1] / (-eq[:, -1])[:, None]
+        out: dict[tuple[int, int], dict[int, Fraction]] = {}
+        for t in range(n):
+            for sgn in (1, -1):
+                target = [sgn * int(u == t) for u in range(n)]
+                score = sgn * V[:, t]
+                for k in np.argsort(-score)[:4]:  # the extreme vertex, then near-ties
+                    S = sorted(int(i) for i in hull.simplices[k])
+                    ex = _solve_support(self.K, S, target)
+                    if ex and self._ok(ex, target, Fraction(10) ** 300):
+                        out[(t, sgn)] = ex
+                        break
+        return out
 
     def _ok(self, lam: dict[int, Fraction], target: list[int], tc: Fraction) -> bool:
         """The checker's test, in integers: ``lam >= 0`` reproduces ``target`` and its bound
@@ -278,6 +321,7 @@ class _Certifier:
         self.net = part.net
         self.enet = ExactNet(part.net)
         self.domain_dict, self.edom = _exact_domain(part.domain)
+        self.xrows = ExactRows(self.enet, self.edom)
         self.N = self.enet.n_hidden
         self.M = len(self.edom.rows)
         self.n = len(self.edom.free)
@@ -335,7 +379,7 @@ class _Certifier:
         ref = list(key[:n]) + [-key[n]]  # z = kappa * (h_F x - c_F)
         j0 = next(j for j in range(n) if ref[j] != 0)
         for layer in sorted({layer_of[i] for i in amb}):
-            r2 = pattern_rows(self.enet, self.edom, far)
+            r2 = self.xrows.rows(far)
             for i in sorted(i for i in amb if layer_of[i] == layer):
                 a, d = r2.raw[i]
                 vec = list(a) + [d]
@@ -350,7 +394,7 @@ class _Certifier:
     # ---------------------------------------------------------------------------------------
     def region(self, reg: Region) -> tuple[dict, list[str]]:
         bits = np.asarray(reg.pattern, dtype=bool)
-        rows = pattern_rows(self.enet, self.edom, bits)
+        rows = self.xrows.rows(bits)
         problems: list[str] = []
         entry: dict[str, Any] = {"id": reg.id,
                                  "pattern": "".join("1" if b else "0" for b in bits)}
@@ -377,7 +421,8 @@ class _Certifier:
                     fkeys.append(k)
         neighbours: dict[tuple[int, ...], int | None] = {}
         for _round in range(MAX_ROUNDS):
-            box, implied, missing = self._evidence(rows, by_key, fkeys)
+            inner = np.array([float(w[i]) for i in self.edom.free])
+            box, implied, missing = self._evidence(rows, by_key, fkeys, inner)
             if missing:
                 self.counts["added_facets"] += len(missing)
                 fkeys += missing
@@ -424,9 +469,10 @@ class _Certifier:
             problems.append(f"region {reg.id}: {len(missing)} rows are not implied by the facets")
         return entry, problems
 
-    def _evidence(self, rows: PatternRows, by_key: dict, fkeys: list[tuple[int, ...]]
-                  ) -> tuple[list[dict], list[dict], list[tuple[int, ...]]]:
-        """Box bounds and explicit multipliers for every non-facet row; rows not implied."""
+    def _evidence(self, rows: PatternRows, by_key: dict, fkeys: list[tuple[int, ...]],
+                  inner: np.ndarray) -> tuple[list[dict], list[dict], list[tuple[int, ...]]]:
+        """Box bounds and explicit multipliers for every non-facet row; rows not implied.
+        ``inner`` is a point inside the region (free coordinates)."""
         n = self.n
         fk = _Farkas(fkeys, n)
         fset = set(fkeys)
@@ -436,10 +482,13 @@ class _Certifier:
         # prove coordinate bounds only when enough rows could use them
         todo = [i for i, k in enumerate(rows.keys) if k is not None and k not in fset]
         if len(todo) > 2 * n:
+            at_vertex = fk.box_at_vertices(inner)
             for t in range(n):
                 for sgn in (1, -1):
                     target = [sgn * int(u == t) for u in range(n)]
-                    lam = fk.prove(target, Fraction(10) ** 300, exact_fallback=False)
+                    lam = at_vertex.get((t, sgn))
+                    if lam is None:
+                        lam = fk.prove(target, Fraction(10) ** 300, exact_fallback=False)
                     if lam is None:
                         continue
                     val = sum(v * Fraction(fkeys[k][n]) for k, v in lam.items())
@@ -453,26 +502,13 @@ class _Certifier:
                                 else "lower", "bound": rational_str(bound), "facets": ks,
                                 "multipliers": [rational_str(lam[k]) for k in ks]})
                     self.counts["box_bounds"] += 1
-        den = math.lcm(*(v.denominator for v in upper + lower if v is not None))
-        U = [None if v is None else int(v * den) for v in upper]
-        L = [None if v is None else int(v * den) for v in lower]
         implied: list[dict] = []
         missing: list[tuple[int, ...]] = []
         done: dict[tuple[int, ...], dict | None] = {}
-        for i in todo:
+        unboxed = box_failures([rows.keys[i] for i in todo], upper, lower)
+        self.counts["box_implied"] += len(todo) - len(unboxed)
+        for i in (todo[int(t)] for t in unboxed):
             key = rows.keys[i]
-            acc: int | None = 0
-            for j in range(n):
-                h = key[j]
-                if h:
-                    b = U[j] if h > 0 else L[j]
-                    if b is None:
-                        acc = None
-                        break
-                    acc += h * b
-            if acc is not None and acc <= key[n] * den:
-                self.counts["box_implied"] += 1
-                continue
             if key not in done:
                 lam = fk.prove(list(key[:n]), Fraction(key[n]))
                 if lam is None:
@@ -495,22 +531,29 @@ def _strictly_inside(edom: ExactDomain, bits: np.ndarray, rows: PatternRows,
     wf = [w[i] for i in edom.free]
     q = math.lcm(*(v.denominator for v in wf)) if wf else 1
     wn = [int(v * q) for v in wf]
-    for i, (a, d) in enumerate(rows.raw):
-        v = sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
-        if bits[i]:
-            if v <= 0:
-                return False
-        elif v > 0 or (v == 0 and (d != 0 or any(a))):
-            return False
+    if strict_sign_failures(rows, bits, wn, q).size:
+        return False
     for h, c in edom.red_int:
         if any(h) and sum(x * y for x, y in zip(h, wn, strict=True)) >= q * c:
             return False
     return True
 
 
+def _certify_part(cf: _Certifier, ids: list[int]
+                  ) -> tuple[list[tuple[int, tuple[dict, list[str]]]], dict[str, int], int]:
+    """Certify regions ``ids`` (in a forked worker or here); also the evidence counts and LPs
+    they added, which the caller adds (``cf``'s own totals are left as they were)."""
+    counts0, lps0 = dict(cf.counts), cf.lps
+    out = [(rid, cf.region(cf.part.regions[rid])) for rid in ids]
+    delta = {k: v - counts0[k] for k, v in cf.counts.items()}, cf.lps - lps0
+    cf.counts, cf.lps = counts0, lps0
+    return out, *delta
+
+
 def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition | None = None,
-            *, z3: bool = True, z3_timeout: float = 10.0, z3_coverage_timeout: float = 60.0,
-            progress: Progress | None = None, **enum_kw: Any) -> dict:
+            *, z3: bool = True, workers: int | None = 1, z3_timeout: float = 10.0,
+            z3_coverage_timeout: float = 60.0, progress: Progress | None = None,
+            **enum_kw: Any) -> dict:
     """Certificate (a JSON-ready dict) that ``net`` is piecewise affine as the partition says.
 
     Enumerates the regions unless ``partition`` is given (``enum_kw`` go to
@@ -519,7 +562,8 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     (for small networks) coverage are re-decided by z3 and recorded; they are independent
     double-checks, the certificate's proof does not rely on them. ``z3_timeout`` bounds each
     per-region z3 query, ``z3_coverage_timeout`` the one coverage query. ``progress(done,
-    total)`` is called after each region is certified.
+    total)`` is called as regions are certified. ``workers`` (``None``: every core) runs the
+    enumeration and the per-region evidence on that many processes; the certificate is the same.
     """
     t0 = time.perf_counter()
     if partition is None:
@@ -527,7 +571,7 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
             domain = Whole(net.input_dim)
         if "prove_coverage" not in enum_kw:
             enum_kw["prove_coverage"] = importlib.util.find_spec("verishallow.milp") is not None
-        partition = enumerate_regions(net, domain, **enum_kw)
+        partition = enumerate_regions(net, domain, workers=workers, **enum_kw)
         t_enum = time.perf_counter() - t0
     else:
         if enum_kw:
@@ -539,14 +583,25 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
         t_enum = partition.seconds
     t1 = time.perf_counter()
     cf = _Certifier(partition)
-    entries, problems = [], []
     total = len(partition.regions)
-    for reg in partition.regions:
-        entry, probs = cf.region(reg)
-        entries.append(entry)
-        problems += probs
+    by_id: list[tuple[dict, list[str]] | None] = [None] * total
+    # pattern order: consecutive regions share layer prefixes, which ExactRows memoises
+    order = sorted(range(total), key=lambda r: np.packbits(partition.regions[r].pattern).tobytes())
+    nw = forkpool.default_workers() if workers is None else max(1, int(workers))
+    done = 0
+    # one region a part when serial: progress after every region
+    parts = forkpool.chunks(order, nw) if nw > 1 else [[r] for r in order]
+    for results, counts, lps in forkpool.fork_map(_certify_part, cf, parts, nw):
+        for rid, res in results:
+            by_id[rid] = res
+        for k, v in counts.items():
+            cf.counts[k] += v
+        cf.lps += lps
+        done += len(results)
         if progress is not None:
-            progress(len(entries), total)
+            progress(done, total)
+    entries = [e for e, _ in by_id]
+    problems = [p for _, probs in by_id for p in probs]
     t_cert = time.perf_counter() - t1
     z3_report = None
     t_z3 = 0.0

@@ -48,6 +48,7 @@ import math
 import re
 import time
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -55,11 +56,15 @@ from typing import Any
 
 import numpy as np
 
+from . import forkpool
 from .errors import InputError
 from .network import ReLUNetwork, network_fingerprint
 
 FORMAT = "verishallow.certificate"
 VERSION = 1
+#: Layer maps remembered per layer (least recently used dropped): enough for the prefixes that
+#: regions visited in pattern order revisit, bounded so that a million regions stay in memory.
+MEMO_SIZE = 256
 
 
 class CertificateError(InputError):
@@ -160,6 +165,40 @@ class ExactNet:
             offs.append(offs[-1] + w)
         self.offsets = tuple(offs)
         self.layer_of = [k for k, w in enumerate(self.widths) for _ in range(w)]
+        self._memo: list[OrderedDict] = [OrderedDict() for _ in self.layers]
+
+    def layer_map(self, k: int, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Layer ``k``'s pattern-fixed pre-activation ``z = (A x + d) * 2**e``; ``k`` may be
+        the output layer. It depends only on the bits of layers ``< k``, and regions in pattern
+        order share those prefixes (neighbours differ in one neuron), so each is memoised."""
+        if k == 0:
+            IW, eW, Ib, eb = self.layers[0]
+            E = min(eW, eb)
+            return _shift(IW, eW - E), _shift(Ib, eb - E), E
+        prefix = np.packbits(bits[:self.offsets[k]]).tobytes()
+        memo = self._memo[k]
+        hit = memo.get(prefix)
+        if hit is not None:
+            memo.move_to_end(prefix)
+            return hit
+        A, dv, E = self.layer_map(k - 1, bits)
+        IW, eW, Ib, eb = self.layers[k]
+        act = np.asarray(bits[self.offsets[k - 1]:self.offsets[k]], dtype=bool)
+        if act.any():
+            Wa = IW[:, act]
+            A2 = Wa.dot(A[act])
+            d2 = Wa.dot(dv[act])
+            e2 = eW + E
+        else:
+            A2 = _zeros((IW.shape[0], self.input_dim))
+            d2 = _zeros((IW.shape[0],))
+            e2 = eb
+        E2 = min(e2, eb)
+        out = (_shift(A2, e2 - E2), _shift(d2, e2 - E2) + _shift(Ib, eb - E2), E2)
+        memo[prefix] = out
+        if len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+        return out
 
     def pieces(self, bits: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray, int]],
                                                  tuple[np.ndarray, np.ndarray, int]]:
@@ -168,32 +207,8 @@ class ExactNet:
         Returns ``([(A, d, e) per hidden layer], (alpha, beta, e))`` with ``A`` an object int
         array of shape (n_l, input_dim); ``A`` and ``d`` share the exponent.
         """
-        hidden = []
-        A = None
-        dv = None
-        E = 0
-        for k, (IW, eW, Ib, eb) in enumerate(self.layers):
-            if k == 0:
-                e2 = eW
-                A2 = IW
-                d2 = _zeros((IW.shape[0],))
-            else:
-                act = np.asarray(bits[self.offsets[k - 1]:self.offsets[k]], dtype=bool)
-                if act.any():
-                    Wa = IW[:, act]
-                    A2 = Wa.dot(A[act])
-                    d2 = Wa.dot(dv[act])
-                    e2 = eW + E
-                else:
-                    A2 = _zeros((IW.shape[0], self.input_dim))
-                    d2 = _zeros((IW.shape[0],))
-                    e2 = eb
-            E = min(e2, eb)
-            A = _shift(A2, e2 - E)
-            dv = _shift(d2, e2 - E) + _shift(Ib, eb - E)
-            if k < len(self.widths):
-                hidden.append((A, dv, E))
-        return hidden, (A, dv, E)
+        maps = [self.layer_map(k, bits) for k in range(len(self.layers))]
+        return maps[:-1], maps[-1]
 
 
 class ExactDomain:
@@ -256,36 +271,86 @@ class PatternRows:
     alpha: np.ndarray  # output map (object ints) at exponent ``out_exp``, full coordinates
     beta: np.ndarray
     out_exp: int
+    #: ``raw`` as object-int arrays, (N, free) and (N,), for vectorised exact evaluation
+    A: np.ndarray | None = None
+    d: np.ndarray | None = None
+
+    def neuron_values(self, wn: list[int], q: int) -> np.ndarray:
+        """``q * z_i(w)`` up to each layer's positive scale, exactly, for ``w = wn / q``."""
+        if self.A is None or not len(self.raw):
+            return np.array([sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
+                             for a, d in self.raw], dtype=object)
+        return self.A.dot(np.array(wn, dtype=object)) + q * self.d
+
+
+class ExactRows:
+    """:func:`pattern_rows` for many patterns of one network and domain.
+
+    A layer's rows depend only on the bits of earlier layers and its primitive keys on its own
+    bits too; both are memoised per layer, so patterns visited in sorted order (as the
+    certifier and the checker do) recompute only the layers after their first difference.
+    """
+
+    def __init__(self, enet: ExactNet, edom: ExactDomain):
+        self.enet, self.edom = enet, edom
+        self.fixed = [i for i in range(edom.dim) if edom.fixed[i]]
+        self._memo: list[OrderedDict] = [OrderedDict() for _ in enet.widths]
+        dom_keys = [primitive([*h, c]) for h, c in edom.red_int]
+        self._dom = (dom_keys, [c for _, c in edom.red_int])
+
+    def _layer(self, k: int, bits: np.ndarray) -> tuple:
+        enet, edom = self.enet, self.edom
+        key = np.packbits(bits[:enet.offsets[k + 1]]).tobytes()
+        memo = self._memo[k]
+        hit = memo.get(key)
+        if hit is not None:
+            memo.move_to_end(key)
+            return hit
+        A, dv, _ = enet.layer_map(k, bits)
+        if self.fixed:
+            # d' = d + A[:, fixed] . x0 ; scale by the x0 denominator to stay integral
+            x0 = np.array([edom.x0_num[i] for i in self.fixed], dtype=object)
+            dv = dv * edom.x0_den + A[:, self.fixed].dot(x0)
+            A = A[:, edom.free] * edom.x0_den
+        raw = list(zip(A.tolist(), dv.tolist(), strict=True))
+        own = bits[enet.offsets[k]:enet.offsets[k + 1]]
+        keys: list[tuple[int, ...] | None] = []
+        consts: list[int] = []
+        for (a, d), on in zip(raw, own, strict=True):
+            # active: -z <= 0  ->  h = -a, c = d ; inactive: z <= 0  ->  h = a, c = -d
+            vals = [-v for v in a] + [d] if on else [*a, -d]
+            keys.append(primitive(vals))
+            consts.append(vals[-1])
+        out = (raw, keys, consts, A, dv)
+        memo[key] = out
+        if len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+        return out
+
+    def rows(self, bits: np.ndarray) -> PatternRows:
+        """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
+        raw: list[tuple[list[int], int]] = []
+        keys: list[tuple[int, ...] | None] = []
+        consts: list[int] = []
+        As, ds = [], []
+        for k in range(len(self.enet.widths)):
+            r, kk, cc, A, dv = self._layer(k, bits)
+            raw += r
+            keys += kk
+            consts += cc
+            As.append(A)
+            ds.append(dv)
+        keys += self._dom[0]
+        consts += self._dom[1]
+        alpha, beta, eo = self.enet.layer_map(len(self.enet.layers) - 1, bits)
+        A = np.vstack(As) if As else None
+        d = np.concatenate(ds) if ds else None
+        return PatternRows(raw, keys, consts, alpha, beta, eo, A, d)
 
 
 def pattern_rows(enet: ExactNet, edom: ExactDomain, bits: np.ndarray) -> PatternRows:
     """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
-    hidden, (alpha, beta, eo) = enet.pieces(bits)
-    free = edom.free
-    fixed = [i for i in range(edom.dim) if edom.fixed[i]]
-    raw: list[tuple[list[int], int]] = []
-    for A, dv, _ in hidden:
-        if fixed:
-            # d' = d + A[:, fixed] . x0 ; scale everything by the x0 denominator to stay integral
-            t = A[:, fixed].dot(np.array([edom.x0_num[i] for i in fixed], dtype=object))
-            dv = dv * edom.x0_den + t
-            Ared = A[:, free] * edom.x0_den
-        else:
-            Ared = A
-        raw += list(zip(Ared.tolist(), dv.tolist(), strict=True))
-    keys: list[tuple[int, ...] | None] = []
-    consts: list[int] = []
-    for i, (a, d) in enumerate(raw):
-        if bits[i]:  # active: -z <= 0  ->  h = -a, c = d
-            vals = [-v for v in a] + [d]
-        else:  # inactive: z <= 0  ->  h = a, c = -d
-            vals = [*a, -d]
-        keys.append(primitive(vals))
-        consts.append(vals[-1])
-    for h, c in edom.red_int:
-        keys.append(primitive([*h, c]))
-        consts.append(c)
-    return PatternRows(raw, keys, consts, alpha, beta, eo)
+    return ExactRows(enet, edom).rows(bits)
 
 
 # ----- reading -----------------------------------------------------------------------------
@@ -391,13 +456,56 @@ def _describe(dom: dict) -> str:
 
 
 # ----- the checks ----------------------------------------------------------------------------
+def box_failures(keys: list[tuple[int, ...]], upper: list[Fraction | None],
+                 lower: list[Fraction | None]) -> np.ndarray:
+    """Indices of the inequalities ``h x <= c`` (primitive integer ``keys``) that the box
+    ``lower <= x <= upper`` does not imply: ``max over the box of h x > c``, or unbounded."""
+    if not keys:
+        return np.zeros(0, dtype=np.int64)
+    n = len(upper)
+    K = np.array(keys, dtype=object)
+    H, c = K[:, :n], K[:, n]
+    den = math.lcm(*(v.denominator for v in upper + lower if v is not None))
+    U = np.array([0 if v is None else int(v * den) for v in upper], dtype=object)
+    L = np.array([0 if v is None else int(v * den) for v in lower], dtype=object)
+    hpos = np.asarray(H > 0, dtype=bool)
+    hneg = np.asarray(H < 0, dtype=bool)
+    unbounded = (hpos & np.array([v is None for v in upper])) | \
+        (hneg & np.array([v is None for v in lower]))
+    acc = (H * np.where(hpos, U, L)).sum(axis=1)
+    worse = np.asarray(acc > c * den, dtype=bool) | unbounded.any(axis=1)
+    return np.flatnonzero(worse)
+
+
+def strict_sign_failures(rows: PatternRows, bits: np.ndarray, wn: list[int], q: int
+                         ) -> np.ndarray:
+    """Neurons whose pattern-fixed pre-activation at ``w = wn / q`` does not have the strict
+    sign of ``bits`` (an identically zero neuron passes as inactive: ReLU(0) = 0)."""
+    v = rows.neuron_values(wn, q)
+    if not len(v):
+        return np.zeros(0, dtype=np.int64)
+    pos = np.asarray(v > 0, dtype=bool)
+    neg = np.asarray(v < 0, dtype=bool)
+    m = len(v)
+    zero_row = np.array([k is None and c == 0 for k, c in
+                         zip(rows.keys[:m], rows.consts[:m], strict=True)], dtype=bool)
+    ok = np.where(bits, pos, neg | (~pos & zero_row))
+    return np.flatnonzero(~ok)
+
+
+def _check_part(chk: _Checker, ids: list[int]) -> tuple[list, dict, dict]:
+    return chk.regions_part(ids)
+
+
 class _Checker:
-    def __init__(self, cert: dict, net: ReLUNetwork, max_failures: int):
+    def __init__(self, cert: dict, net: ReLUNetwork, max_failures: int, workers: int = 1):
         self.cert = cert
+        self.workers = workers
         self.net = net
         self.enet = ExactNet(net)
         self.N = self.enet.n_hidden
-        self.failures: list[str] = []
+        #: (region id or -1, message); reported in region order whatever the visiting order
+        self._failures: list[tuple[int, str]] = []
         self.max_failures = max_failures
         self.counts = {k: 0 for k in ("regions", "witnesses", "models", "facets", "neighbours",
                                       "farkas", "box_bounds", "box_implied", "zero_rows",
@@ -405,12 +513,16 @@ class _Checker:
         # (region id, neuron, key that its row must equal unless identically zero)
         self.deferred: dict[int, list[tuple[int, tuple[int, ...], str]]] = {}
 
-    def fail(self, msg: str) -> None:
-        self.failures.append(msg)
+    def fail(self, msg: str, region: int = -1) -> None:
+        self._failures.append((region, msg))
+
+    @property
+    def failures(self) -> list[str]:
+        return [m for _, m in sorted(self._failures, key=lambda t: t[0])]
 
     @property
     def full(self) -> bool:
-        return len(self.failures) >= self.max_failures
+        return len(self._failures) >= self.max_failures
 
     def name(self, row: int) -> str:
         if row < self.N:
@@ -460,22 +572,46 @@ class _Checker:
                 self.patterns.append(bits)
             except _Invalid as exc:
                 self.patterns.append(None)
-                self.fail(f"region {r}: {exc}")
+                self.fail(f"region {r}: {exc}", r)
                 if self.full:
                     return
         self.n_regions = len(regions)
-        for r, reg in enumerate(regions):
-            if self.patterns[r] is None:
-                continue
-            try:
-                self._region(r, reg)
-            except _Invalid as exc:
-                self.fail(f"region {r}: {exc}")
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-                self.fail(f"region {r}: malformed entry ({type(exc).__name__}: {exc})")
+        self.xrows = ExactRows(self.enet, self.edom)
+        # pattern order: consecutive regions share layer prefixes (see ExactRows)
+        order = sorted((r for r in range(len(regions)) if self.patterns[r] is not None),
+                       key=lambda r: np.packbits(self.patterns[r]).tobytes())
+        parts = forkpool.chunks(order, self.workers)
+        for failures, counts, deferred in forkpool.fork_map(_check_part, self, parts,
+                                                            self.workers):
+            self._failures += failures
+            for k, v in counts.items():
+                self.counts[k] += v
+            for nb, reqs in deferred.items():
+                self.deferred.setdefault(nb, []).extend(reqs)
             if self.full:
                 return
         self._deferred()
+
+    def regions_part(self, ids: list[int]) -> tuple[list, dict, dict]:
+        """Check regions ``ids``; returns their failures, counts and deferred checks instead
+        of adding them (the same in a forked worker and in this process)."""
+        saved = self._failures, self.counts, self.deferred
+        self._failures, self.deferred = [], {}
+        self.counts = dict.fromkeys(saved[1], 0)
+        try:
+            regions = self.cert["regions"]
+            for r in ids:
+                try:
+                    self._region(r, regions[r])
+                except _Invalid as exc:
+                    self.fail(f"region {r}: {exc}", r)
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                    self.fail(f"region {r}: malformed entry ({type(exc).__name__}: {exc})", r)
+                if self.full:
+                    break
+            return self._failures, self.counts, self.deferred
+        finally:
+            self._failures, self.counts, self.deferred = saved
 
     def _pattern(self, text: Any) -> np.ndarray:
         if not isinstance(text, str) or len(text) != self.N or set(text) - {"0", "1"}:
@@ -485,7 +621,7 @@ class _Checker:
     # ---------------------------------------------------------------------------------------
     def _region(self, r: int, reg: dict) -> None:
         bits = self.patterns[r]
-        rows = pattern_rows(self.enet, self.edom, bits)
+        rows = self.xrows.rows(bits)
         self.counts["regions"] += 1
         self._model(reg, rows)
         self._witness(reg, bits, rows)
@@ -518,15 +654,10 @@ class _Checker:
         wf = [w[i] for i in ed.free]
         q = math.lcm(*(v.denominator for v in wf)) if wf else 1
         wn = [int(v * q) for v in wf]
-        for i, (a, d) in enumerate(rows.raw):
-            v = sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
-            if bits[i]:
-                ok = v > 0
-            else:
-                ok = v < 0 or (v == 0 and d == 0 and not any(a))
-            if not ok:
-                raise _Invalid(f"witness does not satisfy the pattern strictly at "
-                               f"{self.name(i)} (moved or wrong witness)")
+        bad = strict_sign_failures(rows, bits, wn, q)
+        if bad.size:
+            raise _Invalid(f"witness does not satisfy the pattern strictly at "
+                           f"{self.name(int(bad[0]))} (moved or wrong witness)")
         for k, (h, c) in enumerate(ed.red_int):
             v = sum(x * y for x, y in zip(h, wn, strict=True))
             if (v >= q * c) if any(h) else (c < 0):
@@ -624,9 +755,7 @@ class _Checker:
             if not isinstance(i, int) or not 0 <= i < self.N + self.M or i in explicit:
                 raise _Invalid(f"implication for row {i!r}: no such row, or given twice")
             explicit[i] = e
-        den = math.lcm(*(v.denominator for v in upper + lower if v is not None))
-        U = [None if v is None else int(v * den) for v in upper]
-        L = [None if v is None else int(v * den) for v in lower]
+        boxed: list[int] = []
         for i, key in enumerate(rows.keys):
             if key is not None and key in fset:
                 if i in explicit:
@@ -645,20 +774,12 @@ class _Checker:
                              f"implication of {self.name(i)}")
                 self.counts["farkas"] += 1
                 continue
-            acc = 0
-            for j in range(n):
-                h = key[j]
-                if h == 0:
-                    continue
-                b = U[j] if h > 0 else L[j]
-                if b is None:
-                    acc = None
-                    break
-                acc += h * b
-            if acc is None or acc > key[n] * den:
-                raise _Invalid(f"{self.name(i)} is not shown implied by the facets (missing "
-                               "facet or evidence)")
-            self.counts["box_implied"] += 1
+            boxed.append(i)
+        bad = box_failures([rows.keys[i] for i in boxed], upper, lower)
+        if bad.size:
+            raise _Invalid(f"{self.name(boxed[int(bad[0])])} is not shown implied by the facets "
+                           "(missing facet or evidence)")
+        self.counts["box_implied"] += len(boxed)
 
     def _neighbours(self, r: int, reg: dict, bits: np.ndarray, rows: PatternRows,
                     facets: list[dict], fkeys: list[tuple[int, ...]]) -> None:
@@ -707,7 +828,7 @@ class _Checker:
             if self.full:
                 return
             bits = self.patterns[nb]
-            rows = pattern_rows(self.enet, self.edom, bits)
+            rows = self.xrows.rows(bits)
             for i, neg, where in reqs:
                 key = rows.keys[i]
                 if key is None:
@@ -716,14 +837,16 @@ class _Checker:
                     ok = key == neg
                 if not ok:
                     self.fail(f"{where}: in neighbour {nb}, {self.name(i)} has the wrong bit for "
-                              "the points beyond the facet")
+                              "the points beyond the facet", nb)
                     break
 
 
 def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,
-                      domain: Any | None = None, max_failures: int = 20) -> CheckResult:
+                      domain: Any | None = None, max_failures: int = 20,
+                      workers: int | None = 1) -> CheckResult:
     """Check a certificate against ``net`` exactly; ``domain`` (a Domain or its ``to_dict()``)
-    additionally requires the certificate to be about exactly that domain.
+    additionally requires the certificate to be about exactly that domain. ``workers``
+    (``None``: every core) checks the regions on that many forked processes.
 
     An unreadable or non-certificate file raises :class:`CertificateError`; every failed check
     is a message in ``failures`` (``valid`` is False), checking stops after ``max_failures``.
@@ -734,7 +857,8 @@ def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,
         _check_header(cert, "the given object")
     else:
         cert = load_certificate(cert_or_path)
-    chk = _Checker(cert, net, max_failures)
+    nw = forkpool.default_workers() if workers is None else max(1, int(workers))
+    chk = _Checker(cert, net, max_failures, nw)
     try:
         chk.run(domain)
     except _Invalid as exc:

@@ -93,16 +93,11 @@ def _row_index(m: int, n: int) -> np.ndarray:
     return idx
 
 
-def solve_lp(
-    cost: np.ndarray,
-    A: np.ndarray,
-    row_lower: np.ndarray,
-    row_upper: np.ndarray,
-    col_lower: np.ndarray,
-    col_upper: np.ndarray,
-    maximize: bool = False,
-) -> LPSolution:
-    """Solve ``min/max cost.x  s.t.  row_lower <= A x <= row_upper, col bounds`` (dense A)."""
+#: the object whose model the shared solver holds (a warm start is only valid for it)
+_OWNER: object | None = None
+
+
+def _pass_model(cost, A, row_lower, row_upper, col_lower, col_upper, maximize: bool) -> None:
     A = np.asarray(A, dtype=np.float64)
     m, n = A.shape
     h = _solver()
@@ -123,6 +118,10 @@ def solve_lp(
         lp.a_matrix_.index_ = _row_index(m, n)
         lp.a_matrix_.value_ = A.T.reshape(-1)
     h.passModel(lp)
+
+
+def _run() -> LPSolution:
+    h = _solver()
     h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kOptimal:
@@ -134,6 +133,49 @@ def solve_lp(
                   highspy.HighsModelStatus.kUnboundedOrInfeasible):
         return LPSolution("unbounded", None, None)
     return LPSolution("error", None, None)
+
+
+def solve_lp(
+    cost: np.ndarray,
+    A: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    maximize: bool = False,
+) -> LPSolution:
+    """Solve ``min/max cost.x  s.t.  row_lower <= A x <= row_upper, col bounds`` (dense A)."""
+    global _OWNER
+    _OWNER = None
+    _pass_model(cost, A, row_lower, row_upper, col_lower, col_upper, maximize)
+    return _run()
+
+
+class RowBoundsFamily:
+    """LPs that share cost, matrix and column bounds and differ only in their row bounds.
+
+    HiGHS keeps the last basis between them (a warm start: after a change of row bounds the
+    dual simplex resumes from it), which is several times cheaper than a fresh model each time:
+    the certifier asks 2 d such LPs of every region for its coordinate bounds.
+    """
+
+    def __init__(self, cost: np.ndarray, A: np.ndarray, col_lower: np.ndarray,
+                 col_upper: np.ndarray):
+        self.cost, self.A = cost, np.asarray(A, dtype=np.float64)
+        self.col_lower, self.col_upper = col_lower, col_upper
+        self._rows = np.arange(self.A.shape[0], dtype=np.int32)
+
+    def solve(self, row_lower: np.ndarray, row_upper: np.ndarray) -> LPSolution:
+        global _OWNER
+        if _OWNER is not self:
+            _pass_model(self.cost, self.A, row_lower, row_upper, self.col_lower,
+                        self.col_upper, False)
+            _OWNER = self
+        else:
+            _solver().changeRowsBounds(len(self._rows), self._rows,
+                                       np.asarray(row_lower, dtype=np.float64),
+                                       np.asarray(row_upper, dtype=np.float64))
+        return _run()
 
 
 def chebyshev_center(

@@ -1,0 +1,74 @@
+"""Fan independent per-region work out to forked processes that inherit the caller's state.
+
+Certifying and checking a partition do the same exact work for every region, given read-only
+state (the network, the domain, every pattern) that is large to pickle. Forked workers inherit
+that state from the parent's memory, so only region ids go out and small results come back.
+Where ``fork`` is not available the work runs in this process. Standard library only: the
+independent checker uses this module too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_STATE: Any = None
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def chunks(items: Sequence[T], workers: int, per_worker: int = 8) -> list[list[T]]:
+    """Contiguous chunks (order kept: neighbours in ``items`` share cached work), about
+    ``per_worker`` per worker so that a slow chunk does not leave a core idle at the end."""
+    if not items:
+        return []
+    n = max(1, min(len(items), workers * per_worker))
+    size = -(-len(items) // n)
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C is the parent's business: it shuts the pool down
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _call(args: tuple[Callable[[Any, Any], Any], Any]) -> Any:
+    fn, chunk = args
+    return fn(_STATE, chunk)
+
+
+def fork_map(fn: Callable[[Any, list[T]], R], state: Any, parts: list[list[T]],
+             workers: int) -> Iterator[R]:
+    """``fn(state, part)`` for every part, results in order; ``fn`` must be a module-level
+    function. With ``workers > 1`` (and ``fork`` available) the parts run on a process pool
+    whose workers see ``state`` without it being pickled."""
+    global _STATE
+    if workers <= 1 or len(parts) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for part in parts:
+            yield fn(state, part)
+        return
+    _STATE = state
+    try:
+        ctx = multiprocessing.get_context("fork")
+        ex = ProcessPoolExecutor(min(workers, len(parts)), mp_context=ctx,
+                                 initializer=_ignore_sigint)
+        try:
+            yield from ex.map(_call, [(fn, p) for p in parts])
+        finally:
+            # a caller that stops early (enough failures, Ctrl-C) cancels the queued parts
+            ex.shutdown(wait=True, cancel_futures=True)
+    finally:
+        _STATE = None

@@ -103,6 +103,7 @@ from .domain import Domain
 from .errors import InputError
 from .milp import add_input_vars, configure_scip, encode_network
 from .network import ReLUNetwork, exact_layers
+from .product import product_network
 
 #: Upper bounds (SCIP's dual bounds, float cell maxima) are trusted up to
 #: ``UPPER_TOL * (1 + |value|)``: "equivalent" needs
@@ -782,17 +783,12 @@ def _solve_direction(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
 def joint_network(net_a: ReLUNetwork, net_b: ReLUNetwork) -> ReLUNetwork | None:
     """One network whose hidden layers stack both networks' layers side by side (shared input,
     block-diagonal weights) and whose outputs are ``[f_A; f_B]``; its activation regions are
-    the cells of the overlay of both partitions. None when the depths differ."""
+    the cells of the overlay of both partitions. None when the depths differ (padding the
+    shallower network, as :func:`verishallow.product.product_network` does, would add cells).
+    """
     if len(net_a.weights) != len(net_b.weights):
         return None
-    Ws = [np.vstack([net_a.weights[0], net_b.weights[0]])]
-    for wa, wb in zip(net_a.weights[1:], net_b.weights[1:], strict=True):
-        W = np.zeros((wa.shape[0] + wb.shape[0], wa.shape[1] + wb.shape[1]))
-        W[:wa.shape[0], :wa.shape[1]] = wa
-        W[wa.shape[0]:, wa.shape[1]:] = wb
-        Ws.append(W)
-    bs = [np.concatenate([ba, bb]) for ba, bb in zip(net_a.biases, net_b.biases, strict=True)]
-    return ReLUNetwork(Ws, bs)
+    return product_network(net_a, net_b)
 
 
 def _split_pattern(net_a: ReLUNetwork, net_b: ReLUNetwork, p: np.ndarray

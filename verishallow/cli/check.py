@@ -1,7 +1,9 @@
 """``verishallow check CERT.json MODEL [DOMAIN]``: verify a certificate in exact arithmetic.
 
-This command is part of the trusted base of an audit: it imports the independent checker
-(:mod:`verishallow.checker`) and the model loaders only, never the enumeration code or a
+``verishallow check CERT.json MODEL_A MODEL_B [DOMAIN]`` verifies an equivalence certificate
+(written by ``verishallow equiv A B --certificate CERT.json``). This command is part of the
+trusted base of an audit: it imports the independent checkers (:mod:`verishallow.checker`,
+:mod:`verishallow.equiv_checker`) and the model loaders only, never the enumeration code or a
 solver. Exit codes: 0 valid, 1 invalid (the first failed check on one line), 2 bad input
 (missing, unreadable, truncated or garbled file, not a certificate, unknown version).
 """
@@ -12,6 +14,7 @@ import sys
 
 import click
 
+from ..errors import InputError
 from .common import (
     EXIT_NEGATIVE,
     domain_argument,
@@ -25,34 +28,80 @@ from .common import (
 @click.command()
 @click.argument("certificate", type=click.Path())
 @click.argument("model", type=click.Path())
+@click.argument("model_b", required=False, metavar="[MODEL_B]")
 @domain_argument
 @click.option("--all-failures", is_flag=True, help="Print every failed check (up to 20), not "
                                                    "only the first.")
 @json_option
 @quiet_option
 @handle_errors
-def command(certificate: str, model: str, domain: str | None, all_failures: bool,
-            as_json: bool, quiet: bool) -> None:
+def command(certificate: str, model: str, model_b: str | None, domain: str | None,
+            all_failures: bool, as_json: bool, quiet: bool) -> None:
     """Check CERTIFICATE (.json or .json.gz) against MODEL, exactly and without solvers.
 
-    With a domain (DOMAIN: a .vnnlib or domain .json file, 'whole', or lo:hi,lo:hi,...; or
-    --lower/--upper, --vnnlib, --whole-space) the certificate must also be about exactly that
-    domain; without one, the certificate's own domain is checked. Exit 0 valid, 1 invalid,
-    2 bad input.
+    An equivalence certificate ('verishallow equiv A B --certificate CERT') is checked against
+    both models: check CERT MODEL_A MODEL_B [DOMAIN]. With a domain (DOMAIN: a .vnnlib or
+    domain .json file, 'whole', or lo:hi,lo:hi,...; or --lower/--upper, --vnnlib,
+    --whole-space) the certificate must also be about exactly that domain; without one, the
+    certificate's own domain is checked. Exit 0 valid, 1 invalid, 2 bad input.
     """
     from ..checker import check_certificate, load_certificate
+    from ..equiv_checker import check_equivalence_certificate, is_equivalence_certificate
     from ..io import load
+    from .common import parse_domain
 
     cert = load_certificate(certificate)
+    if is_equivalence_certificate(cert):
+        if model_b is None:
+            raise InputError(f"{certificate} is an equivalence certificate: give both models "
+                             "(verishallow check CERT MODEL_A MODEL_B [DOMAIN])")
+        net_a, net_b = load(model), load(model_b)
+        dom = None if domain is None else parse_domain(domain, model, net_a.input_dim)
+        result = check_equivalence_certificate(cert, net_a, net_b, domain=dom)
+        _report(result, all_failures, as_json, equivalence=True)
+        return
+    if model_b is not None:
+        if _looks_like_model(model_b):
+            raise InputError(f"{certificate} is a partition certificate of one model: give one "
+                             "model (verishallow check CERT MODEL [DOMAIN])")
+        if domain is not None:
+            raise InputError("give the domain once: DOMAIN, --lower/--upper, --vnnlib or "
+                             "--whole-space")
+        domain = model_b  # check CERT MODEL DOMAIN
     net = load(model)
-    dom = None
-    if domain is not None:
-        from .common import parse_domain
-
-        dom = parse_domain(domain, model, net.input_dim)
+    dom = None if domain is None else parse_domain(domain, model, net.input_dim)
     result = check_certificate(cert, net, domain=dom)
+    _report(result, all_failures, as_json, equivalence=False)
+
+
+def _looks_like_model(path: str) -> bool:
+    return path.lower().endswith((".onnx", ".nnet", ".npz"))
+
+
+def _num(text: str | None) -> str:
+    """A rational string as its float, plus the exact value when the float is not exact."""
+    from fractions import Fraction
+
+    if text is None:
+        return "?"
+    v = Fraction(text)
+    return repr(float(v)) if Fraction(float(v)) == v else f"{float(v)!r} (exactly {text})"
+
+
+def _report(result, all_failures: bool, as_json: bool, equivalence: bool) -> None:
+    """Print the verdict (one JSON document, or one line when valid / per failure) and exit 1
+    when the certificate is invalid."""
     if as_json:
         emit_json(result.to_dict())
+    elif result.valid and equivalence:
+        c = result.checked
+        if result.max_difference is not None:
+            claim = f"max |f_A - f_B| = {_num(result.max_difference)}"
+        else:
+            claim = f"max |f_A - f_B| <= {_num(result.max_difference_bound)}"
+        click.echo(f"valid: {claim} <= epsilon {_num(result.epsilon)}, checked exactly on "
+                   f"{c.get('regions', 0)} regions of the product network "
+                   f"({c.get('difference_bounds', 0)} Farkas bounds, {result.seconds:.2f} s)")
     elif result.valid:
         c = result.checked
         click.echo(f"valid: {c.get('regions', 0)} regions, {c.get('facets', 0)} facets, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import zipfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from .common import (
     EXIT_NEGATIVE,
     EXIT_OK,
     EXIT_UNKNOWN,
+    ProgressBar,
     domain_argument,
     emit_json,
     handle_errors,
@@ -42,6 +44,40 @@ def _fmt(v: Any) -> str:
     return "[" + ", ".join(repr(float(t)) for t in v) + "]"
 
 
+def write_equivalence_certificate(net_a: Any, net_b: Any, dom: Any, epsilon: float, out: Path,
+                                  res: Any, show: bool) -> dict:
+    """Build the exact equivalence certificate after ``equiv`` found the networks equivalent,
+    and write it atomically only if it is a complete proof.
+
+    Why: the decision trusts SCIP's / the overlay's float bounds, the certificate does not; when
+    its exact bounds contradict the decision (``NotEquivalentError``) ``res`` becomes "not
+    equivalent", when its evidence is incomplete ``res`` becomes unknown. Returns the JSON
+    report fields (``certificate``: the path written, or None).
+    """
+    from ..certificate import write_certificate
+    from ..equiv_certificate import NotEquivalentError, certify_equivalence
+
+    bar = ProgressBar(enabled=show, desc="certify")
+    try:
+        cert = certify_equivalence(net_a, net_b, dom, epsilon,
+                                   progress=lambda done, total: bar(done, total - done))
+    except NotEquivalentError as exc:
+        res.equivalent, res.counterexample = False, None
+        res.details["reason"] = f"exact certificate: {exc}"
+        return {"certificate": None}
+    finally:
+        bar.close()
+    if not cert["complete"]:
+        res.equivalent = None
+        first = cert["problems"][0] if cert["problems"] else "evidence incomplete"
+        res.details["reason"] = f"the equivalence certificate is incomplete ({first})"
+        return {"certificate": None}
+    write_certificate(cert, out)
+    return {"certificate": str(out), "certificate_regions": len(cert["differences"]),
+            "certificate_max_difference": cert["max_difference"],
+            "certificate_max_difference_bound": cert["max_difference_bound"]}
+
+
 @click.command()
 @click.argument("model_a", type=click.Path())
 @click.argument("model_b", type=click.Path())
@@ -57,24 +93,44 @@ def _fmt(v: Any) -> str:
               show_default=True,
               help="regions: overlay of both partitions (equal depths); milp: SCIP over both "
                    "networks; auto: regions for <= 2 free inputs, else milp.")
+@click.option("--certificate", "certificate", type=click.Path(), default=None,
+              metavar="OUT.json",
+              help="When equivalence is proved, also write an exact certificate of it (.json, "
+                   "or .json.gz for gzip) that 'verishallow check OUT.json A B' re-checks "
+                   "without solvers; nothing is written otherwise.")
 @json_option
 @quiet_option
 @handle_errors
 def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1: bool,
-            time_limit: float | None, method: str, as_json: bool, quiet: bool) -> None:
+            time_limit: float | None, method: str, certificate: str | None, as_json: bool,
+            quiet: bool) -> None:
     """Decide whether MODEL_A and MODEL_B agree on DOMAIN: max |f_A(x) - f_B(x)| <= E.
 
     Models are .onnx, .nnet or .npz networks; either side may be a shallow network file from
     'verishallow convert' (.json or .npz), which is then checked region by region against the
     deep side. DOMAIN defaults to MODEL_A's bundled domain (a shallow network's own domain
     when one side is shallow). Exit 0 equivalent, 1 not equivalent (the counterexample and
-    both outputs are printed), 3 unknown, 2 bad input.
+    both outputs are printed), 3 unknown, 2 bad input. With --certificate OUT.json an exact
+    certificate is written only when equivalence is proved (and the certificate is complete).
     """
     from ..equiv import check_equivalence, check_shallow_equivalence, onnxruntime_check
     from ..io import load
     from ..shallow import load_shallow
 
     sh_a, sh_b = is_shallow_file(model_a), is_shallow_file(model_b)
+    cert_out = None
+    if certificate is not None:
+        if top1:
+            raise InputError("--certificate is not supported with --top1 (only max |f_A - f_B| "
+                             "<= E has a certificate)")
+        if sh_a or sh_b:
+            raise InputError("--certificate needs two deep networks (.onnx, .nnet or .npz)")
+        cert_out = Path(certificate)
+        parent = cert_out.parent if str(cert_out.parent) else Path(".")
+        if not parent.is_dir():
+            raise InputError(f"output directory does not exist: {parent}")
+        if not (math.isfinite(epsilon) and epsilon >= 0):
+            raise InputError(f"--epsilon must be a finite number >= 0, got {epsilon!r}")
     if sh_a and sh_b:
         raise InputError("both sides are shallow networks; give at least one deep network")
     if sh_a or sh_b:
@@ -101,10 +157,16 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
                 res.equivalent, res.counterexample = None, None
                 res.details["reason"] = ("onnxruntime's outputs at the counterexample disagree "
                                          "with the loaded networks")
+    cert_report: dict[str, Any] = {}
+    if cert_out is not None:
+        cert_report = {"certificate": None}
+        if res.equivalent:
+            cert_report = write_equivalence_certificate(net_a, net_b, dom, epsilon, cert_out,
+                                                        res, not (quiet or as_json))
     code = {True: EXIT_OK, False: EXIT_NEGATIVE, None: EXIT_UNKNOWN}[res.equivalent]
     if as_json:
         emit_json({"model_a": model_a, "model_b": model_b, "domain": dom_text,
-                   **res.to_dict()})
+                   **res.to_dict(), **cert_report})
         sys.exit(code)
     what = "top-1 disagreement" if top1 else "max |f_A - f_B|"
     if res.exact is not None:
@@ -115,6 +177,11 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
     if res.equivalent:
         click.echo(f"equivalent: {what}{sep} {value} <= {epsilon!r} on {dom_text} "
                    f"({res.seconds:.2f} s)")
+        if cert_report.get("certificate"):
+            click.echo(f"wrote certificate {cert_report['certificate']} "
+                       f"({cert_report['certificate_regions']} regions, exact)")
+    elif res.equivalent is False and res.counterexample is None:
+        click.echo(f"NOT equivalent on {dom_text}: {res.details.get('reason', '')}")
     elif res.equivalent is False:
         click.echo(f"NOT equivalent: {what}{sep} {value} > {epsilon!r} on {dom_text} "
                    f"({res.seconds:.2f} s)")

@@ -105,7 +105,7 @@ def command(model: str, domain: str | None, output: str | None, no_z3: bool, z3_
     bar = ProgressBar(enabled=show, desc="certify")
     try:
         cert = certify(net, dom, partition=part, z3=not no_z3, z3_timeout=z3_timeout,
-                       z3_coverage_timeout=z3_coverage_timeout,
+                       z3_coverage_timeout=z3_coverage_timeout, workers=workers,
                        progress=lambda done, total: bar(done, total - done))
     finally:
         bar.close()

@@ -32,11 +32,13 @@ from .common import (
 @domain_argument
 @click.option("--all-failures", is_flag=True, help="Print every failed check (up to 20), not "
                                                    "only the first.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes checking regions (default: all cores); the verdict is the same.")
 @json_option
 @quiet_option
 @handle_errors
 def command(certificate: str, model: str, model_b: str | None, domain: str | None,
-            all_failures: bool, as_json: bool, quiet: bool) -> None:
+            all_failures: bool, workers: int | None, as_json: bool, quiet: bool) -> None:
     """Check CERTIFICATE (.json or .json.gz) against MODEL, exactly and without solvers.
 
     An equivalence certificate ('verishallow equiv A B --certificate CERT') is checked against
@@ -70,7 +72,7 @@ def command(certificate: str, model: str, model_b: str | None, domain: str | Non
         domain = model_b  # check CERT MODEL DOMAIN
     net = load(model)
     dom = None if domain is None else parse_domain(domain, model, net.input_dim)
-    result = check_certificate(cert, net, domain=dom)
+    result = check_certificate(cert, net, domain=dom, workers=workers)
     _report(result, all_failures, as_json, equivalence=False)
 
 

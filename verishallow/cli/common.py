@@ -252,7 +252,8 @@ def method_option(extra: str = ""):
 scip_time_limit_option = click.option("--time-limit", type=float, default=None,
                                       help="SCIP time limit in seconds.")
 workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
-                              help="Worker processes for the region search (default: all "
-                                   "cores). Results are identical to a serial run.")
+                              help="Worker processes for the region search and the "
+                                   "certificate evidence (default: all cores). Results are "
+                                   "identical to a serial run.")
 scheduler_option = click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
                                 help="Run the region search on a Dask distributed cluster.")

@@ -119,7 +119,7 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
 
         bar = ProgressBar(enabled=not (quiet or as_json), desc="certify")
         try:
-            cert = certify(net, dom, partition=part,
+            cert = certify(net, dom, partition=part, workers=workers,
                            progress=lambda done, total: bar(done, total - done))
         finally:
             bar.close()

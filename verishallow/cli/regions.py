@@ -102,7 +102,7 @@ def _finished(store: str) -> bool:
         return False
 
 
-def _exact_coverage(net, dom, part, report: dict) -> None:
+def _exact_coverage(net, dom, part, report: dict, workers: int | None) -> None:
     """Coverage by the exact certificate when SCIP did not prove it: ``report`` gets
     ``complete`` and ``coverage["certificate"]`` (valid, certificate complete, seconds)."""
     import time
@@ -111,8 +111,8 @@ def _exact_coverage(net, dom, part, report: dict) -> None:
     from ..checker import check_certificate
 
     t0 = time.perf_counter()
-    cert = certify(net, dom, partition=part, z3=False)
-    check = check_certificate(cert, net)
+    cert = certify(net, dom, partition=part, z3=False, workers=workers)
+    check = check_certificate(cert, net, workers=workers)
     valid = bool(cert.get("complete")) and check.valid
     coverage = dict(report.get("coverage") or {})
     coverage["certificate"] = {"valid": valid, "seconds": time.perf_counter() - t0,
@@ -203,7 +203,7 @@ def command(model: str, domain: str | None, method: str, no_coverage_proof: bool
             report, method_used = part.summary(), part.method
             hist = {str(k): v for k, v in part.facet_histogram().items()}
             if exact_coverage and not part.complete:
-                _exact_coverage(net, dom, part, report)
+                _exact_coverage(net, dom, part, report, workers)
     except KeyboardInterrupt:
         bar.close()
         saved = _unfinished(store) if store is not None else None

@@ -308,6 +308,8 @@ class RegionOracle:
         flip = np.array(facet.ids)
         base = region.pattern.copy()
         base[flip] = ~base[flip]
+        if not region.zero_neurons.any():  # the usual case, and cheap to check
+            return [base]
         layer = self.layer_of[flip].min()
         amb = np.flatnonzero(region.zero_neurons & (self.layer_of > layer))
         if amb.size == 0:

@@ -110,17 +110,59 @@ def _reduced_domain_rows(red: Reduction) -> tuple[np.ndarray, np.ndarray, list[i
 
 def _lift(net: ReLUNetwork, red: Reduction, rid: int, loc: LocalRegion,
           neighbours: list[tuple[int, ...]] | None = None) -> Region:
+    fs = loc.facets
+    if red.trivial and fs:
+        # what ``red.lift_rows`` and ``red.lift`` do for E = I, x0 = 0 (-0.0 becomes 0.0),
+        # once per region rather than twice per facet: this runs for every region found
+        normals = list(np.array([f.normal for f in fs], dtype=np.float64) + 0.0)
+        points = list(np.array([f.point for f in fs], dtype=np.float64) + 0.0)
+    else:
+        normals = [red.lift_rows(f.normal) for f in fs]
+        points = [red.lift(f.point) for f in fs]
     facets = tuple(
         # lifted normals are zero on fixed inputs, so the offset carries over as is
-        Facet(f.kind, f.ids, red.lift_rows(f.normal), f.offset, red.lift(f.point),
+        Facet(f.kind, f.ids, normals[k], f.offset, points[k],
               neighbours[k] if neighbours else ())
-        for k, f in enumerate(loc.facets)
+        for k, f in enumerate(fs)
     )
     if red.trivial and loc.alpha is not None:  # the oracle's network is ``net`` itself
         alpha, beta = loc.alpha, loc.beta
     else:
         _, _, alpha, beta = net.local_affine(loc.pattern)
     return Region(rid, loc.pattern, facets, red.lift(loc.center), loc.radius, alpha, beta)
+
+
+def _flipped_key(key: bytes, ids: tuple[int, ...]) -> bytes:
+    """``pattern_key`` of the pattern whose key is ``key`` with the bits ``ids`` flipped
+    (``np.packbits`` order: bit i is the ``0x80 >> i % 8`` bit of byte ``i // 8``)."""
+    b = bytearray(key)
+    for i in ids:
+        b[i >> 3] ^= 0x80 >> (i & 7)
+    return bytes(b)
+
+
+def _across(oracle: RegionOracle, loc: LocalRegion, key: bytes, facet, zero: bool
+            ) -> tuple[list[bytes], Callable[[int], np.ndarray]]:
+    """Keys of the candidate patterns across neuron facet ``facet`` of ``loc`` (whose pattern
+    key is ``key``; ``zero``: ``loc.zero_neurons.any()``), in ``oracle.neighbour_patterns``
+    order, and a function giving the k-th pattern. Without zero neurons there is one
+    candidate, and its key is a byte flip away: the pattern array is only built if the
+    caller asks (for a pattern never seen before)."""
+    if not zero:
+        return [_flipped_key(key, facet.ids)], lambda k: oracle.neighbour_patterns(loc, facet)[k]
+    patterns = oracle.neighbour_patterns(loc, facet)
+    return [pattern_key(p) for p in patterns], patterns.__getitem__
+
+
+def add_edge_label(graph: nx.Graph, a: int, b: int, ids: tuple[int, ...]) -> None:
+    """Add edge ``a - b`` crossed at neurons ``ids``; the label ``neurons`` is the sorted
+    union of the ids each side reports (they differ when a later neuron duplicates the
+    hyperplane on one side only), whatever the order the sides are added in."""
+    data = graph.get_edge_data(a, b)
+    if data is None:
+        graph.add_edge(a, b, neurons=tuple(sorted(ids)))
+    elif data["neurons"] != ids:
+        data["neurons"] = tuple(sorted(set(data["neurons"]).union(ids)))
 
 
 class _Builder:
@@ -131,6 +173,9 @@ class _Builder:
         self.red = red
         self.local: list[LocalRegion] = []
         self.index: dict[bytes, int] = {}
+        self.keys: list[bytes] = []  # per region id: its pattern key
+        #: per region id: the neuron ids on its neuron facets (for the neighbour test)
+        self.on_facets: list[frozenset[int]] = []
         #: per region id, per facet: keys of the candidate patterns across it, when the search
         #: computed them already (saves recomputing them in ``finish``)
         self.across: dict[int, list[list[bytes]]] = {}
@@ -139,8 +184,12 @@ class _Builder:
 
     def add(self, loc: LocalRegion) -> int:
         rid = len(self.local)
+        key = pattern_key(loc.pattern)
         self.local.append(loc)
-        self.index[pattern_key(loc.pattern)] = rid
+        self.keys.append(key)
+        self.index[key] = rid
+        self.on_facets.append(frozenset(i for f in loc.facets if f.kind == "neuron"
+                                        for i in f.ids))
         return rid
 
     def lift(self, rid: int, neighbours: list[tuple[int, ...]] | None = None) -> Region:
@@ -166,23 +215,23 @@ class _Builder:
         loc = self.local[rid]
         graph.add_node(rid)
         per_facet: list[tuple[int, ...]] = []
-        across = self.across.get(rid)
+        across = self.across.pop(rid, None)  # not needed any more once finalised
+        index, on_facets = self.index, self.on_facets
         for k, f in enumerate(loc.facets):
+            if f.kind != "neuron":
+                per_facet.append(())
+                continue
+            keys = across[k] if across is not None else \
+                _across(oracle, loc, self.keys[rid], f, bool(loc.zero_neurons.any()))[0]
             found = []
-            if f.kind == "neuron":
-                keys = across[k] if across is not None else [
-                    pattern_key(p) for p in oracle.neighbour_patterns(loc, f)]
-                for key in keys:
-                    j = self.index.get(key)
-                    if j is not None and self._shares(j, f):
-                        found.append(j)
-                        graph.add_edge(rid, j, neurons=f.ids)
+            for key in keys:
+                j = index.get(key)
+                # j's own neuron facets must share a neuron with this one
+                if j is not None and not on_facets[j].isdisjoint(f.ids):
+                    found.append(j)
+                    add_edge_label(graph, rid, j, f.ids)
             per_facet.append(tuple(sorted(found)))
         return self.lift(rid, per_facet)
-
-    def _shares(self, j: int, facet) -> bool:
-        other = self.local[j]
-        return any(g.kind == "neuron" and set(g.ids) & set(facet.ids) for g in other.facets)
 
 
 def _start_pattern(net: ReLUNetwork, oracle: RegionOracle, red: Reduction
@@ -252,20 +301,20 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
             # in slices while the workers compute this wave's batches
             wave_start = len(builder.local) - len(wave)
             cands = []
-            for loc in wave:
+            for rid, loc in enumerate(wave, wave_start):
                 across: list[list[bytes]] = []
+                zero = bool(loc.zero_neurons.any())
                 for f in loc.facets:
-                    keys: list[bytes] = []
-                    across.append(keys)
                     if f.kind != "neuron":
+                        across.append([])
                         continue
-                    for p in oracle.neighbour_patterns(loc, f):
-                        key = pattern_key(p)
-                        keys.append(key)
+                    keys, pattern = _across(oracle, loc, builder.keys[rid], f, zero)
+                    across.append(keys)
+                    for k, key in enumerate(keys):
                         if key not in seen:
                             seen.add(key)
-                            cands.append(p)
-                builder.across[builder.index[pattern_key(loc.pattern)]] = across
+                            cands.append(pattern(k))
+                builder.across[rid] = across
             track.expanded += len(wave)
             track.generated += len(cands)
             depth += 1
@@ -384,16 +433,18 @@ class _StreamSearch:
         marked as seen)."""
         new = []
         loc = pend.local
+        own = pend.region.key
+        zero = bool(pend.zero.any())
         pend.cand_keys = []
         for f in pend.region.facets:
-            keys: list[bytes] = []
-            if f.kind == "neuron":
-                for p in self.oracle.neighbour_patterns(loc, f):
-                    key = pattern_key(p)
-                    keys.append(key)
-                    if key not in self.seen:
-                        self.seen[key] = -1
-                        new.append(p)
+            if f.kind != "neuron":
+                pend.cand_keys.append([])
+                continue
+            keys, pattern = _across(self.oracle, loc, own, f, zero)
+            for k, key in enumerate(keys):
+                if key not in self.seen:
+                    self.seen[key] = -1
+                    new.append(pattern(k))
             pend.cand_keys.append(keys)
         return new
 

@@ -271,7 +271,7 @@ class RegionStore:
 
         from ..domain import domain_from_dict
         from .region import Partition
-        from .search import _prepare
+        from .search import _prepare, add_edge_label
 
         if not self.complete:
             raise InputError(f"region store {self.path} is unfinished; resume it first")
@@ -284,7 +284,7 @@ class RegionStore:
             graph.add_node(r.id)
             for f in r.facets:
                 for j in f.neighbours:
-                    graph.add_edge(r.id, j, neurons=f.ids)
+                    add_edge_label(graph, r.id, j, f.ids)
         s = self.manifest["summary"]
         stats: dict = {"lps": s["lps"], "rejected": self.rejected(), "store": str(self.path)}
         if self.manifest.get("coverage"):

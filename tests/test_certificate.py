@@ -777,3 +777,31 @@ def test_row_bounds_family_matches_fresh_lps():
         assert a.status == b.status
         if a.ok:
             assert abs(a.objective - b.objective) <= 1e-9 * max(1.0, abs(b.objective))
+
+
+def test_thin_region_beyond_a_facet_is_added_to_the_certificate():
+    """A triangle with inradius ~3e-10 (below REGION_RADIUS_TOL, so not in the partition) is
+    still full-dimensional: the coverage proof needs it, and certify adds it as a thin region
+    with its own exact evidence."""
+    from verishallow.regions.geometry import REGION_RADIUS_TOL
+
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    net = ReLUNetwork([W, np.ones((1, 3))], [np.array([0.0, 0.0, -1e-9]), np.zeros(1)])
+    part = enumerate_regions(net, BOX, prove_coverage=False)
+    tri = "110"
+    assert tri not in {"".join("1" if b else "0" for b in r.pattern) for r in part.regions}
+    seen = []
+    cert = certify(net, BOX, partition=part, z3=False, on_thin_region=seen.append)
+    assert cert["complete"], cert["problems"]
+    assert cert["enumeration"]["thin_regions"] == 1 and len(seen) == 1
+    thin = cert["regions"][-1]
+    assert thin["thin"] and thin["pattern"] == tri and thin["id"] == len(part)
+    assert 0 < thin["radius"] <= REGION_RADIUS_TOL and 0 < seen[0].radius <= REGION_RADIUS_TOL
+    assert sorted(f["neighbour"] for f in thin["facets"]) == sorted(
+        r.id for r in part.regions if sum(a != b for a, b in zip(
+            "".join("1" if b else "0" for b in r.pattern), tri, strict=True)) == 1)
+    assert check_certificate(cert, net).valid
+    # without it the regions do not cover the box: the checker says so
+    cut = fresh(cert)
+    cut["regions"].pop()
+    assert not check_certificate(cut, net).valid

@@ -48,11 +48,14 @@ from .jsonable import jsonable
 from .network import ReLUNetwork, pattern_key
 from .regions import Partition, Region, enumerate_regions
 from .regions import geometry as G
+from .regions.search import thin_regions
 
 #: Multipliers below this (relative to the largest) are outside the float LP's support.
 SUPPORT_TOL = 1e-9
 #: At most this many rounds of adding missed facets / dropping redundant ones per region.
 MAX_ROUNDS = 4
+#: At most this many rounds of adding thin regions (a thin region's facets can lead to more).
+MAX_THIN_ROUNDS = 8
 
 Progress = Callable[[int, int], None]
 
@@ -326,7 +329,11 @@ class _Certifier:
         self.M = len(self.edom.rows)
         self.n = len(self.edom.free)
         self.index = {r.key: r.id for r in part.regions}
+        #: the partition's regions, then thin regions found beyond facets (see certify)
+        self.regions: list[Region] = list(part.regions)
         self.problems: list[str] = []
+        #: patterns beyond a facet that are not in the partition (by key): thin regions?
+        self.unresolved: dict[bytes, np.ndarray] = {}
         self.lps = 0
         self.counts = {"box_bounds": 0, "box_implied": 0, "farkas": 0, "added_facets": 0,
                        "dropped_facets": 0, "ambiguous_facets": 0}
@@ -444,6 +451,8 @@ class _Certifier:
                     lam = _Farkas(others, self.n).prove(list(k[:self.n]), Fraction(k[self.n]))
                     if lam is not None:
                         drop.append(k)
+                    elif far is not None:
+                        self.unresolved[pattern_key(far)] = far
             if not drop:
                 break
             self.counts["dropped_facets"] += len(drop)
@@ -540,20 +549,57 @@ def _strictly_inside(edom: ExactDomain, bits: np.ndarray, rows: PatternRows,
 
 
 def _certify_part(cf: _Certifier, ids: list[int]
-                  ) -> tuple[list[tuple[int, tuple[dict, list[str]]]], dict[str, int], int]:
+                  ) -> tuple[list[tuple[int, tuple[dict, list[str]]]], dict[str, int], int,
+                             dict[bytes, np.ndarray]]:
     """Certify regions ``ids`` (in a forked worker or here); also the evidence counts and LPs
-    they added, which the caller adds (``cf``'s own totals are left as they were)."""
-    counts0, lps0 = dict(cf.counts), cf.lps
-    out = [(rid, cf.region(cf.part.regions[rid])) for rid in ids]
-    delta = {k: v - counts0[k] for k, v in cf.counts.items()}, cf.lps - lps0
-    cf.counts, cf.lps = counts0, lps0
+    they added and the unresolved patterns beyond their facets, which the caller merges
+    (``cf``'s own totals are left as they were)."""
+    counts0, lps0, unresolved0 = dict(cf.counts), cf.lps, cf.unresolved
+    cf.unresolved = {}
+    out = [(rid, cf.region(cf.regions[rid])) for rid in ids]
+    delta = ({k: v - counts0[k] for k, v in cf.counts.items()}, cf.lps - lps0, cf.unresolved)
+    cf.counts, cf.lps, cf.unresolved = counts0, lps0, unresolved0
     return out, *delta
+
+
+def _add_thin_regions(cf: _Certifier, by_id: list,
+                      on_thin_region: Callable[[Region], None] | None = None) -> int:
+    """Close the partition under facet crossing with the regions the enumeration leaves out:
+    full-dimensional slivers whose inscribed ball is below its radius tolerance. Each becomes
+    a certificate region (``thin: true``, ids after the partition's) with its own exact
+    evidence, and the regions that pointed at it are certified again. Returns how many."""
+    n0 = len(cf.regions)
+    for _round in range(MAX_THIN_ROUNDS):
+        wanted = [p for key, p in cf.unresolved.items() if key not in cf.index]
+        cf.unresolved = {}
+        if not wanted:
+            break
+        new = thin_regions(cf.net, cf.part.domain, wanted, first_id=len(cf.regions))
+        if not new:
+            break
+        for reg in new:
+            cf.index[reg.key] = reg.id
+            cf.regions.append(reg)
+            by_id.append(None)
+            if on_thin_region is not None:
+                on_thin_region(reg)
+        # certify the new ones, and again every region with a facet whose neighbour was missing
+        again = [r for r, res in enumerate(by_id)
+                 if res is None or any(p.startswith(f"region {r}: no region beyond")
+                                       for p in res[1])]
+        for rid in again:
+            entry, probs = cf.region(cf.regions[rid])
+            if rid >= n0:
+                entry["thin"] = True
+                entry["radius"] = float(cf.regions[rid].radius)
+            by_id[rid] = (entry, probs)
+    return len(cf.regions) - n0
 
 
 def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition | None = None,
             *, z3: bool = True, workers: int | None = 1, z3_timeout: float = 10.0,
             z3_coverage_timeout: float = 60.0, progress: Progress | None = None,
-            **enum_kw: Any) -> dict:
+            on_thin_region: Callable[[Region], None] | None = None, **enum_kw: Any) -> dict:
     """Certificate (a JSON-ready dict) that ``net`` is piecewise affine as the partition says.
 
     Enumerates the regions unless ``partition`` is given (``enum_kw`` go to
@@ -564,6 +610,12 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     per-region z3 query, ``z3_coverage_timeout`` the one coverage query. ``progress(done,
     total)`` is called as regions are certified. ``workers`` (``None``: every core) runs the
     enumeration and the per-region evidence on that many processes; the certificate is the same.
+
+    Facets whose neighbour is a *thin* region (full-dimensional, but with an inscribed ball
+    below the engines' ``REGION_RADIUS_TOL``, so not in the partition) get that region added
+    to the certificate (``thin: true``, ids after the partition's; ``enumeration.thin_regions``
+    counts them): without it the regions would not provably cover the domain.
+    ``on_thin_region(region)`` sees each (``verify`` checks its property there too).
     """
     t0 = time.perf_counter()
     if partition is None:
@@ -591,15 +643,17 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     done = 0
     # one region a part when serial: progress after every region
     parts = forkpool.chunks(order, nw) if nw > 1 else [[r] for r in order]
-    for results, counts, lps in forkpool.fork_map(_certify_part, cf, parts, nw):
+    for results, counts, lps, unresolved in forkpool.fork_map(_certify_part, cf, parts, nw):
         for rid, res in results:
             by_id[rid] = res
         for k, v in counts.items():
             cf.counts[k] += v
         cf.lps += lps
+        cf.unresolved.update(unresolved)
         done += len(results)
         if progress is not None:
             progress(done, total)
+    n_thin = _add_thin_regions(cf, by_id, on_thin_region)
     entries = [e for e, _ in by_id]
     problems = [p for _, probs in by_id for p in probs]
     t_cert = time.perf_counter() - t1
@@ -614,7 +668,8 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
                                      witnesses=[e["witness"] for e in entries],
                                      coverage_timeout=z3_coverage_timeout)
         t_z3 = time.perf_counter() - t2
-        for e, st in zip(entries, z3_report.pop("per_region"), strict=True):
+        # thin regions (after the partition's) were not in the z3 run
+        for e, st in zip(entries[:total], z3_report.pop("per_region"), strict=True):
             e["z3"] = st
         if z3_report["missed_regions"]:
             problems.append(f"z3 found {len(z3_report['missed_regions'])} full-dimensional "
@@ -653,6 +708,7 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
         "tool": {"name": "verishallow", "version": __version__},
         "solvers": _versions(),
         "enumeration": {"method": partition.method, "regions": len(partition),
+                        "thin_regions": n_thin,
                         "complete": partition.complete, "seconds": partition.seconds,
                         "lps": partition.stats.get("lps"),
                         "scip_coverage": jsonable(cov) if cov is not None else None,

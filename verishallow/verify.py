@@ -616,7 +616,12 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
             return result("unknown", None, "regions", f"time limit reached after {checked} "
                           "regions", checked)
         if own_coverage:
-            why = _prove_coverage(net, case.domain, part, left(), deadline, proofs, workers)
+            try:
+                # the exact certificate may add thin regions: the property is checked there too
+                why = _prove_coverage(net, case.domain, part, left(), deadline, proofs,
+                                      workers, on_region)
+            except _Found as hit:
+                return result("sat", (hit.x, hit.y), "regions", checked=checked)
             if why is not None:
                 incomplete.append(f"coverage of {case.domain.describe()} not proved ({why})")
         elif not part.complete:
@@ -634,7 +639,8 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
 
 
 def _prove_coverage(net: ReLUNetwork, domain: Domain, part, left: float | None,
-                    deadline: float, proofs: list[str], workers: int | None = 1) -> str | None:
+                    deadline: float, proofs: list[str], workers: int | None = 1,
+                    on_thin_region: Callable | None = None) -> str | None:
     """Prove that ``part`` covers ``domain``: SCIP's query within its budget, else the exact
     certificate (:mod:`verishallow.certificate`, re-checked by the independent
     :mod:`verishallow.checker`). None when proved (the proof's name goes to ``proofs``),
@@ -656,7 +662,8 @@ def _prove_coverage(net: ReLUNetwork, domain: Domain, part, left: float | None,
     from .certificate import certify
     from .checker import check_certificate
 
-    cert = certify(net, domain, partition=part, z3=False, workers=workers)
+    cert = certify(net, domain, partition=part, z3=False, workers=workers,
+                   on_thin_region=on_thin_region)
     check = check_certificate(cert, net, workers=workers)
     if cert.get("complete") and check.valid:
         proofs.append("an exact certificate (adjacency closure, rational arithmetic)")

@@ -116,6 +116,8 @@ def _exact_coverage(net, dom, part, report: dict, workers: int | None) -> None:
     valid = bool(cert.get("complete")) and check.valid
     coverage = dict(report.get("coverage") or {})
     coverage["certificate"] = {"valid": valid, "seconds": time.perf_counter() - t0,
+                               # slivers below the radius tolerance that the proof needed
+                               "thin_regions": cert["enumeration"]["thin_regions"],
                                "first_failure": None if valid else
                                (check.failures[0] if check.failures else "incomplete")}
     report["coverage"] = coverage

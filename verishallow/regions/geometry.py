@@ -17,6 +17,9 @@ from ..network import ReLUNetwork
 
 #: A pattern is a region iff its largest inscribed ball has a radius above this (input units).
 REGION_RADIUS_TOL = 1e-9
+#: Facets of a sliver (a region with a radius at most REGION_RADIUS_TOL, only asked for by
+#: the certifier) need an in-plane ball wider than this fraction of the sliver's radius.
+THIN_FACET_FRACTION = 1e-2
 #: A supporting hyperplane is a facet iff the largest (d-1)-ball inside the region's
 #: intersection with it has a radius above this.
 FACET_RADIUS_TOL = 1e-9
@@ -119,8 +122,15 @@ class RegionOracle:
         H, c, ids = H[keep] / norms[keep, None], c[keep] / norms[keep], idx[keep]
         return H, c, ids, zero_neurons, True
 
-    def region(self, pattern: np.ndarray, want_facets: bool = True) -> LocalRegion | None:
-        """Geometry of ``pattern``, or ``None`` if it is not a full-dimensional region."""
+    def region(self, pattern: np.ndarray, want_facets: bool = True,
+               radius_tol: float = REGION_RADIUS_TOL) -> LocalRegion | None:
+        """Geometry of ``pattern``, or ``None`` if it is not a full-dimensional region (its
+        inscribed ball has a radius of at most ``radius_tol``).
+
+        A region whose radius is not above ``REGION_RADIUS_TOL`` (a sliver, asked for with a
+        lower ``radius_tol``) gets every row's facet LP with a tolerance scaled to its radius
+        (``THIN_FACET_FRACTION``): its facets are narrower than ``FACET_RADIUS_TOL`` and the
+        polar-dual screen is not reliable at that scale."""
         pattern = np.asarray(pattern, dtype=bool)
         stable = ~self.bounds.unstable
         if np.any(pattern[stable] != self.stable_bits[stable]):
@@ -149,7 +159,7 @@ class RegionOracle:
         allc = np.concatenate([offs, self.h])
         self.lp_count += 1
         cheb = lp.chebyshev_center(allH, allc)
-        if cheb is None or cheb[1] <= REGION_RADIUS_TOL:
+        if cheb is None or cheb[1] <= radius_tol:
             if cheb is not None and cheb[1] > -NEAR_TOL_BAND:
                 self.rejected.append((pattern.copy(), float(cheb[1])))
             return None
@@ -158,7 +168,13 @@ class RegionOracle:
             return LocalRegion(pattern, center, radius, (), zero_neurons, affine[2], affine[3])
         n_groups = len(rows)
         facets = []
-        for i, point, fr in self._facets(allH, allc, center):
+        if radius > REGION_RADIUS_TOL:
+            found = self._facets(allH, allc, center)
+        else:
+            tol = radius * THIN_FACET_FRACTION
+            found = [(i, *f) for i in range(len(allH))
+                     if (f := self._facet(allH, allc, i, tol)) is not None]
+        for i, point, fr in found:
             # labels only for the facets: the merged neuron group of row i, or a domain face
             if i < n_groups:
                 kind = "neuron"
@@ -260,7 +276,8 @@ class RegionOracle:
             top = np.where(H > 0, H * hi, np.where(H < 0, H * lo, 0.0)).sum(axis=1)
         return np.flatnonzero(~(top < c - SCREEN_TOL))
 
-    def _facet(self, H: np.ndarray, c: np.ndarray, i: int) -> tuple[np.ndarray, float] | None:
+    def _facet(self, H: np.ndarray, c: np.ndarray, i: int, tol: float = FACET_RADIUS_TOL
+               ) -> tuple[np.ndarray, float] | None:
         """Largest (d-1)-ball of the region inside hyperplane i, or None if it is no facet."""
         hi = H[i]
         others = np.delete(np.arange(len(H)), i)
@@ -292,7 +309,7 @@ class RegionOracle:
         col_hi = np.full(d + 1, lp.INF)
         col_hi[d] = lp.RADIUS_CAP
         sol = lp.solve_lp(cost, A, lo, up, np.full(d + 1, -lp.INF), col_hi, maximize=True)
-        if not sol.ok or sol.x[d] <= FACET_RADIUS_TOL:
+        if not sol.ok or sol.x[d] <= tol:
             return None
         return sol.x[:d], float(sol.x[d])
 

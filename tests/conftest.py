@@ -39,3 +39,22 @@ def vnncomp_dir(shared_dir: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is absent")
     return path
+
+
+#: Modules the trusted base of an audit (the checkers, the ``check`` command) must not load.
+SOLVER_MODULES = ["verishallow.regions", "verishallow.milp", "verishallow.lp",
+                  "verishallow.bounds", "verishallow.smt", "verishallow.certificate",
+                  "verishallow.equiv", "verishallow.equiv_certificate", "highspy", "pyscipopt",
+                  "pyomo", "z3", "scipy", "networkx"]
+
+
+def loaded_after(code: str, modules: list[str] = SOLVER_MODULES) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after running ``code``."""
+    import subprocess
+    import sys
+
+    script = (f"import sys\n{code}\n"
+              f"print(' '.join(m for m in {modules!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return out.stdout.split()

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, loaded_after
 
 from verishallow.certificate import certify, write_certificate
 from verishallow.checker import CertificateError, load_certificate, rational_str
@@ -329,23 +327,9 @@ def test_kind_mismatch_is_bad_input(pair):
 
 
 # ----- imports of the trusted base -------------------------------------------------------------
-FORBIDDEN = ["verishallow.regions", "verishallow.milp", "verishallow.lp", "verishallow.bounds",
-             "verishallow.smt", "verishallow.certificate", "verishallow.equiv",
-             "verishallow.equiv_certificate", "highspy", "pyscipopt", "pyomo", "z3", "scipy",
-             "networkx"]
-
-
-def _loaded_after(code: str) -> list[str]:
-    script = (f"import sys\n{code}\n"
-              f"print(' '.join(m for m in {FORBIDDEN!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    return out.stdout.split()
-
-
 @pytest.mark.parametrize("module", ["verishallow.equiv_checker", "verishallow.product"])
 def test_checker_side_imports_no_solver(module):
-    assert _loaded_after(f"import {module}") == []
+    assert loaded_after(f"import {module}") == []
 
 
 def test_check_command_on_equivalence_certificate_imports_no_solver(pair, tmp_path):
@@ -357,7 +341,7 @@ def test_check_command_on_equivalence_certificate_imports_no_solver(pair, tmp_pa
     code = ("from click.testing import CliRunner\nfrom verishallow.cli import main\n"
             f"r = CliRunner().invoke(main, ['check', *{args!r}])\n"
             "assert r.exit_code == 0, r.output")
-    assert _loaded_after(code) == []
+    assert loaded_after(code) == []
 
 
 # ----- command line ----------------------------------------------------------------------------

@@ -841,6 +841,20 @@ class _Checker:
                     break
 
 
+def run_guarded(run: Any, fail: Any, *args: Any, invalid: type[Exception] | None = None
+                ) -> None:
+    """``run(*args)``, turning a failed check (``invalid``, default this module's) or a
+    structurally broken document that got past the per-region guards into a failure message
+    (``fail(msg)``) instead of a traceback."""
+    expected = invalid or _Invalid
+    try:
+        run(*args)
+    except expected as exc:
+        fail(str(exc))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        fail(f"malformed certificate ({type(exc).__name__}: {exc})")
+
+
 def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,
                       domain: Any | None = None, max_failures: int = 20,
                       workers: int | None = 1) -> CheckResult:
@@ -859,11 +873,5 @@ def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,
         cert = load_certificate(cert_or_path)
     nw = forkpool.default_workers() if workers is None else max(1, int(workers))
     chk = _Checker(cert, net, max_failures, nw)
-    try:
-        chk.run(domain)
-    except _Invalid as exc:
-        chk.fail(str(exc))
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        # a structurally broken document that got past the per-region guards
-        chk.fail(f"malformed certificate ({type(exc).__name__}: {exc})")
+    run_guarded(chk.run, chk.fail, domain)
     return CheckResult(not chk.failures, chk.failures, chk.counts, time.perf_counter() - t0)

@@ -54,6 +54,7 @@ from .checker import (
     load_certificate,
     parse_rational,
     rational_str,
+    run_guarded,
 )
 from .network import ReLUNetwork, network_fingerprint
 from .product import product_network
@@ -369,12 +370,7 @@ def check_equivalence_certificate(cert_or_path: dict | str | Path, net_a: ReLUNe
         raise CertificateError("this is a partition certificate of one model, not an "
                                "equivalence certificate: check it with one model")
     chk = _EquivChecker(cert, net_a, net_b, max_failures)
-    try:
-        chk.run(domain)
-    except _Invalid as exc:
-        chk.fail(str(exc))
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        chk.fail(f"malformed certificate ({type(exc).__name__}: {exc})")
+    run_guarded(chk.run, chk.fail, domain, invalid=_Invalid)
     valid = not chk.failures
     return EquivalenceCheckResult(
         valid, chk.failures, chk.checked, time.perf_counter() - t0,

@@ -10,6 +10,7 @@ identical ``Partition`` objects that tests compare.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -316,6 +317,9 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
     depth = 0
     try:
         while wave:
+            # the found regions live until the end: keep the cycle collector from rescanning
+            # them at every full collection (30% of the coordinator's CPU on ACAS Xu)
+            gc.freeze()
             # every region before this wave has all its neighbours decided: finalise those
             # in slices while the workers compute this wave's batches
             wave_start = len(builder.local) - len(wave)
@@ -356,6 +360,7 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
                              depth)
             wave = nxt
     finally:
+        gc.unfreeze()
         mapper.close()
     return builder, oracle, red, bounds
 

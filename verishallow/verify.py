@@ -92,8 +92,8 @@ SEED = 0
 #: SCIP's coverage query gets at most ``max(SCIP_COVERAGE_SECONDS, SCIP_COVERAGE_FACTOR x the
 #: enumeration time)`` (and never more than the time left): on small nets it answers in a
 #: fraction of that; on ACAS Xu sized nets it does not answer in minutes, and the exact
-#: certificate (adjacency closure checked in rational arithmetic, about 30 ms per region
-#: there) proves coverage instead.
+#: certificate (adjacency closure checked in rational arithmetic, about 15 ms of CPU per
+#: region there, shared by the workers) proves coverage instead.
 SCIP_COVERAGE_SECONDS = 30.0
 SCIP_COVERAGE_FACTOR = 1.0
 

@@ -723,28 +723,46 @@ def test_exact_rows_memo_equals_fresh_computation():
         assert got.alpha.tolist() == want.alpha.tolist() and got.out_exp == want.out_exp
 
 
-def test_box_bounds_from_vertices_match_lp():
+def test_bounds_from_vertices_match_lp():
     """Multipliers read off the region's vertices prove the same (tight) coordinate bounds as
-    the LP-found ones."""
+    the LP-found ones, and an implication holds exactly when the LP says it does."""
     from verishallow.certificate import _Farkas
 
     rng = np.random.default_rng(5)
     n = 3
     for _ in range(20):
         # a random polytope around the origin: h.x <= c with c > 0
-        keys = []
+        # bounded: a box of half-width 30 plus random cuts
+        keys = [tuple(s * int(u == t) for u in range(n)) + (30,) for t in range(n)
+                for s in (1, -1)]
         for h in rng.integers(-9, 10, size=(12, n)):
             if any(h):
                 keys.append((*(int(v) for v in h), int(rng.integers(1, 20))))
         fk = _Farkas(keys, n)
-        got = fk.box_at_vertices(np.zeros(n))
+        fk.use_vertices(np.zeros(n))
+        got = {(t, sgn): fk.prove_at_vertex([sgn * int(u == t) for u in range(n)],
+                                            Fraction(10) ** 300)
+               for t in range(n) for sgn in (1, -1)}
+        assert sum(v is not None for v in got.values()) >= n  # most directions, no LP
         for (t, sgn), lam in got.items():
+            if lam is None:
+                continue
             target = [sgn * int(u == t) for u in range(n)]
             assert all(v >= 0 for v in lam.values())
             assert all(sum(lam.get(k, 0) * keys[k][j] for k in lam) == target[j] for j in range(n))
             bound = sum(v * keys[k][n] for k, v in lam.items())
             ref = fk.prove(target, Fraction(10) ** 300, exact_fallback=True)
             assert bound == sum(v * keys[k][n] for k, v in ref.items())  # both tight
+        for h in rng.integers(-5, 6, size=(10, n)):
+            if not any(h):
+                continue
+            target = [int(v) for v in h]
+            for tc in (Fraction(1), Fraction(10), Fraction(40)):
+                at_v = fk.prove_at_vertex(target, tc)
+                lp_ = fk.prove(target, tc)
+                if at_v is not None:  # a vertex proof is a proof: the LP agrees it holds
+                    assert lp_ is not None
+                    assert sum(v * keys[k][n] for k, v in at_v.items()) <= tc
 
 
 def test_row_bounds_family_matches_fresh_lps():

@@ -54,6 +54,8 @@ from .regions.search import thin_regions
 SUPPORT_TOL = 1e-9
 #: At most this many rounds of adding missed facets / dropping redundant ones per region.
 MAX_ROUNDS = 4
+#: Vertices tried (the extreme one, then near-ties) before an implication falls back to an LP.
+VERTEX_TRIES = 4
 #: At most this many rounds of adding thin regions (a thin region's facets can lead to more).
 MAX_THIN_ROUNDS = 8
 
@@ -184,6 +186,8 @@ class _Farkas:
         self.n = n
         self.H, self.c = _float_rows(fkeys, n) if fkeys else (np.zeros((0, n)), np.zeros(0))
         self.lps = 0
+        self._inner: np.ndarray | None = None
+        self._vertices: tuple | None = None  # () when there are none
         self._lp = lp.RowBoundsFamily(self.c, self.H.T, np.zeros(len(fkeys)),
                                       np.full(len(fkeys), lp.INF))
 
@@ -224,45 +228,52 @@ class _Farkas:
                 return ex
         return None
 
-    def box_at_vertices(self, inner: np.ndarray) -> dict[tuple[int, int], dict[int, Fraction]]:
-        """Exact multipliers for the coordinate bounds ``sgn * x_t <= ...``, keyed ``(t, sgn)``,
-        read off the region's vertices instead of 2 d LPs.
+    def use_vertices(self, inner: np.ndarray) -> None:
+        """Let :meth:`prove_at_vertex` use the region's vertices (found on first use around
+        the interior point ``inner``)."""
+        self._inner = inner
 
-        The polar dual of the facets around the interior point ``inner`` is one qhull call; its
-        facets are the region's vertices, each with the ``d`` facets tight there (a basis). The
-        extreme vertex in a direction has a basis whose exact multipliers are non-negative
-        unless the vertex is degenerate; bounds whose basis fails are left to the LP.
-        Unbounded regions (and qhull failures) give ``{}``.
-        """
+    def _find_vertices(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The region's vertices, each with a basis of ``d`` facets tight there: one qhull
+        call on the polar dual of the facets around the interior point, whose facets are the
+        region's vertices. None for unbounded regions and qhull failures."""
         from scipy.spatial import ConvexHull, QhullError
 
+        inner = self._inner
         H, c, n = self.H, self.c, self.n
-        if n < 2 or len(H) <= n:
-            return {}
+        if inner is None or n < 2 or len(H) <= n:
+            return None
         slack = c - H @ inner
         if np.any(slack <= 0):
-            return {}
+            return None
         P = H / slack[:, None]
         try:
             hull = ConvexHull(P)
         except (QhullError, ValueError):
-            return {}
+            return None
         eq = hull.equations
         if np.any(eq[:, -1] >= -1e-9 * float(np.abs(P).max())):
-            return {}  # the origin is not strictly inside the dual hull: unbounded
-        V = inner + eq[:, :-1] / (-eq[:, -1])[:, None]
-        out: dict[tuple[int, int], dict[int, Fraction]] = {}
-        for t in range(n):
-            for sgn in (1, -1):
-                target = [sgn * int(u == t) for u in range(n)]
-                score = sgn * V[:, t]
-                for k in np.argsort(-score)[:4]:  # the extreme vertex, then near-ties
-                    S = sorted(int(i) for i in hull.simplices[k])
-                    ex = _solve_support(self.K, S, target)
-                    if ex and self._ok(ex, target, Fraction(10) ** 300):
-                        out[(t, sgn)] = ex
-                        break
-        return out
+            return None  # the origin is not strictly inside the dual hull: unbounded
+        return inner + eq[:, :-1] / (-eq[:, -1])[:, None], hull.simplices
+
+    def prove_at_vertex(self, target: list[int], tc: Fraction) -> dict[int, Fraction] | None:
+        """Exact multipliers implying ``target . x <= tc`` from the basis of the region's
+        extreme vertex in direction ``target`` (then near-ties), or None: no LP. Its
+        multipliers are non-negative unless the vertex is degenerate; the caller falls back
+        to :meth:`prove` then. Needs :meth:`use_vertices` first."""
+        if self._vertices is None:
+            if self._inner is None:
+                return None
+            self._vertices = self._find_vertices() or ()
+        if not self._vertices:
+            return None
+        V, simplices = self._vertices
+        score = V @ np.array([float(v) for v in target])
+        for k in np.argsort(-score)[:VERTEX_TRIES]:
+            ex = _solve_support(self.K, sorted(int(i) for i in simplices[k]), target)
+            if ex and self._ok(ex, target, tc):
+                return ex
+        return None
 
     def _ok(self, lam: dict[int, Fraction], target: list[int], tc: Fraction) -> bool:
         """The checker's test, in integers: ``lam >= 0`` reproduces ``target`` and its bound
@@ -484,6 +495,7 @@ class _Certifier:
         ``inner`` is a point inside the region (free coordinates)."""
         n = self.n
         fk = _Farkas(fkeys, n)
+        fk.use_vertices(inner)
         fset = set(fkeys)
         box: list[dict] = []
         upper: list[Fraction | None] = [None] * n
@@ -491,11 +503,10 @@ class _Certifier:
         # prove coordinate bounds only when enough rows could use them
         todo = [i for i, k in enumerate(rows.keys) if k is not None and k not in fset]
         if len(todo) > 2 * n:
-            at_vertex = fk.box_at_vertices(inner)
             for t in range(n):
                 for sgn in (1, -1):
                     target = [sgn * int(u == t) for u in range(n)]
-                    lam = at_vertex.get((t, sgn))
+                    lam = fk.prove_at_vertex(target, Fraction(10) ** 300)
                     if lam is None:
                         lam = fk.prove(target, Fraction(10) ** 300, exact_fallback=False)
                     if lam is None:
@@ -519,7 +530,8 @@ class _Certifier:
         for i in (todo[int(t)] for t in unboxed):
             key = rows.keys[i]
             if key not in done:
-                lam = fk.prove(list(key[:n]), Fraction(key[n]))
+                lam = fk.prove_at_vertex(list(key[:n]), Fraction(key[n])) or \
+                    fk.prove(list(key[:n]), Fraction(key[n]))
                 if lam is None:
                     done[key] = None
                     missing.append(key)

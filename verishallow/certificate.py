@@ -2,11 +2,13 @@
 
 :func:`certify` turns a :class:`~verishallow.regions.Partition` into a versioned JSON document
 that :mod:`verishallow.checker` verifies in exact arithmetic (see that module for the theorem and
-the checks). Solvers are used here only to *find* evidence: HiGHS finds which facets support a
-Farkas combination, and the multipliers are then solved exactly on that support (an exact
-simplex takes over when the float support is degenerate). Nothing computed in floating point is
-written as a fact; what cannot be proved exactly is reported and makes the certificate
-``complete: false``.
+the checks). Floating point is used here only to *find* evidence: the basis of the region's
+extreme vertex in the needed direction (qhull on the polar dual of the facets), else HiGHS's
+support of a Farkas combination; the multipliers are then solved exactly on that support and
+verified (an exact simplex takes over when the float support is degenerate). Nothing computed
+in floating point is written as a fact; what cannot be proved exactly is reported and makes the
+certificate ``complete: false``. Regions are certified in pattern order (shared layer prefixes,
+see :class:`~verishallow.checker.ExactRows`), on forked workers when asked.
 
 Per region the certificate holds the pattern, an exact interior witness, the exact affine model,
 the facets (exact groups of rows on one hyperplane, with the neighbour across each), coordinate

@@ -1,7 +1,8 @@
 """Independent exact checker of verishallow certificates: no solver, no enumeration code.
 
-This module is the trusted base of an audit. It imports only the standard library, numpy and
-the network class (``verishallow.network``; models reach it through ``verishallow.io``), and
+This module is the trusted base of an audit. It imports only the standard library, numpy,
+the network class (``verishallow.network``; models reach it through ``verishallow.io``) and
+``verishallow.forkpool`` (a standard-library process pool that shares regions among workers), and
 recomputes every fact it relies on in exact rational arithmetic from the model's weights. Every
 float is a dyadic rational ``m * 2**e``, so weights, domain bounds and pattern-fixed affine maps
 are held as Python integers with one power-of-two exponent per layer, and only the

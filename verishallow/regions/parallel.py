@@ -13,7 +13,6 @@ as all of its own bookkeeping.
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..forkpool import default_workers
 from .geometry import LocalFacet, LocalRegion, RegionOracle
 
 _WORKER_ORACLE: RegionOracle | None = None
@@ -250,9 +250,6 @@ class DaskMapper(_BatchMapper):
             self.client.close()
 
 
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
 
 
 def dask_client(scheduler: Any) -> tuple[Any, bool]:

@@ -296,3 +296,28 @@ def test_sigkill_then_resume(tmp_path):
     rs = stream_regions(net, DOMAIN, store, resume=True, prove_coverage=False)
     reference = enumerate_regions(net, DOMAIN, method="graph", prove_coverage=False)
     assert_same_partition(reference, rs.partition(net, DOMAIN))
+
+
+def test_a_store_being_written_cannot_be_resumed_by_another_process(tmp_path):
+    """Two writers would interleave chunks and checkpoints: while a run writes its store, a
+    resume of the same store from another process is refused with one clear line; once the
+    writer is gone (killed: no clean-up), the resume works and gives the uninterrupted result."""
+    net = _net(seed=1, width=14)  # about 2,400 regions: still running when the resume comes
+    model = tmp_path / "net.npz"
+    save_npz(net, model)
+    store = tmp_path / "store"
+    script = ("import sys; from verishallow.io import load; from verishallow.domain import Box;"
+              "from verishallow.regions.search import stream_regions;"
+              "stream_regions(load(sys.argv[1]), Box([-2]*3, [2]*3), sys.argv[2], "
+              "prove_coverage=False, chunk_size=50, checkpoint_seconds=0)")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(model), str(store)])
+    try:
+        _wait_for_checkpoint(proc, store, 20)
+        with pytest.raises(InputError, match="being written by another process"):
+            stream_regions(net, DOMAIN, store, resume=True, prove_coverage=False)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    rs = stream_regions(net, DOMAIN, store, resume=True, prove_coverage=False)
+    reference = enumerate_regions(net, DOMAIN, method="graph", prove_coverage=False)
+    assert_same_partition(reference, rs.partition(net, DOMAIN))

@@ -600,41 +600,44 @@ def stream_regions(net: ReLUNetwork, domain: Domain | None, store: str | Path,
     """
     from ..domain import Whole
     from .parallel import make_mapper
-    from .store import CHUNK_SIZE, RegionStore
+    from .store import CHUNK_SIZE, RegionStore, writer_lock
 
     domain = Whole(net.input_dim) if domain is None else domain
     settings = store_settings()
     red, rnet, bounds, oracle = _prepare(net, domain)
     if resume:
         rs = RegionStore.open(store)
-        rs.check_matches(net, domain, settings)
     else:
         rs = RegionStore.create(store, net, domain, settings,
                                 CHUNK_SIZE if chunk_size is None else chunk_size)
-    if not rs.complete:
-        search = _StreamSearch(net, red, oracle, rs, on_region, checkpoint_seconds)
-        if rs.manifest.get("state"):
-            rs.resume_writing()
-            search.restore()
-        else:
-            search.start(_start_pattern(rnet, oracle, red))
-        mapper = make_mapper(oracle, workers, scheduler)
-        try:
-            search.run(mapper, progress)
-        finally:
-            mapper.close()
-        meta = search.meta()
-        rs.finish(meta, oracle.rejected, {
-            "stable_neurons": int((~bounds.unstable).sum()),
-            "unstable_neurons": int(bounds.unstable.sum()),
-            "method": "graph", "seconds": meta["seconds"], "complete": False,
-            "lps": oracle.lp_count,
-        })
-    cov_done = rs.manifest.get("coverage") or {}
-    if prove_coverage and cov_done.get("status") not in ("covered", "uncovered"):
-        coverage, complete = prove_coverage_by_scip(net, domain, rs.patterns(), "graph",
-                                                    time_limit)
-        rs.set_coverage(coverage, complete)
+    with writer_lock(rs.path):
+        if resume:  # read again under the lock: another writer may just have finished
+            rs = RegionStore.open(store)
+            rs.check_matches(net, domain, settings)
+        if not rs.complete:
+            search = _StreamSearch(net, red, oracle, rs, on_region, checkpoint_seconds)
+            if rs.manifest.get("state"):
+                rs.resume_writing()
+                search.restore()
+            else:
+                search.start(_start_pattern(rnet, oracle, red))
+            mapper = make_mapper(oracle, workers, scheduler)
+            try:
+                search.run(mapper, progress)
+            finally:
+                mapper.close()
+            meta = search.meta()
+            rs.finish(meta, oracle.rejected, {
+                "stable_neurons": int((~bounds.unstable).sum()),
+                "unstable_neurons": int(bounds.unstable.sum()),
+                "method": "graph", "seconds": meta["seconds"], "complete": False,
+                "lps": oracle.lp_count,
+            })
+        cov_done = rs.manifest.get("coverage") or {}
+        if prove_coverage and cov_done.get("status") not in ("covered", "uncovered"):
+            coverage, complete = prove_coverage_by_scip(net, domain, rs.patterns(), "graph",
+                                                        time_limit)
+            rs.set_coverage(coverage, complete)
     return rs
 
 

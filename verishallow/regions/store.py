@@ -21,6 +21,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ from .region import Facet, Region
 FORMAT = "verishallow-region-store"
 VERSION = 1
 MANIFEST = "manifest.json"
+#: Locked (``lockf``) by the one process writing the store; the OS drops the lock when that
+#: process ends, however it ends, so a killed run leaves no stale lock.
+LOCK = "writer.lock"
 #: Regions per chunk file.
 CHUNK_SIZE = 4096
 _KINDS = ("neuron", "domain")
@@ -122,6 +126,30 @@ def _canonical(obj: Any) -> Any:
 
 
 # ----- the store --------------------------------------------------------------------------
+@contextmanager
+def writer_lock(path: str | Path) -> Iterator[None]:
+    """The exclusive right to write the store at ``path`` (an existing directory): a second
+    process resuming the same store would interleave chunks and checkpoints. InputError when
+    another process holds it. Where ``fcntl`` does not exist (not POSIX) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(Path(path) / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            # a POSIX record lock, not flock: forked pool workers do not inherit it, so a
+            # killed run's lingering workers cannot keep its store locked
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"region store {path} is being written by another process; let "
+                             "it finish (or stop it) before resuming") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 class RegionStore:
     """A region store directory: read it with :meth:`regions`; the search writes it."""
 

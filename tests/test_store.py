@@ -278,9 +278,11 @@ def test_cli_sigint_then_resume(tmp_path):
     assert_same_partition(reference, RegionStore.open(store).partition(net, DOMAIN))
 
 
-def test_sigkill_then_resume(tmp_path):
-    """``kill -9`` part way (no chance to clean up): the last checkpoint resumes exactly."""
-    net = _net(seed=1, width=14)  # about 2,400 regions: still running when killed
+def _start_writer(tmp_path: Path) -> tuple[ReLUNetwork, Path, subprocess.Popen]:
+    """A ``stream_regions`` run in another process, writing ``tmp_path/store`` with a
+    checkpoint after every batch; its network has about 2,400 regions, so it is still running
+    when the caller acts on its first checkpoint."""
+    net = _net(seed=1, width=14)
     model = tmp_path / "net.npz"
     save_npz(net, model)
     store = tmp_path / "store"
@@ -289,6 +291,12 @@ def test_sigkill_then_resume(tmp_path):
               "stream_regions(load(sys.argv[1]), Box([-2]*3, [2]*3), sys.argv[2], "
               "prove_coverage=False, chunk_size=50, checkpoint_seconds=0)")
     proc = subprocess.Popen([sys.executable, "-c", script, str(model), str(store)])
+    return net, store, proc
+
+
+def test_sigkill_then_resume(tmp_path):
+    """``kill -9`` part way (no chance to clean up): the last checkpoint resumes exactly."""
+    net, store, proc = _start_writer(tmp_path)
     m = _wait_for_checkpoint(proc, store, 150)
     proc.kill()
     proc.wait(timeout=30)
@@ -302,15 +310,7 @@ def test_a_store_being_written_cannot_be_resumed_by_another_process(tmp_path):
     """Two writers would interleave chunks and checkpoints: while a run writes its store, a
     resume of the same store from another process is refused with one clear line; once the
     writer is gone (killed: no clean-up), the resume works and gives the uninterrupted result."""
-    net = _net(seed=1, width=14)  # about 2,400 regions: still running when the resume comes
-    model = tmp_path / "net.npz"
-    save_npz(net, model)
-    store = tmp_path / "store"
-    script = ("import sys; from verishallow.io import load; from verishallow.domain import Box;"
-              "from verishallow.regions.search import stream_regions;"
-              "stream_regions(load(sys.argv[1]), Box([-2]*3, [2]*3), sys.argv[2], "
-              "prove_coverage=False, chunk_size=50, checkpoint_seconds=0)")
-    proc = subprocess.Popen([sys.executable, "-c", script, str(model), str(store)])
+    net, store, proc = _start_writer(tmp_path)
     try:
         _wait_for_checkpoint(proc, store, 20)
         with pytest.raises(InputError, match="being written by another process"):

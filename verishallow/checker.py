@@ -201,16 +201,6 @@ class ExactNet:
             memo.popitem(last=False)
         return out
 
-    def pieces(self, bits: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray, int]],
-                                                 tuple[np.ndarray, np.ndarray, int]]:
-        """Pattern-fixed maps: per hidden layer ``z = (A x + d) * 2**e`` and the output map.
-
-        Returns ``([(A, d, e) per hidden layer], (alpha, beta, e))`` with ``A`` an object int
-        array of shape (n_l, input_dim); ``A`` and ``d`` share the exponent.
-        """
-        maps = [self.layer_map(k, bits) for k in range(len(self.layers))]
-        return maps[:-1], maps[-1]
-
 
 class ExactDomain:
     """A certificate's domain in exact rationals: rows ``h x <= c`` in ``Domain.constraints()``

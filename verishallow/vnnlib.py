@@ -14,6 +14,10 @@ Numbers are parsed exactly (``Fraction`` of the decimal string), and the exact r
 available next to their float copies: certificates need the exact domain, not its rounding.
 Strict comparisons ``<``/``>`` are read as ``<=``/``>=`` (the closure of the set), which is what
 every verifier in practice does for continuous properties.
+
+VNN-LIB 2.0 queries (``(vnnlib-version <2.0>)``, ``declare-network``, tensor indices) of one
+network are read into the same normal form by :mod:`verishallow.vnnlib2`, which also reads
+queries over several networks; see docs/vnnlib.md.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ MAX_DNF_TERMS = 100_000
 _VAR = re.compile(r"^([XY])_(\d+)$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 _IGNORED_COMMANDS = {"set-logic", "set-info", "set-option", "check-sat", "get-model", "exit"}
+_VNNLIB2_HEAD = re.compile(r"\(\s*(?:vnnlib-version|declare-network)(?![^\s()])")
 
 Var = tuple[str, int]
 
@@ -352,51 +357,9 @@ def _outputs(atoms: list[_Atomic], m: int) -> LinearConstraints:
     return LinearConstraints(tuple(rows), tuple(rhs), m)
 
 
-def parse_vnnlib_text(text: str, path: str = "<vnnlib>", n_inputs: int | None = None,
-                      n_outputs: int | None = None) -> VnnlibProperty:
-    """Parse VNN-LIB source text; see :func:`parse_vnnlib`."""
-    p = _Parser(path)
-    asserts = []
-    for node in _sexprs(text, path):
-        if not isinstance(node, _List) or not node.items or not isinstance(node.items[0], _Atom):
-            raise p.err(node, "expected a command like (declare-const X_0 Real) or (assert ...)")
-        cmd = node.items[0].text
-        if cmd == "declare-const":
-            if len(node.items) != 3 or not all(isinstance(t, _Atom) for t in node.items[1:]):
-                raise p.err(node, "expected (declare-const NAME Real)")
-            name, sort = node.items[1].text, node.items[2].text
-            m = _VAR.match(name)
-            if not m:
-                raise p.err(node, f"variable {name!r} must be named X_i (input) or Y_i (output)")
-            if sort != "Real":
-                raise p.err(node, f"variable {name} has sort {sort}; only Real is supported")
-            var = (m.group(1), int(m.group(2)))
-            if var in p.declared:
-                raise p.err(node, f"variable {name} is declared twice")
-            p.declared[var] = node.line
-        elif cmd == "assert":
-            if len(node.items) != 2:
-                raise p.err(node, "expected (assert CONSTRAINT) with one constraint")
-            asserts.append(node.items[1])
-        elif cmd in _IGNORED_COMMANDS:
-            continue
-        else:
-            raise p.err(node, f"unsupported command {cmd!r} (expected declare-const or assert)")
-
-    counts = {}
-    for kind, given, label in (("X", n_inputs, "inputs"), ("Y", n_outputs, "outputs")):
-        idx = sorted(i for k, i in p.declared if k == kind)
-        if idx != list(range(len(idx))):
-            missing = min(set(range(max(idx) + 1)) - set(idx))
-            raise InputError(f"{path}: {kind}_{missing} is not declared but {kind}_{max(idx)} is "
-                             f"({label} must be numbered from 0 without gaps)")
-        if given is not None and len(idx) != given:
-            raise InputError(f"{path}: declares {len(idx)} {label} but the model has {given}")
-        counts[kind] = len(idx)
-    d, m = counts["X"], counts["Y"]
-    if d == 0:
-        raise InputError(f"{path}: declares no input variables X_0, X_1, ...")
-
+def _property(p: _Parser, path: str, asserts: list, d: int, m: int) -> VnnlibProperty:
+    """The normal form of the conjunction of ``asserts`` over inputs ``X_0..X_{d-1}`` and
+    outputs ``Y_0..Y_{m-1}`` (variables keyed ``("X", i)`` / ``("Y", j)`` by ``p.term``)."""
     conj: list[list[_Atomic]] = [[]]
     for node in asserts:
         sub = p.dnf(node)
@@ -439,9 +402,79 @@ def parse_vnnlib_text(text: str, path: str = "<vnnlib>", n_inputs: int | None = 
     return VnnlibProperty(path, d, m, result)
 
 
+def is_vnnlib2(text: str) -> bool:
+    """Is this VNN-LIB 2.0 text? Its first command is ``(vnnlib-version ...)`` (or, read
+    leniently, ``(declare-network ...)``); comments and white space before it are skipped."""
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+        elif text[i] == ";":
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+        else:
+            break
+    return _VNNLIB2_HEAD.match(text, i) is not None
+
+
+def parse_vnnlib_text(text: str, path: str = "<vnnlib>", n_inputs: int | None = None,
+                      n_outputs: int | None = None) -> VnnlibProperty:
+    """Parse VNN-LIB source text; see :func:`parse_vnnlib`."""
+    if is_vnnlib2(text):
+        from .vnnlib2 import parse_vnnlib2_text  # VNN-LIB 2.0: one network, tensor indices
+        return parse_vnnlib2_text(text, path, n_inputs, n_outputs)
+    p = _Parser(path)
+    asserts = []
+    for node in _sexprs(text, path):
+        if not isinstance(node, _List) or not node.items or not isinstance(node.items[0], _Atom):
+            raise p.err(node, "expected a command like (declare-const X_0 Real) or (assert ...)")
+        cmd = node.items[0].text
+        if cmd == "declare-const":
+            if len(node.items) != 3 or not all(isinstance(t, _Atom) for t in node.items[1:]):
+                raise p.err(node, "expected (declare-const NAME Real)")
+            name, sort = node.items[1].text, node.items[2].text
+            m = _VAR.match(name)
+            if not m:
+                raise p.err(node, f"variable {name!r} must be named X_i (input) or Y_i (output)")
+            if sort != "Real":
+                raise p.err(node, f"variable {name} has sort {sort}; only Real is supported")
+            var = (m.group(1), int(m.group(2)))
+            if var in p.declared:
+                raise p.err(node, f"variable {name} is declared twice")
+            p.declared[var] = node.line
+        elif cmd == "assert":
+            if len(node.items) != 2:
+                raise p.err(node, "expected (assert CONSTRAINT) with one constraint")
+            asserts.append(node.items[1])
+        elif cmd in _IGNORED_COMMANDS:
+            continue
+        else:
+            raise p.err(node, f"unsupported command {cmd!r} (expected declare-const or assert)")
+
+    counts = {}
+    for kind, given, label in (("X", n_inputs, "inputs"), ("Y", n_outputs, "outputs")):
+        idx = sorted(i for k, i in p.declared if k == kind)
+        if idx != list(range(len(idx))):
+            missing = min(set(range(max(idx) + 1)) - set(idx))
+            raise InputError(f"{path}: {kind}_{missing} is not declared but {kind}_{max(idx)} is "
+                             f"({label} must be numbered from 0 without gaps)")
+        if given is not None and len(idx) != given:
+            raise InputError(f"{path}: declares {len(idx)} {label} but the model has {given}")
+        counts[kind] = len(idx)
+    d, m = counts["X"], counts["Y"]
+    if d == 0:
+        raise InputError(f"{path}: declares no input variables X_0, X_1, ...")
+
+    return _property(p, path, asserts, d, m)
+
+
 def parse_vnnlib(path: str | Path, n_inputs: int | None = None,
                  n_outputs: int | None = None) -> VnnlibProperty:
-    """Parse a ``.vnnlib`` file; ``n_inputs``/``n_outputs`` check it against a model."""
+    """Parse a ``.vnnlib`` file; ``n_inputs``/``n_outputs`` check it against a model.
+
+    Reads VNN-LIB 1.0 and single-network VNN-LIB 2.0 queries (see :mod:`verishallow.vnnlib2`;
+    a 2.0 query over several networks raises ``InputError``: use ``vnnlib2.parse_query``).
+    """
     path = Path(path)
     try:
         text = path.read_text()

@@ -1,10 +1,13 @@
 """``verishallow check CERT.json MODEL [DOMAIN]``: verify a certificate in exact arithmetic.
 
 ``verishallow check CERT.json MODEL_A MODEL_B [DOMAIN]`` verifies an equivalence certificate
-(written by ``verishallow equiv A B --certificate CERT.json``). This command is part of the
+(written by ``verishallow equiv A B --certificate CERT.json``). Proof trees
+(``docs/proof-search.md``) dispatch on their kind: ``check PROOF.json MODEL PROP.vnnlib``
+(property) and ``check EQ.json A B [DOMAIN]`` (equivalence). This command is part of the
 trusted base of an audit: it imports the independent checkers (:mod:`verishallow.checker`,
-:mod:`verishallow.equiv_checker`) and the model loaders only, never the enumeration code or a
-solver. Exit codes: 0 valid, 1 invalid (the first failed check on one line), 2 bad input
+:mod:`verishallow.equiv_checker`, :mod:`verishallow.proofs.tree_checker`), the model loaders
+and the VNN-LIB parser only, never the enumeration code or a solver. Exit codes: 0 valid,
+1 invalid (the first failed check on one line), 2 bad input
 (missing, unreadable, truncated or garbled file, not a certificate, unknown version).
 """
 
@@ -45,14 +48,20 @@ def command(certificate: str, model: str, model_b: str | None, domain: str | Non
     both models: check CERT MODEL_A MODEL_B [DOMAIN]. With a domain (DOMAIN: a .vnnlib or
     domain .json file, 'whole', or lo:hi,lo:hi,...; or --lower/--upper, --vnnlib,
     --whole-space) the certificate must also be about exactly that domain; without one, the
-    certificate's own domain is checked. Exit 0 valid, 1 invalid, 2 bad input.
+    certificate's own domain is checked. A proof tree ('verify/equiv --certificate') is
+    checked with check PROOF MODEL PROP.vnnlib (property) or check PROOF MODEL_A MODEL_B
+    [DOMAIN] (equivalence). Exit 0 valid, 1 invalid, 2 bad input.
     """
-    from ..checker import check_certificate, load_certificate
+    from ..checker import check_certificate
     from ..equiv_checker import check_equivalence_certificate, is_equivalence_certificate
     from ..io import load
+    from ..proofs.tree_checker import is_proof_tree, load_any_certificate
     from .common import parse_domain
 
-    cert = load_certificate(certificate)
+    cert = load_any_certificate(certificate)
+    if is_proof_tree(cert):
+        _check_tree(cert, certificate, model, model_b, domain, all_failures, workers, as_json)
+        return
     if is_equivalence_certificate(cert):
         if model_b is None:
             raise InputError(f"{certificate} is an equivalence certificate: give both models "
@@ -74,6 +83,52 @@ def command(certificate: str, model: str, model_b: str | None, domain: str | Non
     dom = None if domain is None else parse_domain(domain, model, net.input_dim)
     result = check_certificate(cert, net, domain=dom, workers=workers)
     _report(result, all_failures, as_json, equivalence=False)
+
+
+def _check_tree(cert: dict, certificate: str, model: str, second: str | None,
+                domain: str | None, all_failures: bool, workers: int | None,
+                as_json: bool) -> None:
+    """A proof tree: ``CERT MODEL PROP.vnnlib`` (property) or ``CERT A B [DOMAIN]``."""
+    from ..io import load
+    from ..proofs.tree_checker import check_equivalence_proof, check_property_proof
+    from .common import parse_domain
+
+    kind = cert.get("kind")
+    if kind == "property":
+        if second is None and domain is not None and domain.lower().endswith(".vnnlib"):
+            second, domain = domain, None  # check PROOF MODEL --vnnlib PROP.vnnlib
+        if second is None or domain is not None:
+            raise InputError(f"{certificate} is a property proof: give the model and the "
+                             "property (verishallow check PROOF MODEL PROP.vnnlib)")
+        from ..vnnlib import parse_vnnlib
+
+        net = load(model)
+        prop = parse_vnnlib(second, n_inputs=net.input_dim, n_outputs=net.output_dim)
+        result = check_property_proof(cert, net, prop, workers=workers)
+    elif kind == "equivalence":
+        if second is None:
+            raise InputError(f"{certificate} is an equivalence proof: give both models "
+                             "(verishallow check PROOF MODEL_A MODEL_B [DOMAIN])")
+        net_a, net_b = load(model), load(second)
+        dom = None if domain is None else parse_domain(domain, model, net_a.input_dim)
+        result = check_equivalence_proof(cert, net_a, net_b, domain=dom, workers=workers)
+    else:
+        raise InputError(f"{certificate}: unknown proof-tree kind {kind!r} (expected "
+                         "'property' or 'equivalence')")
+    if as_json:
+        emit_json(result.to_dict())
+    elif result.valid:
+        c = result.checked
+        click.echo(f"valid: {kind} proof, {c.get('leaves', 0)} leaves, "
+                   f"{c.get('input_splits', 0) + c.get('phase_splits', 0)} splits, "
+                   f"{c.get('bound_computations', 0)} bounds checked exactly "
+                   f"({result.seconds:.2f} s)")
+    else:
+        shown = result.failures if all_failures else result.failures[:1]
+        for msg in shown:
+            click.echo("invalid: " + " ".join(msg.split()))
+    if not result.valid:
+        sys.exit(EXIT_NEGATIVE)
 
 
 def _looks_like_model(path: str) -> bool:

@@ -1,0 +1,445 @@
+"""The leaf bound of a proof tree (``docs/proof-search.md``), recomputed in exact arithmetic.
+
+Every float64 is a dyadic rational ``n * 2**e``, so the network's weights, the node's box and
+every bound the algorithm rounds to float64 are held as Python integers (numpy object arrays)
+with one shared power-of-two exponent per array; sums, products and comparisons are then exact
+integer operations, and only the output rows (VNN-LIB decimals such as ``3.99`` or ``1/3``)
+bring in other denominators, removed by scaling each row by its positive common denominator
+(every bound of the doc is positively homogeneous in the row, so the scaled row's bound divided
+by the scale is the row's bound, exactly).
+
+The computation is the doc's, step for step, per hidden layer ``k``:
+
+1. interval ``il, iu`` from the input interval (as ``W mid -+ |W| rad + b``, the same numbers as
+   ``W+ alo + W- ahi + b`` and ``W+ ahi + W- alo + b``);
+2. at level ``"symbolic"``, the forward linear bounds ``Zu = W+ U + W- L``,
+   ``Zl = W+ L + W- U`` (computed as ``(W S +- |W| D) / 2`` with ``S = U + L``,
+   ``D = U - L``: the same numbers with two products instead of four), concretised over the box;
+3. ``l = max(il, sl)``, ``u = min(iu, su)``;
+4. phase fixings (inactive ``u = min(u, 0)``, active ``l = max(l, 0)``); a fixed neuron with
+   ``l > u`` makes the node empty (only a fixed neuron: the doc's rule);
+5. ``l`` rounded down and ``u`` up to float64;
+6. the ReLU relaxation (active ``l >= 0``, else inactive ``u <= 0``, else unstable with
+   ``s = u / (u - l)`` rounded up to float64 and ``lam = 1`` iff ``u > -l``).
+
+The row bound is the interval bound at level ``"interval"`` and the largest of the interval,
+the forward symbolic and the backward bound at level ``"symbolic"``. The layer bounds do not
+depend on the rows, so :func:`layer_bounds` computes them once per node and
+:func:`row_lower_bounds` folds any number of rows in at the end.
+
+Speed (exact, level symbolic, one node, 2 cores shared with other work; see the tests'
+measurement helper ``tests/test_proof_tree.py::test_speed_report``): filled in below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from ..network import ReLUNetwork
+
+LEVELS = ("interval", "symbolic")
+
+
+# ----- dyadic integer arrays ---------------------------------------------------------------
+def _dyadic(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
+    """Exact ``values = ints * 2**e`` (``ints`` an object array, one shared exponent)."""
+    a = np.asarray(values, dtype=np.float64)
+    flat = a.ravel().tolist()
+    pairs = []
+    for v in flat:
+        if not math.isfinite(v):
+            raise ValueError("cannot represent a non-finite value exactly")
+        p, q = v.as_integer_ratio()
+        pairs.append((p, 1 - q.bit_length()))
+    exps = [e for p, e in pairs if p]
+    E = min(exps) if exps else 0
+    out = np.empty(len(flat), dtype=object)
+    out[:] = [p << (e - E) if p else 0 for p, e in pairs]
+    return out.reshape(a.shape), E
+
+
+def _zeros(shape: tuple[int, ...]) -> np.ndarray:
+    out = np.empty(shape, dtype=object)
+    out.fill(0)
+    return out
+
+
+def _align(a: np.ndarray, ea: int, b: np.ndarray, eb: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """``a * 2**ea`` and ``b * 2**eb`` over one exponent (the smaller)."""
+    if ea == eb:
+        return a, b, ea
+    if ea > eb:
+        return a * (1 << (ea - eb)), b, eb
+    return a, b * (1 << (eb - ea)), ea
+
+
+def _add(a: np.ndarray, ea: int, b: np.ndarray, eb: int) -> tuple[np.ndarray, int]:
+    x, y, e = _align(a, ea, b, eb)
+    return x + y, e
+
+
+def _normalise(arrays: list[np.ndarray], e: int) -> tuple[list[np.ndarray], int]:
+    """Divide out the power of two common to every entry (keeps integers short)."""
+    tz = None
+    for a in arrays:
+        for v in a.ravel().tolist():
+            if v:
+                t = (v & -v).bit_length() - 1
+                if tz is None or t < tz:
+                    tz = t
+                    if tz == 0:
+                        return arrays, e
+    if not tz:
+        return arrays, e
+    return [a // (1 << tz) for a in arrays], e + tz
+
+
+def _to_double(n: int, e: int, up: bool) -> float:
+    """The nearest float64 at or beyond ``n * 2**e`` (above when ``up``)."""
+    if n == 0:
+        return 0.0
+    try:
+        if e >= 0:
+            v = n << e
+            f = float(v)
+            g = int(f)
+            if up and g < v:
+                f = math.nextafter(f, math.inf)
+            elif not up and g > v:
+                f = math.nextafter(f, -math.inf)
+            return f + 0.0
+        k = -e
+        f = n / (1 << k)  # correctly rounded
+        p, q = f.as_integer_ratio()
+        lhs, rhs = p << k, n * q
+        if up and lhs < rhs:
+            f = math.nextafter(f, math.inf)
+        elif not up and lhs > rhs:
+            f = math.nextafter(f, -math.inf)
+        return f + 0.0
+    except OverflowError:
+        raise ValueError("a bound exceeds the float64 range") from None
+
+
+def _fraction(n: int, e: int) -> Fraction:
+    return Fraction(n << e) if e >= 0 else Fraction(n, 1 << -e)
+
+
+def _interval(W: np.ndarray, Wabs: np.ndarray, eW: int, mid: np.ndarray, rad: np.ndarray,
+              em: int, b: np.ndarray, eb: int, lower: bool, upper: bool
+              ) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+    """``W mid -+ |W| rad + b`` (lower / upper) at one exponent."""
+    c = W @ mid
+    r = Wabs @ rad
+    ec = eW + em
+    lo = hi = None
+    e = ec
+    if lower:
+        lo, e = _add(c - r, ec, b, eb)
+    if upper:
+        hi, e = _add(c + r, ec, b, eb)
+    return lo, hi, e
+
+
+def _concretise(F: np.ndarray, eF: int, xmid: np.ndarray, xrad: np.ndarray, ex: int,
+                upper: bool) -> tuple[np.ndarray, int]:
+    """Max (``upper``) or min over the box of the affine forms ``F = [coefficients | const]``."""
+    C = F[:, :-1]
+    m = C @ xmid
+    r = np.abs(C) @ xrad
+    v = m + r if upper else m - r
+    return _add(v, eF + ex, F[:, -1], eF)
+
+
+# ----- the network --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Layer:
+    W: np.ndarray
+    Wabs: np.ndarray
+    eW: int
+    b: np.ndarray
+    eb: int
+
+
+class ExactNetwork:
+    """``F``'s layers as dyadic integers (``W``, ``|W|`` and ``b``), built once per check."""
+
+    def __init__(self, net: ReLUNetwork):
+        self.net = net
+        self.layers: list[_Layer] = []
+        for W, b in zip(net.weights, net.biases, strict=True):
+            IW, eW = _dyadic(W)
+            Ib, eb = _dyadic(b)
+            self.layers.append(_Layer(IW, np.abs(IW), eW, Ib, eb))
+        self.input_dim = net.input_dim
+        self.output_dim = net.output_dim
+        self.widths = tuple(net.hidden_widths)
+        self.n_hidden = int(sum(self.widths))
+        offs = [0]
+        for w in self.widths:
+            offs.append(offs[-1] + w)
+        self.offsets = tuple(offs)
+
+    def split_fixings(self, fixings: Mapping[int, bool]) -> list[dict[int, bool]]:
+        """Phase fixings per hidden layer, as local indices."""
+        per: list[dict[int, bool]] = [{} for _ in self.widths]
+        for j, active in fixings.items():
+            if not 0 <= j < self.n_hidden:
+                raise ValueError(f"neuron {j} does not exist ({self.n_hidden} hidden neurons)")
+            k = int(np.searchsorted(self.offsets, j, side="right")) - 1
+            per[k][j - self.offsets[k]] = bool(active)
+        return per
+
+
+# ----- layer bounds --------------------------------------------------------------------------
+@dataclass
+class LayerBounds:
+    """The bounds of one node's hidden layers, shared by every row folded in afterwards."""
+
+    level: str
+    empty: bool
+    #: flat index of the fixed neuron whose bounds contradict its fixing (when ``empty``)
+    empty_neuron: int | None
+    #: per hidden layer, the rounded pre-activation bounds (float64 values)
+    l: list[list[float]] = field(default_factory=list)  # noqa: E741
+    u: list[list[float]] = field(default_factory=list)
+    # --- internal, for the rows ---
+    x: tuple[np.ndarray, np.ndarray, int] | None = None  # box (mid, rad, exponent)
+    a: tuple[np.ndarray, np.ndarray, int] | None = None  # last layer's interval (mid, rad, e)
+    forms: tuple[np.ndarray, np.ndarray, int] | None = None  # last layer's (S, D, exponent)
+    # per hidden layer: lower slopes (0/1), upper slopes s, exponent of s, intercepts t, exp
+    relax: list[tuple[np.ndarray, np.ndarray, int, np.ndarray, int]] = field(
+        default_factory=list)
+
+
+def _box(lo: Sequence[Fraction], hi: Sequence[Fraction]) -> tuple[np.ndarray, np.ndarray, int]:
+    lf = [float(v) for v in lo]
+    hf = [float(v) for v in hi]
+    for v, f in zip((*lo, *hi), (*lf, *hf), strict=True):
+        if Fraction(f) != v:
+            raise ValueError(f"box bound {v} is not a float64 value")
+    both, e = _dyadic(lf + hf)
+    n = len(lf)
+    L, H = both[:n], both[n:]
+    return H + L, H - L, e - 1
+
+
+def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fraction],
+                 fixings: Mapping[int, bool], level: str) -> LayerBounds:
+    """Steps 1-6 of the doc for every hidden layer of ``enet`` on the box ``[lo, hi]`` (float64
+    values, as Fractions) with phase ``fixings`` (flat neuron -> True active / False
+    inactive), at ``level``; stops at the first layer that shows the node empty."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
+    if len(lo) != enet.input_dim or len(hi) != enet.input_dim:
+        raise ValueError(f"the box has {len(lo)} coordinates, the network {enet.input_dim} inputs")
+    symbolic = level == "symbolic"
+    xmid, xrad, ex = _box(lo, hi)
+    d = enet.input_dim
+    per_fix = enet.split_fixings(fixings)
+    res = LayerBounds(level, False, None, x=(xmid, xrad, ex))
+    amid, arad, ea = xmid, xrad, ex
+    S = D = None  # forms of the layer's input: S = U + L, D = U - L, exponent eF
+    eF = 0
+    for k, width in enumerate(enet.widths):
+        lay = enet.layers[k]
+        il, iu, ei = _interval(lay.W, lay.Wabs, lay.eW, amid, arad, ea, lay.b, lay.eb,
+                               True, True)
+        Zu = Zl = None
+        eZ = 0
+        if symbolic:
+            if k == 0:
+                # the input's forms are x itself: Zu = Zl = [W | b], and the concretisation
+                # equals the interval bound exactly
+                Wb, bb, eZ = _align(lay.W, lay.eW, lay.b, lay.eb)
+                Zu = Zl = np.concatenate([Wb, bb[:, None]], axis=1)
+                l_, u_, e = il, iu, ei
+            else:
+                WS = lay.W @ S
+                AD = lay.Wabs @ D
+                Zu, Zl = WS + AD, WS - AD
+                eZ = lay.eW + eF - 1
+                bcol = _zeros(Zu.shape)
+                bcol[:, -1] = lay.b
+                Zu, bu, eZ2 = _align(Zu, eZ, bcol, lay.eb)
+                Zl, bl, _ = _align(Zl, eZ, bcol, lay.eb)
+                Zu, Zl, eZ = Zu + bu, Zl + bl, eZ2
+                su, esu = _concretise(Zu, eZ, xmid, xrad, ex, upper=True)
+                sl, esl = _concretise(Zl, eZ, xmid, xrad, ex, upper=False)
+                a1, a2, e = _align(il, ei, sl, esl)
+                l_ = np.maximum(a1, a2)
+                b1, b2, e2 = _align(iu, ei, su, esu)
+                u_ = np.minimum(b1, b2)
+                l_, u_, e = _align(l_, e, u_, e2)
+        else:
+            l_, u_, e = il, iu, ei
+        l_ = l_.copy()
+        u_ = u_.copy()
+        for j, active in per_fix[k].items():
+            if active:
+                if l_[j] < 0:
+                    l_[j] = 0
+            elif u_[j] > 0:
+                u_[j] = 0
+            if l_[j] > u_[j]:
+                res.empty = True
+                res.empty_neuron = enet.offsets[k] + j
+                return res
+        lf = [_to_double(v, e, up=False) for v in l_.tolist()]
+        uf = [_to_double(v, e, up=True) for v in u_.tolist()]
+        res.l.append(lf)
+        res.u.append(uf)
+        # relaxation
+        lower_slope = _zeros((width,))
+        up_s: list[float] = []
+        alo: list[float] = []
+        ahi: list[float] = []
+        unstable: list[int] = []
+        for j in range(width):
+            lj, uj = lf[j], uf[j]
+            if lj >= 0:
+                lower_slope[j] = 1
+                up_s.append(1.0)
+                alo.append(lj)
+                ahi.append(uj)
+            elif uj <= 0:
+                up_s.append(0.0)
+                alo.append(0.0)
+                ahi.append(0.0)
+            else:
+                pu, qu = uj.as_integer_ratio()
+                pl, ql = lj.as_integer_ratio()
+                num, den = pu * ql, pu * ql - pl * qu  # s = num / den, den > 0
+                s = num / den
+                p, q = s.as_integer_ratio()
+                if p * den < num * q:
+                    s = math.nextafter(s, math.inf)
+                up_s.append(s)
+                if uj > -lj:
+                    lower_slope[j] = 1
+                alo.append(0.0)
+                ahi.append(uj)
+                unstable.append(j)
+        s_int, es = _dyadic(up_s)
+        # upper intercepts t = -s l of the unstable neurons (exact products of doubles)
+        l_int, el = _dyadic(lf)
+        t = _zeros((width,))
+        for j in unstable:
+            t[j] = -s_int[j] * l_int[j]
+        et = es + el
+        res.relax.append((lower_slope, s_int, es, t, et))
+        both, eab = _dyadic(alo + ahi)
+        A_lo, A_hi = both[:width], both[width:]
+        amid, arad, ea = A_hi + A_lo, A_hi - A_lo, eab - 1
+        if symbolic:
+            Ua = Zu * s_int[:, None]
+            eU = eZ + es
+            tcol = _zeros(Ua.shape)
+            tcol[:, -1] = t
+            Ua, eU = _add(Ua, eU, tcol, et)
+            La = Zl * lower_slope[:, None]
+            Ua, La, eF = _align(Ua, eU, La, eZ)
+            (S, D), eF = _normalise([Ua + La, Ua - La], eF)
+    res.a = (amid, arad, ea)
+    if symbolic:
+        if S is None:  # no hidden layer: the forms are x itself
+            eye = _zeros((d, d + 1))
+            for i in range(d):
+                eye[i, i] = 2
+            S, D, eF = eye, _zeros((d, d + 1)), -1
+        res.forms = (S, D, eF)
+    return res
+
+
+# ----- rows ----------------------------------------------------------------------------------
+def _scaled_rows(C_rows: Sequence[Sequence[Fraction]], d: Sequence[Fraction], m: int
+                 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Integer rows ``q_i C_i`` and offsets ``q_i d_i`` with ``q_i > 0`` (common denominator)."""
+    r = len(C_rows)
+    if len(d) != r:
+        raise ValueError(f"{r} rows but {len(d)} offsets")
+    Cq = _zeros((r, m))
+    dq = _zeros((r,))
+    qs = []
+    for i, (row, di) in enumerate(zip(C_rows, d, strict=True)):
+        if len(row) != m:
+            raise ValueError(f"row {i} has {len(row)} entries, the network {m} outputs")
+        vals = [Fraction(v) for v in row] + [Fraction(di)]
+        q = math.lcm(*(v.denominator for v in vals))
+        ints = [v.numerator * (q // v.denominator) for v in vals]
+        Cq[i, :] = ints[:-1]
+        dq[i] = ints[-1]
+        qs.append(q)
+    return Cq, dq, qs
+
+
+def row_lower_bounds(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Sequence[Fraction]],
+                     d: Sequence[Fraction]) -> list[Fraction]:
+    """Exact lower bound of each row ``C_i F(x) - d_i`` over the node of ``lb`` (not empty)."""
+    if lb.empty:
+        raise ValueError("the node is empty: no row bounds")
+    if not len(C_rows):
+        return []
+    out = enet.layers[-1]
+    Cq, dq, qs = _scaled_rows(C_rows, d, enet.output_dim)
+    Wg = Cq @ out.W
+    eg = out.eW
+    bg, ebg = _add(Cq @ out.b, out.eb, -dq, 0)
+    Wgabs = np.abs(Wg)
+    amid, arad, ea = lb.a
+    best, _, eb_ = _interval(Wg, Wgabs, eg, amid, arad, ea, bg, ebg, True, False)
+    if lb.level == "symbolic" and enet.widths:
+        xmid, xrad, ex = lb.x
+        S, D, eF = lb.forms
+        # forward: Gl = Wg+ L + Wg- U = (Wg S - |Wg| D) / 2, plus bg
+        G = Wg @ S - Wgabs @ D
+        eG = eg + eF - 1
+        bcol = _zeros(G.shape)
+        bcol[:, -1] = bg
+        G, eG = _add(G, eG, bcol, ebg)
+        fwd, ef = _concretise(G, eG, xmid, xrad, ex, upper=False)
+        x1, x2, e = _align(best, eb_, fwd, ef)
+        best, eb_ = np.maximum(x1, x2), e
+        # backward
+        Lam, eL = Wg, eg
+        c, ec = bg, ebg
+        for k in range(len(enet.widths) - 1, -1, -1):
+            lower_slope, s_int, es, t, et = lb.relax[k]
+            lay = enet.layers[k]
+            P = np.where(Lam > 0, Lam, 0)
+            N = Lam - P
+            c, ec = _add(c, ec, N @ t, eL + et)
+            Lz, eLz = _add(P * lower_slope[None, :], eL, N * s_int[None, :], eL + es)
+            c, ec = _add(c, ec, Lz @ lay.b, eLz + lay.eb)
+            Lam, eL = Lz @ lay.W, eLz + lay.eW
+            (Lam,), eL = _normalise([Lam], eL)
+        m = Lam @ xmid - np.abs(Lam) @ xrad
+        bwd, ebw = _add(m, eL + ex, c, ec)
+        x1, x2, e = _align(best, eb_, bwd, ebw)
+        best, eb_ = np.maximum(x1, x2), e
+    return [_fraction(int(v), eb_) / q for v, q in zip(best.tolist(), qs, strict=True)]
+
+
+@dataclass
+class LeafBound:
+    """The exact leaf bound: ``empty`` (a fixing is contradicted) or ``lower[i]``, the exact
+    lower bound of row ``i`` (``C_i F(x) - d_i``) over the node."""
+
+    empty: bool
+    lower: list[Fraction]
+    empty_neuron: int | None = None
+
+
+def leaf_bound(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fraction],
+               fixings: Mapping[int, bool], level: str, C_rows: Sequence[Sequence[Fraction]],
+               d: Sequence[Fraction]) -> LeafBound:
+    """The doc's leaf bound of rows ``(C_rows, d)`` on one node, exactly (see the module doc)."""
+    lb = layer_bounds(enet, lo, hi, fixings, level)
+    if lb.empty:
+        return LeafBound(True, [], lb.empty_neuron)
+    return LeafBound(False, row_lower_bounds(enet, lb, C_rows, d))

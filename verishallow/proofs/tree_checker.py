@@ -1,0 +1,488 @@
+"""Independent exact checker of proof trees (``docs/proof-search.md``): no solver, no search.
+
+A proof tree proves a goal (:mod:`verishallow.proofs.goals`) by splitting each case's box (input
+splits ``["x", i, "v"]``, phase splits ``["n", j]``) until every leaf refutes every disjunct
+of the case (``["l", level, [[k, i], ...]]``), is empty (``["e", level]``) or lies outside an
+input row (``["o", r]``). This module rebuilds the goal from the user's files (the caller
+passes it), compares the certificate's goal digest and network fingerprints, walks every tree
+in preorder (every split strictly inside its box, every neuron valid and not fixed twice on a
+path, nothing left over) and recomputes every leaf's bound exactly with
+:mod:`verishallow.exact.leaf_bounds`. Each failure names the case, the leaf's index in the
+preorder node list and its path of splits.
+
+Trusted base: imports the standard library, numpy, the network class, the goals,
+:mod:`verishallow.exact`, :mod:`verishallow.product`, :mod:`verishallow.forkpool` and the
+certificate reader of :mod:`verishallow.checker`; never a solver or the search.
+
+A leaf whose node turns out empty while computing its bound refutes every disjunct (the node
+holds no input), so an ``"l"`` leaf on an empty node is accepted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .. import forkpool
+from ..checker import (
+    FORMAT as PARTITION_FORMAT,
+)
+from ..checker import (
+    CertificateError,
+    CheckResult,
+    _check_header,
+    parse_rational,
+    run_guarded,
+)
+from ..errors import InputError
+from ..exact.leaf_bounds import LEVELS, ExactNetwork, layer_bounds, row_lower_bounds
+from ..network import ReLUNetwork, network_fingerprint
+from ..product import product_network
+from . import goals as goals_mod
+from .goals import Goal
+
+FORMAT = "verishallow.proof-tree"
+VERSION = 1
+KINDS = ("property", "equivalence")
+
+
+class _Invalid(Exception):
+    """A check failed; the message says which."""
+
+
+# ----- reading -------------------------------------------------------------------------------
+def load_document(path: str | Path) -> dict:
+    """A certificate document of any format (gzip detected by its magic bytes); an unreadable
+    file raises :class:`CertificateError`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CertificateError(f"certificate file not found: {path}") from None
+    except OSError as exc:
+        raise CertificateError(f"cannot read certificate {path}: {exc}") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CertificateError(f"certificate {path} is a damaged gzip file: {exc}") from None
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CertificateError(f"certificate {path} is not valid JSON (truncated?): {exc}"
+                               ) from None
+    if not isinstance(doc, dict):
+        raise CertificateError(f"{path} is not a verishallow certificate (not a JSON object)")
+    return doc
+
+
+def is_proof_tree(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("format") == FORMAT
+
+
+def check_tree_header(doc: Any, where: str) -> None:
+    """A proof tree of this version, else :class:`CertificateError`."""
+    if not is_proof_tree(doc):
+        raise CertificateError(f"{where} is not a verishallow proof tree (no \"format\": "
+                               f"\"{FORMAT}\")")
+    if doc.get("version") != VERSION:
+        raise CertificateError(f"{where}: unsupported proof-tree version {doc.get('version')!r} "
+                               f"(this checker reads {VERSION})")
+
+
+def load_any_certificate(path: str | Path) -> dict:
+    """A proof tree or a partition/equivalence certificate (their headers checked)."""
+    doc = load_document(path)
+    if is_proof_tree(doc):
+        check_tree_header(doc, str(path))
+    else:
+        _check_header(doc, str(path))
+    return doc
+
+
+def _load_tree(cert_or_path: dict | str | Path) -> dict:
+    if isinstance(cert_or_path, dict):
+        check_tree_header(cert_or_path, "the given object")
+        return cert_or_path
+    doc = load_document(cert_or_path)
+    if doc.get("format") == PARTITION_FORMAT:
+        raise CertificateError(f"{cert_or_path} is a partition certificate, not a proof tree")
+    check_tree_header(doc, str(cert_or_path))
+    return doc
+
+
+# ----- the walk --------------------------------------------------------------------------------
+@dataclass
+class _Leaf:
+    case: int
+    index: int  # preorder index in the case's node list
+    lo: list[Fraction]
+    hi: list[Fraction]
+    fix: dict[int, bool]
+    path: str
+    node: list
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_part(chk: _TreeChecker, ids: list[int]) -> tuple[list, dict]:
+    return chk.leaves_part(ids)
+
+
+class _TreeChecker:
+    def __init__(self, cert: dict, net: ReLUNetwork, goal: Goal, fingerprints: list[str] | None,
+                 max_failures: int, workers: int):
+        self.cert = cert
+        self.net = net
+        self.goal = goal
+        self.fingerprints = fingerprints
+        self.max_failures = max_failures
+        self.workers = workers
+        self._failures: list[tuple[tuple[int, int], str]] = []
+        self.counts = {k: 0 for k in ("cases", "nodes", "input_splits", "phase_splits",
+                                      "leaves", "bound_computations", "rows", "empty_leaves",
+                                      "input_row_leaves")}
+        self.leaves: list[_Leaf] = []
+
+    # ---------------------------------------------------------------------------------------
+    def fail(self, msg: str, key: tuple[int, int] = (-1, -1)) -> None:
+        self._failures.append((key, msg))
+
+    @property
+    def failures(self) -> list[str]:
+        return [m for _, m in sorted(self._failures, key=lambda t: t[0])]
+
+    @property
+    def full(self) -> bool:
+        return len(self._failures) >= self.max_failures
+
+    def run(self) -> None:
+        cert, goal = self.cert, self.goal
+        if cert.get("kind") != goal.kind:
+            self.fail(f"certificate is a {cert.get('kind')!r} proof, but the question is a "
+                      f"{goal.kind} one")
+            return
+        if self.fingerprints is not None:
+            nets = cert.get("networks")
+            if nets != self.fingerprints:
+                self.fail(f"certificate is for another model (network fingerprints "
+                          f"{_short(nets)}, given {_short(self.fingerprints)})")
+                return
+        if cert.get("goal_digest") != goal.digest():
+            what = "property" if goal.kind == "property" else "question"
+            self.fail(f"certificate is for another {what} (goal digest differs)")
+            return
+        trees = cert.get("trees")
+        if not isinstance(trees, list):
+            self.fail("certificate has no list of trees")
+            return
+        if len(trees) != len(goal.cases):
+            self.fail(f"certificate has {len(trees)} trees but the goal has {len(goal.cases)} "
+                      "cases (one tree per case, in order)")
+            return
+        self.enet = ExactNetwork(self.net)
+        for k, tree in enumerate(trees):
+            if not isinstance(tree, dict) or tree.get("case") != k \
+                    or not isinstance(tree.get("nodes"), list):
+                self.fail(f"tree {k}: expected {{\"case\": {k}, \"nodes\": [...]}}", (k, -1))
+                continue
+            self.counts["cases"] += 1
+            self._walk(k, tree["nodes"])
+            if self.full:
+                return
+        parts = forkpool.chunks(list(range(len(self.leaves))), self.workers)
+        for failures, counts in forkpool.fork_map(_check_part, self, parts, self.workers):
+            self._failures += failures
+            for key, v in counts.items():
+                self.counts[key] += v
+            if self.full:
+                return
+
+    def _walk(self, k: int, nodes: list) -> None:
+        """Preorder structure of case ``k``'s tree; collects its leaves (checked later)."""
+        case = self.goal.cases[k]
+        N = self.enet.n_hidden
+        rlo, rhi = goals_mod.float_box(case)
+        root = ([Fraction(float(v)) for v in rlo], [Fraction(float(v)) for v in rhi], {}, [],
+                True)
+        stack = [root]
+        pos = 0
+        while stack:
+            lo, hi, fix, path, ok = stack.pop()
+            where = ", ".join(path) if path else "root"
+            if pos >= len(nodes):
+                self.fail(f"case {k}: the tree ends early: the subtree at ({where}) is missing "
+                          f"(after node {pos - 1})", (k, pos))
+                return
+            node = nodes[pos]
+            idx = pos
+            pos += 1
+            self.counts["nodes"] += 1
+            tag = node[0] if isinstance(node, list) and node else None
+            if tag == "x":
+                if ok:
+                    ok = self._input_split(k, idx, where, node, lo, hi)
+                if ok:
+                    i, v = node[1], parse_rational(node[2])
+                    hi1 = list(hi)
+                    hi1[i] = v
+                    lo2 = list(lo)
+                    lo2[i] = v
+                    s = repr(float(v))
+                    stack.append((lo2, hi, fix, [*path, f"x{i}>={s}"], True))
+                    stack.append((lo, hi1, fix, [*path, f"x{i}<={s}"], True))
+                else:
+                    stack.append((lo, hi, fix, path, False))
+                    stack.append((lo, hi, fix, path, False))
+                self.counts["input_splits"] += 1
+            elif tag == "n":
+                if ok:
+                    j = node[1] if len(node) == 2 else None
+                    if not (_is_int(j) and 0 <= j < N):
+                        self.fail(f"case {k}, node {idx} ({where}): phase split of neuron {j!r}, "
+                                  f"which does not exist ({N} hidden neurons)", (k, idx))
+                        ok = False
+                    elif j in fix:
+                        self.fail(f"case {k}, node {idx} ({where}): neuron "
+                                  f"{self.net.neuron_name(j)} is already fixed on this path",
+                                  (k, idx))
+                        ok = False
+                if ok:
+                    name = self.net.neuron_name(j)
+                    stack.append((lo, hi, {**fix, j: True}, [*path, f"{name}>=0"], True))
+                    stack.append((lo, hi, {**fix, j: False}, [*path, f"{name}<=0"], True))
+                else:
+                    stack.append((lo, hi, fix, path, False))
+                    stack.append((lo, hi, fix, path, False))
+                self.counts["phase_splits"] += 1
+            elif tag in ("l", "e", "o"):
+                if ok:
+                    self.leaves.append(_Leaf(k, idx, lo, hi, fix, where, node))
+            else:
+                self.fail(f"case {k}, node {idx} ({where}): unknown node {_short(node)} (expected "
+                          "an \"x\", \"n\", \"l\", \"e\" or \"o\" node); the rest of the tree "
+                          "is not read", (k, idx))
+                return
+            if self.full:
+                return
+        if pos < len(nodes):
+            self.fail(f"case {k}: {len(nodes) - pos} node(s) after the end of the tree "
+                      f"(from node {pos})", (k, pos))
+
+    def _input_split(self, k: int, idx: int, where: str, node: list, lo: list[Fraction],
+                     hi: list[Fraction]) -> bool:
+        head = f"case {k}, node {idx} ({where})"
+        if len(node) != 3 or not _is_int(node[1]) or not 0 <= node[1] < self.goal.n_inputs:
+            self.fail(f"{head}: malformed input split {_short(node)} (coordinate out of range?)",
+                      (k, idx))
+            return False
+        i = node[1]
+        try:
+            v = parse_rational(node[2])
+        except Exception as exc:  # the strict parser's message
+            self.fail(f"{head}: split value: {exc}", (k, idx))
+            return False
+        if Fraction(float(v)) != v:
+            self.fail(f"{head}: split value {node[2]} of x{i} is not a float64 value", (k, idx))
+            return False
+        if not lo[i] < v < hi[i]:
+            self.fail(f"{head}: split value {float(v)!r} of x{i} is not strictly inside the "
+                      f"box [{float(lo[i])!r}, {float(hi[i])!r}]", (k, idx))
+            return False
+        return True
+
+    # ---------------------------------------------------------------------------------------
+    def leaves_part(self, ids: list[int]) -> tuple[list, dict]:
+        """Check leaves ``ids``; returns their failures and counts (the same in a forked worker
+        and in this process)."""
+        saved = self._failures, self.counts
+        self._failures = []
+        self.counts = dict.fromkeys(saved[1], 0)
+        try:
+            for t in ids:
+                leaf = self.leaves[t]
+                head = f"case {leaf.case}, leaf at node {leaf.index} ({leaf.path})"
+                try:
+                    self._leaf(leaf, head)
+                except _Invalid as exc:
+                    self.fail(f"{head}: {exc}", (leaf.case, leaf.index))
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                    self.fail(f"{head}: malformed leaf ({type(exc).__name__}: {exc})",
+                              (leaf.case, leaf.index))
+                if self.full:
+                    break
+            return self._failures, self.counts
+        finally:
+            self._failures, self.counts = saved
+
+    def _leaf(self, leaf: _Leaf, head: str) -> None:
+        node = leaf.node
+        case = self.goal.cases[leaf.case]
+        self.counts["leaves"] += 1
+        tag = node[0]
+        if tag == "o":
+            r = node[1] if len(node) == 2 else None
+            if not (_is_int(r) and 0 <= r < len(case.A)):
+                raise _Invalid(f"input row {r!r} does not exist (the case has {len(case.A)})")
+            row = case.A[r]
+            low = sum((a * (lo if a > 0 else hi) for a, lo, hi in
+                       zip(row, leaf.lo, leaf.hi, strict=True)), Fraction(0))
+            if not low > case.b[r]:
+                raise _Invalid(f"input row {r} does not exclude the box: its minimum over the "
+                               f"box is {low}, not > {case.b[r]}")
+            self.counts["input_row_leaves"] += 1
+            return
+        level = node[1] if len(node) >= 2 else None
+        if level not in LEVELS:
+            raise _Invalid(f"unknown level {level!r} (expected {' or '.join(LEVELS)})")
+        if tag == "e":
+            if len(node) != 2:
+                raise _Invalid(f"malformed empty leaf {_short(node)}")
+            lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, level)
+            self.counts["bound_computations"] += 1
+            if not lb.empty:
+                raise _Invalid(f"the node is not empty at level {level}: no phase fixing is "
+                               "contradicted")
+            self.counts["empty_leaves"] += 1
+            return
+        # "l"
+        if len(node) != 3 or not isinstance(node[2], list):
+            raise _Invalid(f"malformed leaf {_short(node)}")
+        nd = len(case.disjuncts)
+        chosen: dict[int, int] = {}
+        for pair in node[2]:
+            if not (isinstance(pair, list) and len(pair) == 2 and _is_int(pair[0])
+                    and _is_int(pair[1])):
+                raise _Invalid(f"malformed refutation {_short(pair)} (expected [disjunct, row])")
+            q, i = pair
+            if not 0 <= q < nd:
+                raise _Invalid(f"disjunct {q} does not exist (the case has {nd})")
+            if q in chosen:
+                raise _Invalid(f"disjunct {q} is listed twice")
+            if not 0 <= i < len(case.disjuncts[q].C):
+                raise _Invalid(f"row {i} of disjunct {q} does not exist (it has "
+                               f"{len(case.disjuncts[q].C)})")
+            chosen[q] = i
+        missing = [q for q in range(nd) if q not in chosen]
+        if missing:
+            raise _Invalid(f"disjunct {missing[0]} is not refuted (missing from the leaf)")
+        lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, level)
+        self.counts["bound_computations"] += 1
+        if lb.empty:
+            return  # no input reaches the node: every disjunct is refuted
+        keys = sorted(set(chosen.items()))
+        C = [case.disjuncts[q].C[i] for q, i in keys]
+        d = [case.disjuncts[q].d[i] for q, i in keys]
+        lows = dict(zip(keys, row_lower_bounds(self.enet, lb, C, d), strict=True))
+        self.counts["rows"] += len(keys)
+        for q in range(nd):
+            i = chosen[q]
+            v = lows[(q, i)]
+            closed = case.disjuncts[q].closed
+            if not (v > 0 if closed else v >= 0):
+                raise _Invalid(f"row {i} of disjunct {q} has exact lower bound {v} "
+                               f"(~{float(v):.6g}), not {'>' if closed else '>='} 0")
+
+
+def _short(v: Any, n: int = 80) -> str:
+    text = json.dumps(v) if not isinstance(v, str) else v
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
+# ----- entry points ---------------------------------------------------------------------------
+def check_proof_tree(cert: dict, net_F: ReLUNetwork, goal: Goal, workers: int | None = 1,
+                     fingerprints: list[str] | None = None, max_failures: int = 20
+                     ) -> CheckResult:
+    """Check a proof tree of ``goal`` on the network ``net_F`` exactly.
+
+    ``fingerprints``: the certificate's ``"networks"`` must equal it (default, for a property:
+    ``[net_F's fingerprint]``; for an equivalence the wrapper passes ``[A's, B's]``).
+    ``workers`` (``None``: every core) checks the leaves on that many forked processes; the
+    verdict is the same. Checking stops after ``max_failures`` failures.
+    """
+    t0 = time.perf_counter()
+    check_tree_header(cert, "the given object")
+    if fingerprints is None and goal.kind == "property":
+        fingerprints = [network_fingerprint(net_F.weights, net_F.biases)]
+    nw = forkpool.default_workers() if workers is None else max(1, int(workers))
+    chk = _TreeChecker(cert, net_F, goal, fingerprints, max_failures, nw)
+    run_guarded(chk.run, chk.fail, invalid=_Invalid)
+    failures = chk.failures[:max_failures]
+    return CheckResult(not failures, failures, chk.counts, time.perf_counter() - t0)
+
+
+def check_property_proof(cert_or_path: dict | str | Path, net: ReLUNetwork, prop: Any,
+                         workers: int | None = 1, max_failures: int = 20) -> CheckResult:
+    """A proof tree that ``net`` satisfies the VNN-LIB property ``prop`` (its unsafe set is
+    empty); the goal is rebuilt from ``prop`` (:func:`goals.property_goal`)."""
+    cert = _load_tree(cert_or_path)
+    goal = goals_mod.property_goal(prop, net.input_dim, net.output_dim)
+    return check_proof_tree(cert, net, goal, workers=workers, max_failures=max_failures)
+
+
+def check_equivalence_proof(cert_or_path: dict | str | Path, net_a: ReLUNetwork,
+                            net_b: ReLUNetwork, domain: Any | None = None,
+                            workers: int | None = 1, max_failures: int = 20) -> CheckResult:
+    """A proof tree that ``net_a`` and ``net_b`` are equivalent (the certificate's
+    ``"equivalence"`` block: mode, epsilon, box) on the product network; ``domain`` (a box
+    Domain) additionally requires the certificate's box to be exactly that domain."""
+    t0 = time.perf_counter()
+    cert = _load_tree(cert_or_path)
+    if net_a.output_dim != net_b.output_dim:
+        raise InputError(f"the models have {net_a.output_dim} and {net_b.output_dim} outputs")
+    if net_a.input_dim != net_b.input_dim:
+        raise InputError(f"the models have {net_a.input_dim} and {net_b.input_dim} inputs")
+    fps = [network_fingerprint(n.weights, n.biases) for n in (net_a, net_b)]
+
+    def bad(msg: str) -> CheckResult:
+        return CheckResult(False, [msg], {}, time.perf_counter() - t0)
+
+    if cert.get("kind") != "equivalence":
+        return bad(f"certificate is a {cert.get('kind')!r} proof, not an equivalence proof")
+    if cert.get("networks") != fps:
+        return bad(f"certificate is for another model (network fingerprints "
+                   f"{_short(cert.get('networks'))}, given {_short(fps)})")
+    try:
+        eq = cert["equivalence"]
+        mode = eq["mode"]
+        if mode not in ("epsilon", "top1"):
+            raise _Invalid(f"unknown equivalence mode {mode!r}")
+        eps = parse_rational(eq["epsilon"])
+        lower = [parse_rational(v) for v in eq["lower"]]
+        upper = [parse_rational(v) for v in eq["upper"]]
+        if len(lower) != net_a.input_dim or len(upper) != net_a.input_dim:
+            raise _Invalid(f"the box has {len(lower)}/{len(upper)} coordinates, the models "
+                           f"{net_a.input_dim} inputs")
+        goal = goals_mod.equivalence_goal(lower, upper, m=net_a.output_dim, epsilon=eps,
+                                          top1=mode == "top1")
+    except (_Invalid, InputError, KeyError, TypeError, ValueError) as exc:
+        msg = str(exc) if isinstance(exc, _Invalid | InputError) else \
+            f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, _Invalid | InputError):
+            msg = f"malformed equivalence block ({msg})"
+        elif "equivalence" not in msg:
+            msg = f"equivalence block: {msg}"
+        return bad(msg)
+    if domain is not None:
+        if len(getattr(domain, "A", ())) or not hasattr(domain, "lower"):
+            raise InputError("a proof tree is about a box: the given domain has linear rows")
+        try:
+            given_lo = [Fraction(float(v)) for v in domain.lower]
+            given_hi = [Fraction(float(v)) for v in domain.upper]
+        except (OverflowError, ValueError):
+            return bad("the given domain is unbounded, the certificate's box is not")
+        if given_lo != lower or given_hi != upper:
+            return bad("the certificate's box differs from the given domain")
+    prod = product_network(net_a, net_b)
+    res = check_proof_tree(cert, prod, goal, workers=workers, fingerprints=fps,
+                           max_failures=max_failures)
+    res.seconds = time.perf_counter() - t0
+    return res

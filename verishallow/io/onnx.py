@@ -27,6 +27,7 @@ import numpy as np
 from ..domain import Domain, domain_from_dict
 from ..errors import InputError, UnsupportedModelError
 from ..network import ReLUNetwork
+from . import onnx_ops as ops
 
 #: Metadata key holding the model's default domain (JSON of :meth:`Domain.to_dict`).
 DOMAIN_KEY = "verishallow.domain"
@@ -34,21 +35,33 @@ DOMAIN_KEY = "verishallow.domain"
 #: Opset written by :func:`save_onnx`.
 SAVE_OPSET = 13
 
-#: Ops the loader folds on the data path.
+#: Ops the loader folds on the data path: affine ones act on the traced tensor, piecewise-linear
+#: ones (Relu, MaxPool, Max, Abs, Clip, ...) add hidden ReLU layers. The single source of truth
+#: for ``verishallow supports --onnx-operators``.
 SUPPORTED_OPS = (
-    "Add", "BatchNormalization", "Cast", "Concat", "Constant", "Div", "Dropout", "Flatten",
-    "Gemm", "Identity", "MatMul", "Mul", "Neg", "Relu", "Reshape", "Squeeze", "Sub",
-    "Transpose", "Unsqueeze",
+    "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
+    "Conv", "Div", "Dropout", "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
+    "GlobalMaxPool", "HardSigmoid", "Identity", "LeakyRelu", "MatMul", "Max", "MaxPool", "Mean",
+    "Min", "Mul", "Neg", "Pad", "PRelu", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum",
+    "Relu", "Reshape", "Slice", "Split", "Squeeze", "Sub", "Sum", "Tile", "Transpose",
+    "Unsqueeze", "Where",
 )
 #: Ops evaluated only when all their inputs are constants (shape arithmetic of exporters).
-CONSTANT_ONLY_OPS = ("Gather", "Shape")
+CONSTANT_ONLY_OPS = ("ConstantOfShape", "Shape")
+#: Opsets whose operator semantics the loader implements (``supports --onnx-opset-versions``).
+OPSET_RANGE = (7, 21)
 
 _NOT_PIECEWISE_LINEAR = {
     "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp", "Log", "Sqrt", "Pow", "Erf", "Gelu",
-    "Softplus", "Softsign", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Mish",
-    "Reciprocal", "Sin", "Cos", "Tan", "Atan", "Asin", "Acos", "Sinh", "Cosh", "Round",
-    "Floor", "Ceil", "Sign",
+    "Softplus", "Softsign", "Elu", "Selu", "Celu", "HardSwish", "Mish", "Hardmax",
+    "Reciprocal", "Sin", "Cos", "Tan", "Atan", "Asin", "Acos", "Sinh", "Cosh",
+    "LpNormalization", "LRN", "InstanceNormalization",
+    "LayerNormalization", "GroupNormalization", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "LpPool", "GlobalLpPool", "ArgMax",
+    "ArgMin", "Einsum",
 }
+#: Piecewise-linear but with jumps: no ReLU network computes them.
+_DISCONTINUOUS = {"Round", "Floor", "Ceil", "Sign", "ThresholdedRelu", "Shrink"}
 
 #: Refuse to trace tensors with more coefficients than this (about 2 GB of float64).
 _MAX_TRACE_ENTRIES = 250_000_000
@@ -71,10 +84,11 @@ class _Affine:
 
 
 class _Unavailable:
-    """A secondary node output (e.g. a Dropout mask) that has no meaning in inference."""
+    """A secondary node output (a Dropout mask, MaxPool's argmax indices) that is not traced."""
 
-    def __init__(self, what: str):
+    def __init__(self, what: str, why: str = "which is only defined in training mode"):
         self.what = what
+        self.why = why
 
 
 def _one_line(exc: BaseException) -> str:
@@ -130,6 +144,37 @@ def _node_label(node, index: int) -> str:
         return repr(node.name)
     out = node.output[0] if node.output else "?"
     return f"#{index} (output {out!r})"
+
+
+class _Rows:
+    """Rows ``R_j`` (columns of a ``(1 + n, r)`` array) of a new ReLU layer and their read-out."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.parts: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+
+    def add(self, R: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
+        if R.shape[1]:
+            self.parts.append(R)
+            self.cols.append(np.asarray(cols, dtype=np.int64))
+            self.vals.append(np.asarray(vals, dtype=np.float64))
+
+    def collect(self):
+        if not self.parts:
+            return (np.zeros((1 + self.n, 0)), np.zeros(0, dtype=np.int64), np.zeros(0))
+        return (np.concatenate(self.parts, axis=1), np.concatenate(self.cols),
+                np.concatenate(self.vals))
+
+
+#: Affine ops handled by :meth:`_Tracer._linear` (first input is the data, the rest constants,
+#: except Where/Sum/Mean).
+_LINEAR_OPS = {"AveragePool", "Conv", "Expand", "Gather", "GlobalAveragePool", "Mean", "Pad",
+               "ReduceMean", "ReduceSum", "Slice", "Split", "Sum", "Tile", "Where"}
+#: Piecewise-linear ops handled by :meth:`_Tracer._pwl`.
+_PWL_OPS = {"Abs", "Clip", "GlobalMaxPool", "HardSigmoid", "LeakyRelu", "Max", "MaxPool", "Min",
+            "PRelu", "ReduceMax", "ReduceMin"}
 
 
 class _Tracer:
@@ -233,8 +278,7 @@ class _Tracer:
                 v = self.values[n]
                 if isinstance(v, _Unavailable):
                     raise UnsupportedModelError(
-                        f"node {label} ({node.op_type}) uses {v.what}, which is only defined "
-                        "in training mode")
+                        f"node {label} ({node.op_type}) uses {v.what}, {v.why}")
                 ins.append(v)
             try:
                 outs = self._apply(node, label, ins)
@@ -315,6 +359,7 @@ class _Tracer:
         data = [v for v in ins if isinstance(v, _Affine)]
         if op not in SUPPORTED_OPS and op not in CONSTANT_ONLY_OPS:
             reason = ("not piecewise-linear" if op in _NOT_PIECEWISE_LINEAR
+                      else "discontinuous, so no ReLU network computes it" if op in _DISCONTINUOUS
                       else "not supported by this loader (dense feed-forward ReLU networks only)")
             raise self._unsupported(node, label, reason)
         if op in CONSTANT_ONLY_OPS and data and op != "Shape":
@@ -334,10 +379,22 @@ class _Tracer:
             start, end = a.get("start", 0), a.get("end", None)
             return [np.array(shape[start:end] if end is not None else shape[start:],
                              dtype=np.int64)]
-        if op == "Gather":
-            return [np.take(ins[0], np.asarray(ins[1]).astype(np.int64), axis=a.get("axis", 0))]
+        if op == "ConstantOfShape":
+            value = self._tensor(a["value"]).reshape(-1) if "value" in a else np.zeros(1)
+            return [np.full([int(v) for v in np.asarray(ins[0]).reshape(-1)], value[0],
+                            dtype=value.dtype)]
         if op == "Relu":
             return [self._relu(ins[0])]
+        if op in _PWL_OPS:
+            if not data:
+                return [self._pwl_constant(op, ins, a)]
+            return self._pwl(node, label, op, ins, a)
+        if op in _LINEAR_OPS:
+            self._const_args(node, label, op, ins)
+            self._n_outputs = len(node.output)
+            if not data:
+                return self._linear_constant(op, ins, a)
+            return self._linear(node, label, op, ins, a)
         if op in ("Add", "Sub", "Mul", "Div"):
             return [self._binary(node, label, op, ins[0], ins[1])]
         if op == "Neg":
@@ -555,6 +612,447 @@ class _Tracer:
         if isinstance(x, _Affine):
             return _Affine(x.T.reshape((x.T.shape[0], *new)), x.block)
         return np.reshape(x, new)
+
+    # ----- affine ops on stacks: the same linear map on the constant and every coefficient ----
+    def _const_args(self, node, label: str, op: str, ins: list) -> None:
+        """The weights, shapes, indices (and Where's condition) of a linear op are constants."""
+        if op in ("Sum", "Mean"):
+            return
+        checked = ins[:1] if op == "Where" else ins[1:]
+        for k, v in enumerate(checked):
+            if isinstance(v, _Affine):
+                what = "condition" if op == "Where" else f"input {k + 1}"
+                raise self._unsupported(node, label, f"its {what} depends on the network input "
+                                        "(only constant weights, shapes and indices keep it "
+                                        "piecewise-linear)")
+
+    def _linear_constant(self, op: str, ins: list, a: dict) -> list:
+        if op in ("Where", "Sum", "Mean"):
+            vals = [np.asarray(v) for v in ins if v is not None]
+            if op == "Where":
+                return [np.where(vals[0].astype(bool), vals[1], vals[2])]
+            total = sum(vals[1:], vals[0])
+            return [total / len(vals) if op == "Mean" else total]
+        return [Y if bias is None else Y + bias
+                for Y, bias in self._stack(op, np.asarray(ins[0]), 0, ins, a)]
+
+    def _linear(self, node, label: str, op: str, ins: list, a: dict) -> list:
+        if op in ("Sum", "Mean"):
+            vals = [v for v in ins if v is not None]
+            total = vals[0]
+            for v in vals[1:]:
+                total = self._binary(node, label, "Add", total, v)
+            if op == "Mean" and len(vals) > 1:
+                total = self._binary(node, label, "Div", total, np.float64(len(vals)))
+            return [total]
+        if op == "Where":
+            cond = np.asarray(ins[0]).astype(bool)
+            x, y = ins[1], ins[2]
+            block = self._same_block(x, y)
+            n = next(v for v in (x, y) if isinstance(v, _Affine)).T.shape[0] - 1
+            sx = x.shape if isinstance(x, _Affine) else np.shape(x)
+            sy = y.shape if isinstance(y, _Affine) else np.shape(y)
+            shape = np.broadcast_shapes(cond.shape, sx, sy)
+            Tx, Ty = (self._bcast(v.T if isinstance(v, _Affine)
+                                  else self._lift(np.asarray(v, np.float64), n), shape)
+                      for v in (x, y))
+            return [_Affine(np.where(np.broadcast_to(cond, shape)[None], Tx, Ty), block)]
+        x = ins[0]
+        if not isinstance(x, _Affine):
+            raise self._unsupported(node, label, "only its first input may depend on the "
+                                    "network input")
+        outs = []
+        for Y, bias in self._stack(op, x.T, 1, ins, a):
+            if bias is not None:
+                Y = Y.copy()
+                Y[0] = Y[0] + bias
+            self._check_size(Y.size)
+            outs.append(_Affine(Y, x.block))
+        return outs
+
+    def _check_size(self, entries: int) -> None:
+        if entries > _MAX_TRACE_ENTRIES:
+            raise UnsupportedModelError(
+                f"a traced tensor needs {entries:,} coefficients (more than "
+                f"{_MAX_TRACE_ENTRIES:,}): the model is too large to fold into dense layers")
+
+    @staticmethod
+    def _ints(v) -> list[int]:
+        return [int(t) for t in np.asarray(v).reshape(-1)]
+
+    def _axes(self, ins: list, a: dict, rank: int, pos: int = 1) -> list[int] | None:
+        axes = a.get("axes")
+        if axes is None and len(ins) > pos and ins[pos] is not None:
+            axes = self._ints(ins[pos])
+        if axes is None:
+            return None
+        return sorted({k + rank if k < 0 else k for k in axes})
+
+    def _stack(self, op: str, X: np.ndarray, lead: int, ins: list, a: dict) -> list:
+        """Apply linear op ``op`` to ``X`` (``lead`` stack axes in front); [(Y, bias or None)]."""
+        shape = X.shape[lead:]
+        rank = len(shape)
+        keep = (slice(None),) * lead
+        if op == "Conv":
+            W = np.asarray(ins[1], dtype=np.float64)
+            if rank < 3:
+                raise ValueError(f"Conv needs an input of rank >= 3, got shape {shape}")
+            if "kernel_shape" in a and tuple(a["kernel_shape"]) != W.shape[2:]:
+                raise ValueError(f"kernel_shape {a['kernel_shape']} differs from the weight's "
+                                 f"{W.shape[2:]}")
+            win = ops.window(shape[2:], a, kernel=W.shape[2:])
+            self._check_size(int(np.prod(X.shape[:lead + 1])) * W.shape[0]
+                             * int(np.prod(win.out)))
+            Y = ops.conv(X.reshape((-1,) + shape[1:]), W, win, int(a.get("group", 1)))
+            Y = Y.reshape(X.shape[:lead + 1] + Y.shape[1:])
+            bias = None
+            if len(ins) > 2 and ins[2] is not None:
+                bias = np.asarray(ins[2], np.float64).reshape((-1,) + (1,) * (rank - 2))
+            return [(Y, bias)]
+        if op == "AveragePool":
+            if rank < 3:
+                raise ValueError(f"AveragePool needs an input of rank >= 3, got shape {shape}")
+            win = ops.window(shape[2:], a, ceil_mode=bool(a.get("ceil_mode", 0)))
+            S = ops.pool_sum(X.reshape((-1,) + shape[1:]), win)
+            S = S.reshape(X.shape[:lead + 1] + S.shape[1:])
+            return [(S / ops.pool_counts(shape[2:], win, bool(a.get("count_include_pad", 0))),
+                     None)]
+        if op == "GlobalAveragePool":
+            axes = tuple(range(lead + 2, lead + rank))
+            return [(X.mean(axis=axes, keepdims=True), None)]
+        if op in ("ReduceSum", "ReduceMean"):
+            axes = self._axes(ins, a, rank)
+            if not axes:
+                if a.get("noop_with_empty_axes", 0):
+                    return [(X, None)]
+                axes = list(range(rank))
+            fn = np.sum if op == "ReduceSum" else np.mean
+            return [(fn(X, axis=tuple(k + lead for k in axes),
+                        keepdims=bool(a.get("keepdims", 1))), None)]
+        if op == "Gather":
+            idx = np.asarray(ins[1]).astype(np.int64)
+            axis = int(a.get("axis", 0))
+            axis = axis + rank if axis < 0 else axis
+            return [(np.take(X, idx, axis=axis + lead), None)]
+        if op == "Slice":
+            starts = a.get("starts", self._ints(ins[1]) if len(ins) > 1 else None)
+            ends = a.get("ends", self._ints(ins[2]) if len(ins) > 2 else None)
+            axes = a.get("axes")
+            if axes is None:
+                axes = self._ints(ins[3]) if len(ins) > 3 and ins[3] is not None else \
+                    list(range(len(starts)))
+            steps = self._ints(ins[4]) if len(ins) > 4 and ins[4] is not None else \
+                [1] * len(starts)
+            sl = [slice(None)] * rank
+            for ax, s, e, st in zip(axes, starts, ends, steps, strict=True):
+                ax = ax + rank if ax < 0 else ax
+                sl[ax] = ops.slice_bounds(shape[ax], int(s), int(e), int(st))
+            return [(X[keep + tuple(sl)], None)]
+        if op == "Split":
+            axis = int(a.get("axis", 0))
+            axis = axis + rank if axis < 0 else axis
+            sizes = a.get("split")
+            if sizes is None and len(ins) > 1 and ins[1] is not None:
+                sizes = self._ints(ins[1])
+            dim = shape[axis]
+            if sizes is None:
+                parts = int(a.get("num_outputs", self._n_outputs))
+                size = -(-dim // parts)
+                sizes = [min(size, dim - k * size) for k in range(parts)]
+            if sum(sizes) != dim or min(sizes) < 0:
+                raise ValueError(f"Split sizes {list(sizes)} do not add up to {dim}")
+            cuts = np.cumsum([0, *sizes])
+            return [(X[keep + (slice(None),) * axis + (slice(int(b), int(e)),)], None)
+                    for b, e in zip(cuts[:-1], cuts[1:], strict=True)]
+        if op == "Pad":
+            return [self._pad_op(X, lead, ins, a)]
+        if op == "Expand":
+            target = tuple(self._ints(ins[1]))
+            out = np.broadcast_shapes(shape, target)
+            Xr = X.reshape(X.shape[:lead] + (1,) * (len(out) - rank) + shape)
+            return [(np.broadcast_to(Xr, X.shape[:lead] + out).copy(), None)]
+        if op == "Tile":
+            reps = self._ints(ins[1])
+            return [(np.tile(X, [1] * lead + reps), None)]
+        raise ValueError(f"no linear rule for {op}")  # pragma: no cover
+
+    def _pad_op(self, X: np.ndarray, lead: int, ins: list, a: dict):
+        shape = X.shape[lead:]
+        rank = len(shape)
+        pads = a.get("pads")
+        if pads is None:
+            pads = self._ints(ins[1])
+        value = a.get("value")
+        if value is None:
+            value = (float(np.asarray(ins[2]).reshape(-1)[0])
+                     if len(ins) > 2 and ins[2] is not None else 0.0)
+        axes = self._axes(ins, a, rank, pos=3) if len(ins) > 3 else None
+        axes = list(range(rank)) if axes is None else axes
+        if len(pads) != 2 * len(axes):
+            raise ValueError(f"Pad has {len(pads)} pads for {len(axes)} axes")
+        before, after = [0] * rank, [0] * rank
+        for k, ax in enumerate(axes):
+            before[ax], after[ax] = int(pads[k]), int(pads[k + len(axes)])
+        # negative pads crop
+        crop = tuple(slice(max(0, -b), shape[ax] - max(0, -e)) for ax, (b, e) in
+                     enumerate(zip(before, after, strict=True)))
+        X = X[(slice(None),) * lead + crop]
+        widths = [(0, 0)] * lead + [(max(0, b), max(0, e)) for b, e in
+                                    zip(before, after, strict=True)]
+        mode = a.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        if mode in ("reflect", "edge", "wrap"):
+            return np.pad(X, widths, mode=mode), None
+        if mode != "constant":
+            raise ValueError(f"unknown Pad mode {mode!r}")
+        if not lead:
+            return np.pad(X, widths, constant_values=value), None
+        Y = np.pad(X, widths)
+        if value == 0.0:
+            return Y, None
+        inner = np.pad(np.zeros(X.shape[lead:]), widths[lead:], constant_values=1.0)
+        return Y, inner * value
+
+    # ----- piecewise-linear ops: new hidden ReLU layers -------------------------------------
+    def _pwl_constant(self, op: str, ins: list, a: dict):
+        vals = [np.asarray(v, dtype=np.float64) for v in ins if v is not None]
+        x = vals[0]
+        if op in ("Max", "Min"):
+            fn = np.maximum if op == "Max" else np.minimum
+            out = vals[0]
+            for v in vals[1:]:
+                out = fn(out, v)
+            return out
+        if op == "Abs":
+            return np.abs(x)
+        if op in ("LeakyRelu", "PRelu"):
+            slope = float(a.get("alpha", 0.01)) if op == "LeakyRelu" else vals[1]
+            return np.where(x >= 0, x, slope * x)
+        if op in ("Clip", "HardSigmoid"):
+            lo, hi, x = self._clip_bounds(op, ins, a, x)
+            return np.minimum(np.maximum(x, lo), hi)
+        # pools and reductions: the same windows as on the data path
+        idx, out_shape = self._max_windows(op, x.shape, ins, a)
+        flat = x.reshape(-1)
+        sign = -1.0 if op == "ReduceMin" else 1.0
+        cand = np.where(idx >= 0, sign * flat[np.maximum(idx, 0)], -np.inf)
+        return (sign * cand.max(axis=1)).reshape(out_shape)
+
+    def _clip_bounds(self, op: str, ins: list, a: dict, x):
+        if op == "HardSigmoid":
+            alpha, beta = float(a.get("alpha", 0.2)), float(a.get("beta", 0.5))
+            if isinstance(x, _Affine):
+                x = self._binary(None, "", "Add", self._binary(None, "", "Mul", x,
+                                                               np.float64(alpha)),
+                                 np.float64(beta))
+            else:
+                x = x * alpha + beta
+            return 0.0, 1.0, x
+        lo, hi = a.get("min"), a.get("max")
+        for k, name in ((1, "min"), (2, "max")):
+            if len(ins) > k and ins[k] is not None:
+                if isinstance(ins[k], _Affine):
+                    raise UnsupportedModelError(f"the Clip bound {name} depends on the input")
+                v = float(np.asarray(ins[k]).reshape(-1)[0])
+                lo, hi = (v, hi) if k == 1 else (lo, v)
+        lo = -np.inf if lo is None else float(lo)
+        hi = np.inf if hi is None else float(hi)
+        return min(lo, hi), hi, x
+
+    def _max_windows(self, op: str, shape: tuple, ins: list, a: dict):
+        """Rows of flat input indices whose maximum each output is (-1 = padding)."""
+        rank = len(shape)
+        if op == "MaxPool":
+            if rank < 3:
+                raise ValueError(f"MaxPool needs an input of rank >= 3, got shape {shape}")
+            win = ops.window(tuple(shape[2:]), a, ceil_mode=bool(a.get("ceil_mode", 0)))
+            return ops.pool_windows(tuple(shape), win), tuple(shape[:2]) + win.out
+        if op == "GlobalMaxPool":
+            axes = list(range(2, rank))
+            keepdims = True
+        else:  # ReduceMax / ReduceMin
+            axes = self._axes(ins, a, rank)
+            keepdims = bool(a.get("keepdims", 1))
+            if not axes:
+                if a.get("noop_with_empty_axes", 0):
+                    return np.arange(int(np.prod(shape)))[:, None], tuple(shape)
+                axes = list(range(rank))
+        kept = [k for k in range(rank) if k not in axes]
+        grid = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+        red = int(np.prod([shape[k] for k in axes]))
+        idx = grid.transpose(kept + axes).reshape(-1, red)
+        out = tuple(1 if k in axes else shape[k] for k in range(rank)) if keepdims else \
+            tuple(shape[k] for k in kept)
+        return idx, out
+
+    def _pwl(self, node, label: str, op: str, ins: list, a: dict) -> list:
+        if op in ("Max", "Min"):
+            vals = [v for v in ins if v is not None]
+            block = self._same_block(*vals)
+            self._current(block)
+            n = next(v for v in vals if isinstance(v, _Affine)).T.shape[0] - 1
+            shape = np.broadcast_shapes(*(v.shape if isinstance(v, _Affine) else np.shape(v)
+                                          for v in vals))
+            K = int(np.prod(shape))
+            sign = 1.0 if op == "Max" else -1.0
+            T = np.concatenate([sign * self._bcast(
+                v.T if isinstance(v, _Affine) else self._lift(np.asarray(v, np.float64), n),
+                shape).reshape(1 + n, K) for v in vals], axis=1)
+            idx = np.arange(K)[:, None] + K * np.arange(len(vals))[None, :]
+            out = self._max_tree(T, idx)
+            return [_Affine(sign * out.T.reshape((out.T.shape[0], *shape)), out.block)]
+        x = ins[0]
+        if not isinstance(x, _Affine):
+            raise self._unsupported(node, label, "only its first input may depend on the "
+                                    "network input")
+        for v in ins[1:]:
+            if isinstance(v, _Affine):
+                raise self._unsupported(node, label, "its parameters depend on the network "
+                                        "input")
+        self._current(x.block)
+        shape = x.shape
+        K = int(np.prod(shape))
+        n = x.T.shape[0] - 1
+        if op in ("MaxPool", "GlobalMaxPool", "ReduceMax", "ReduceMin"):
+            idx, out_shape = self._max_windows(op, shape, ins, a)
+            sign = -1.0 if op == "ReduceMin" else 1.0
+            out = self._max_tree(sign * x.T.reshape(1 + n, K), idx)
+            y = _Affine(sign * out.T.reshape((out.T.shape[0], *out_shape)), out.block)
+            if op == "MaxPool" and len(node.output) > 1:
+                return [y, _Unavailable(f"the Indices output of MaxPool node {label}",
+                                        "which is not a piecewise-linear function of the input")]
+            return [y]
+        X = x.T.reshape(1 + n, K)
+        acc = _Rows(n)
+        const = np.zeros(K)
+        cols = np.arange(K)
+        if op in ("Abs", "LeakyRelu", "PRelu"):
+            if op == "Abs":
+                slope = np.full(K, -1.0)
+            elif op == "LeakyRelu":
+                slope = np.full(K, float(a.get("alpha", 0.01)))
+            else:
+                s = np.asarray(ins[1], dtype=np.float64)
+                slope = np.broadcast_to(s.reshape((1,) * (len(shape) - s.ndim) + s.shape)
+                                        if s.ndim <= len(shape) else s, shape).reshape(-1)
+            # f(x) = relu(x) - slope relu(-x)
+            acc.add(X, cols, np.ones(K))
+            acc.add(-X, cols, -slope)
+        else:  # Clip, HardSigmoid: lo + relu(x - lo) - relu(x - hi)
+            lo, hi, x = self._clip_bounds(op, ins, a, x)
+            X = x.T.reshape(1 + n, K)
+            if np.isfinite(lo):
+                const += lo
+                acc.add(self._shift(X, -lo), cols, np.ones(K))
+                if np.isfinite(hi):
+                    acc.add(self._shift(X, -hi), cols, -np.ones(K))
+            elif np.isfinite(hi):  # min(x, hi) = hi - relu(hi - x)
+                const += hi
+                acc.add(self._shift(-X, hi), cols, -np.ones(K))
+            else:
+                return [x]
+        out = self._relu_layer(acc, const)
+        return [_Affine(out.T.reshape((out.T.shape[0], *shape)), out.block)]
+
+    @staticmethod
+    def _shift(X: np.ndarray, c: float) -> np.ndarray:
+        Y = X.copy()
+        Y[0] += c
+        return Y
+
+    def _current(self, block: int) -> None:
+        if block != self.block:
+            raise _ChainError("it reads a tensor from before the last ReLU layer")
+
+    def _carry(self, acc: _Rows, T: np.ndarray, src: np.ndarray, dst: np.ndarray,
+               const: np.ndarray) -> None:
+        """Carry columns ``src`` of ``T`` into output columns ``dst`` through the next layer.
+
+        ``y = relu(y) - relu(-y)``; one neuron when the sign is known (the current variables are
+        ReLU outputs, hence >= 0, after the first layer) and none for a constant.
+        """
+        C = T[:, src]
+        fixed = ~np.any(C[1:] != 0, axis=0)
+        np.add.at(const, dst[fixed], C[0, fixed])
+        if self.block > 0:
+            pos = ~fixed & np.all(C >= 0, axis=0)
+            neg = ~fixed & ~pos & np.all(C <= 0, axis=0)
+        else:
+            pos = neg = np.zeros_like(fixed)
+        both = ~fixed & ~pos & ~neg
+        up, down = pos | both, neg | both
+        acc.add(C[:, up], dst[up], np.ones(int(up.sum())))
+        acc.add(-C[:, down], dst[down], -np.ones(int(down.sum())))
+
+    def _relu_layer(self, acc: _Rows, const: np.ndarray) -> _Affine:
+        """Close a hidden layer of neurons ``relu(R_j)``; return ``const + sum_j c_j relu(R_j)``.
+
+        ``acc`` holds the rows ``R_j`` (affine in the current variables) and the read-out
+        ``(output column, coefficient)`` of each. Equal rows share one neuron; constant rows need
+        none. Without any neuron the result is a constant of the current block.
+        """
+        R, cols, vals = acc.collect()
+        n = acc.n
+        K = const.size
+        const = const.copy()
+        fixed = ~np.any(R[1:] != 0, axis=0)
+        np.add.at(const, cols[fixed], vals[fixed] * np.maximum(R[0, fixed], 0.0))
+        live = np.flatnonzero(~fixed)
+        RT = np.ascontiguousarray(R[:, live].T)
+        first: dict[bytes, int] = {}
+        neuron = np.empty(live.size, dtype=np.int64)
+        keep = []
+        for i in range(live.size):
+            key = RT[i].tobytes()
+            j = first.get(key)
+            if j is None:
+                j = first[key] = len(keep)
+                keep.append(i)
+            neuron[i] = j
+        u = len(keep)
+        if u == 0:
+            return _Affine(self._lift(const, n), self.block)
+        self._check_size((1 + u) * K)
+        U = RT[keep]
+        self.layers.append((np.ascontiguousarray(U[:, 1:]), U[:, 0].copy()))
+        self.block += 1
+        T = np.zeros((1 + u, K))
+        T[0] = const
+        np.add.at(T, (1 + neuron, cols[live]), vals[live])
+        return _Affine(T, self.block)
+
+    def _max_tree(self, T: np.ndarray, idx: np.ndarray) -> _Affine:
+        """Row-wise maxima of the columns of ``T`` listed in ``idx`` (-1 = none), as one _Affine
+        of shape ``(1 + m, rows)``, by the pairwise tree ``max(a, b) = b + relu(a - b)``: each
+        round halves every list and adds one hidden layer (``b`` and an unpaired last entry are
+        carried through it exactly)."""
+        block = self.block
+        while idx.shape[1] > 1:
+            if idx.shape[1] % 2:
+                idx = np.pad(idx, ((0, 0), (0, 1)), constant_values=-1)
+            A, B = idx[:, 0::2], idx[:, 1::2]
+            pair, single = (A >= 0) & (B >= 0), (A >= 0) & (B < 0)
+            if not pair.any():
+                idx = idx[:, :1]
+                break
+            pairs, pinv = np.unique(np.stack([A[pair], B[pair]], axis=1), axis=0,
+                                    return_inverse=True)
+            singles, sinv = np.unique(A[single], return_inverse=True)
+            p, s = len(pairs), len(singles)
+            n = T.shape[0] - 1
+            acc = _Rows(n)
+            const = np.zeros(p + s)
+            acc.add(T[:, pairs[:, 0]] - T[:, pairs[:, 1]], np.arange(p), np.ones(p))
+            self._carry(acc, T, pairs[:, 1], np.arange(p), const)
+            self._carry(acc, T, singles, p + np.arange(s), const)
+            out = self._relu_layer(acc, const)
+            T, block = out.T, out.block
+            new = np.full(A.shape, -1, dtype=np.int64)
+            new[pair] = pinv.reshape(-1)
+            new[single] = p + sinv.reshape(-1)
+            idx = new
+        return _Affine(T[:, idx[:, 0]], block)
+
 
 
 def _const_div(x, y):

@@ -20,6 +20,7 @@ COMMANDS = [
     ("verify", "verify"),
     ("certify", "certify"),
     ("check", "check"),
+    ("supports", "supports"),
 ]
 
 

@@ -1,0 +1,77 @@
+"""``verishallow supports``: the VNN-LIB 2.0 capability query."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from verishallow.cli import main
+from verishallow.cli.supports import CAPABILITIES
+from verishallow.io.onnx import CONSTANT_ONLY_OPS, OPSET_RANGE, SUPPORTED_OPS
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_onnx_operators_one_per_line_from_the_loader():
+    code, out, err = run("supports", "--onnx-operators")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines == sorted({*SUPPORTED_OPS, *CONSTANT_ONLY_OPS})
+    for op in ("Conv", "MaxPool", "AveragePool", "BatchNormalization", "Gemm", "Relu",
+               "Reshape", "Slice", "Gather"):
+        assert op in lines
+    assert "Sigmoid" not in lines and "Softmax" not in lines
+
+
+def test_pairs_and_booleans():
+    code, out, _ = run("supports", "--onnx-opset-versions")
+    assert code == 0 and out.splitlines() == [str(v) for v in OPSET_RANGE]
+    code, out, _ = run("supports", "--vnnlib-versions")
+    assert code == 0 and out.splitlines() == ["1.0", "2.0"]
+    code, out, _ = run("supports", "--onnx-element-types")
+    assert code == 0 and out.splitlines() == ["real"]
+    for flag in ("--unsat-proofs", "--serialise-assignments",
+                 "--optimised-disjunctive-reasoning"):
+        code, out, _ = run("supports", flag)
+        assert code == 0 and out == "false\n", flag
+    code, out, _ = run("supports", "--onnx-operators-unsat-proofs")
+    assert code == 0 and out == ""
+
+
+@pytest.mark.parametrize("flag, answer", [
+    ("--hidden-node-theories", "NH"), ("--multiple-input-output-theories", "SIO"),
+    ("--multiple-network-theories", "SNET"), ("--multiple-node-comparison-theories", "SNC"),
+    ("--arithmetic-complexity-theories", "LIN")])
+def test_theories(flag, answer):
+    code, out, _ = run("supports", flag)
+    assert code == 0 and out.splitlines() == [answer]
+
+
+def test_json_all_and_selected():
+    code, out, _ = run("supports", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert list(data) == [flag for flag, _, _ in CAPABILITIES]
+    assert data["onnx-operators"] == sorted({*SUPPORTED_OPS, *CONSTANT_ONLY_OPS})
+    assert data["unsat-proofs"] is False
+    code, out, _ = run("supports", "--json", "--onnx-operators", "--unsat-proofs")
+    assert code == 0 and set(json.loads(out)) == {"onnx-operators", "unsat-proofs"}
+
+
+def test_needs_exactly_one_capability_without_json():
+    code, _, err = run("supports")
+    assert code == 2 and "exactly one capability" in err
+    code, _, err = run("supports", "--onnx-operators", "--unsat-proofs")
+    assert code == 2 and "exactly one capability" in err
+
+
+def test_help_documents_every_capability():
+    code, out, _ = run("supports", "--help")
+    assert code == 0
+    for flag, _, _ in CAPABILITIES:
+        assert f"--{flag}" in out

@@ -126,6 +126,16 @@ class LinearAtom:
     rhs: Fraction
     line: int = field(default=0, compare=False)
 
+    def __hash__(self) -> int:  # cached: atoms are hashed often, and Fractions hash slowly
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.coef, self.rhs))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict:  # str hashes differ between processes: never pickle one
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     def normalized(self) -> LinearAtom:
         """The same half-space scaled so that its largest coefficient magnitude is 1."""
         if not self.coef:
@@ -491,17 +501,16 @@ def _multi(p: _Parser2, path: str, asserts: list) -> NetworkQuery:
         if len(conj) * len(sub) > MAX_DNF_TERMS:
             raise p.err(node, f"the query expands to more than {MAX_DNF_TERMS} cases")
         conj = [c + s for c in conj for s in sub]
-    cases: list[tuple[LinearAtom, ...]] = []
+    cases: dict[tuple[LinearAtom, ...], None] = {}  # ordered, without repeats
+    made: dict[int, LinearAtom] = {}  # one LinearAtom per parsed atom, shared between cases
     for atoms in conj:
         if any(not a.coef and a.rhs < 0 for a in atoms):
             continue  # a false constant comparison: this case is empty
-        case: list[LinearAtom] = []
         for a in atoms:
-            atom = LinearAtom(a.coef, a.rhs, a.line)
-            if a.coef and atom not in case:
-                case.append(atom)
-        if tuple(case) not in cases:
-            cases.append(tuple(case))
+            if id(a) not in made:
+                made[id(a)] = LinearAtom(a.coef, a.rhs, a.line)
+        case = dict.fromkeys(made[id(a)] for a in atoms if a.coef)
+        cases.setdefault(tuple(case), None)
     if not cases:
         raise InputError(f"{path}: every case of the query contains a false constant "
                          "comparison")
@@ -585,13 +594,17 @@ def equivalence_form(q: NetworkQuery) -> EquivalenceForm:
         raise _fail(q, f"{A.name} and {B.name} have different input or output sizes")
     d, m = A.n_inputs, A.n_outputs
     inputs, outputs = [], []
+    seen: dict[int, tuple[bool, LinearAtom]] = {}  # atoms are shared between cases
     for case in q.cases:
         xs, ys = set(), set()
         for atom in case:
-            kinds = {k for (_, k, _), _ in atom.coef}
-            if kinds == {"X", "Y"}:
-                raise _fail(q, f"line {atom.line} mixes inputs and outputs")
-            (xs if kinds == {"X"} else ys).add(atom.normalized())
+            if id(atom) not in seen:
+                kinds = {k for (_, k, _), _ in atom.coef}
+                if kinds == {"X", "Y"}:
+                    raise _fail(q, f"line {atom.line} mixes inputs and outputs")
+                seen[id(atom)] = (kinds == {"X"}, atom.normalized())
+            is_input, norm = seen[id(atom)]
+            (xs if is_input else ys).add(norm)
         inputs.append(frozenset(xs))
         outputs.append(frozenset(ys))
     if len(set(inputs)) != 1:

@@ -338,6 +338,27 @@ def test_empty_node_when_a_fixing_is_contradicted():
     assert not res.empty
 
 
+@pytest.mark.parametrize("shape", [(50, 50, 6), (7, 300, 1), (3, 4, 2), (40, 64, 0)])
+def test_blas_integer_products_are_exact(shape):
+    from verishallow.exact.leaf_bounds import imatmul, limbs
+
+    n, k, m = shape
+    rng = np.random.default_rng(n + k + m)
+
+    def rnd(sh, bits):
+        a = np.empty(sh, dtype=object)
+        a.ravel()[:] = [int(rng.integers(-2**62, 2**62)) * (1 << int(rng.integers(0, bits)))
+                        + int(rng.integers(-3, 3)) for _ in range(a.size)]
+        return a
+
+    A = rnd((n, k), 45)
+    B = rnd((k, m) if m else (k,), 400)
+    A.ravel()[:7] = [0, -1, 1, -(1 << 15), 1 << 15, -(1 << 16), (1 << 16) - 1][:A.size]
+    B.ravel()[0] = 0
+    assert np.array_equal(imatmul(A, B, limbs(A)), A @ B)
+    assert np.array_equal(imatmul(A, -B), A @ -B)
+
+
 def test_no_hidden_layer_and_non_dyadic_rows():
     net = ReLUNetwork([np.array([[0.5, -0.25]])], [np.array([0.1])])
     en = ExactNetwork(net)

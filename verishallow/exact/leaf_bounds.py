@@ -126,16 +126,79 @@ def _to_double(n: int, e: int, up: bool) -> float:
         raise ValueError("a bound exceeds the float64 range") from None
 
 
+# ----- exact integer products through float64 BLAS ----------------------------------------------
+#: Bits per limb: a product of two limbs is below 2**32, so a float64 dot product of up to 2**20
+#: of them, and the sum over a few limb pairs, is an exact integer.
+LIMB = 16
+#: Products with fewer multiply-adds than this use numpy's object (Python int) matmul.
+BLAS_MIN = 2000
+
+
+def limbs(a: np.ndarray) -> np.ndarray:
+    """Signed base-``2**16`` digits of an integer array: shape ``(T, *a.shape)`` float64 with
+    ``a = sum_t digits[t] * 2**(16 t)``, every digit in ``[0, 2**16)`` except the top one,
+    which is in ``[-2**15, 2**15)`` (two's complement)."""
+    flat = a.ravel().tolist()
+    mb = max(abs(max(flat, default=0)), abs(min(flat, default=0))).bit_length() + 1
+    T = max(1, -(-mb // LIMB))
+    off = 1 << (LIMB * T - 1)
+    nb = LIMB * T // 8
+    buf = b"".join((v + off).to_bytes(nb, "little") for v in flat)
+    D = np.frombuffer(buf, dtype="<u2").reshape(len(flat), T).astype(np.int64)
+    D[:, -1] -= 1 << (LIMB - 1)
+    return np.ascontiguousarray(D.T.reshape((T, *a.shape)).astype(np.float64))
+
+
+def imatmul(A: np.ndarray, B: np.ndarray, LA: np.ndarray | None = None) -> np.ndarray:
+    """Exact ``A @ B`` of integer (object) arrays, ``B`` 1-D or 2-D; ``LA`` = ``limbs(A)``
+    when known. Large products run as one float64 BLAS product of the digit matrices (exact:
+    see :data:`LIMB`), the digits' carries are then propagated in int64 and the Python ints
+    rebuilt from bytes."""
+    n, k = A.shape
+    vec = B.ndim == 1
+    m = 1 if vec else B.shape[1]
+    if n * k * m < BLAS_MIN or k >= 1 << 20:
+        return A @ B
+    if LA is None:
+        LA = limbs(A)
+    B2 = B[:, None] if vec else B
+    LB = limbs(B2)
+    TA, TB = LA.shape[0], LB.shape[0]
+    R = LA.reshape(TA * n, k) @ LB.transpose(1, 0, 2).reshape(k, TB * m)
+    R = R.astype(np.int64).reshape(TA, n, TB, m)
+    S = TA + TB - 1
+    D = np.zeros((n, S, m), dtype=np.int64)
+    for i in range(TA):
+        D[:, i:i + TB, :] += R[i]
+    if S > 1:  # carries, all digits at once until none is left (a few passes)
+        mask = (1 << LIMB) - 1
+        while True:
+            c = D[:, :-1, :] >> LIMB
+            if not c.any():
+                break
+            D[:, :-1, :] &= mask
+            D[:, 1:, :] += c
+    low = np.ascontiguousarray(D[:, :S - 1, :].transpose(0, 2, 1)).astype("<u2").tobytes()
+    top = D[:, S - 1, :].ravel().tolist()
+    w = (S - 1) * LIMB // 8
+    sh = (S - 1) * LIMB
+    fb = int.from_bytes
+    out = np.empty(n * m, dtype=object)
+    out[:] = [fb(low[o * w:(o + 1) * w], "little") + (t << sh) for o, t in enumerate(top)]
+    return out if vec else out.reshape(n, m)
+
+
 def _fraction(n: int, e: int) -> Fraction:
     return Fraction(n << e) if e >= 0 else Fraction(n, 1 << -e)
 
 
 def _interval(W: np.ndarray, Wabs: np.ndarray, eW: int, mid: np.ndarray, rad: np.ndarray,
-              em: int, b: np.ndarray, eb: int, lower: bool, upper: bool
+              em: int, b: np.ndarray, eb: int, lower: bool, upper: bool,
+              LW: np.ndarray | None = None, LWabs: np.ndarray | None = None
               ) -> tuple[np.ndarray | None, np.ndarray | None, int]:
     """``W mid -+ |W| rad + b`` (lower / upper) at one exponent."""
-    c = W @ mid
-    r = Wabs @ rad
+    c = imatmul(W, mid, LW)
+    r = imatmul(Wabs, rad, LWabs)
     ec = eW + em
     lo = hi = None
     e = ec
@@ -164,6 +227,10 @@ class _Layer:
     eW: int
     b: np.ndarray
     eb: int
+    LW: np.ndarray  # limbs of W, |W| and W.T (for imatmul)
+    LWabs: np.ndarray
+    WT: np.ndarray
+    LWT: np.ndarray
 
 
 class ExactNetwork:
@@ -175,7 +242,9 @@ class ExactNetwork:
         for W, b in zip(net.weights, net.biases, strict=True):
             IW, eW = _dyadic(W)
             Ib, eb = _dyadic(b)
-            self.layers.append(_Layer(IW, np.abs(IW), eW, Ib, eb))
+            IA = np.abs(IW)
+            WT = np.ascontiguousarray(IW.T)
+            self.layers.append(_Layer(IW, IA, eW, Ib, eb, limbs(IW), limbs(IA), WT, limbs(WT)))
         self.input_dim = net.input_dim
         self.output_dim = net.output_dim
         self.widths = tuple(net.hidden_widths)
@@ -249,7 +318,7 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
     for k, width in enumerate(enet.widths):
         lay = enet.layers[k]
         il, iu, ei = _interval(lay.W, lay.Wabs, lay.eW, amid, arad, ea, lay.b, lay.eb,
-                               True, True)
+                               True, True, lay.LW, lay.LWabs)
         Zu = Zl = None
         eZ = 0
         if symbolic:
@@ -260,8 +329,8 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
                 Zu = Zl = np.concatenate([Wb, bb[:, None]], axis=1)
                 l_, u_, e = il, iu, ei
             else:
-                WS = lay.W @ S
-                AD = lay.Wabs @ D
+                WS = imatmul(lay.W, S, lay.LW)
+                AD = imatmul(lay.Wabs, D, lay.LWabs)
                 Zu, Zl = WS + AD, WS - AD
                 eZ = lay.eW + eF - 1
                 bcol = _zeros(Zu.shape)
@@ -416,7 +485,7 @@ def row_lower_bounds(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Seque
             c, ec = _add(c, ec, N @ t, eL + et)
             Lz, eLz = _add(P * lower_slope[None, :], eL, N * s_int[None, :], eL + es)
             c, ec = _add(c, ec, Lz @ lay.b, eLz + lay.eb)
-            Lam, eL = Lz @ lay.W, eLz + lay.eW
+            Lam, eL = imatmul(lay.WT, Lz.T, lay.LWT).T, eLz + lay.eW
             (Lam,), eL = _normalise([Lam], eL)
         m = Lam @ xmid - np.abs(Lam) @ xrad
         bwd, ebw = _add(m, eL + ex, c, ec)

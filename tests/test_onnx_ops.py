@@ -382,9 +382,9 @@ def test_piecewise_linear_activation(case):
     check(lambda e: make(nodes, inits, [3, 3], e), n=12)
 
 
-def test_clip_attributes_in_opset_6():
+def test_clip_attributes_in_opset_7():
     check(lambda e: make([node("Clip", ["x"], ["y"], min=-0.5, max=0.5)], {}, [2, 3], e,
-                         opset=6))
+                         opset=7))
 
 
 # ----- refusals ---------------------------------------------------------------------------

@@ -2,13 +2,24 @@
 
 Loading traces the graph symbolically instead of pattern-matching layer shapes: every tensor
 on the data path is kept as an exact affine function of the current block's variables (the
-network input, or the outputs of the last ReLU), as one float64 array ``T`` of shape
+network input, or the outputs of the last ReLU layer), as one float64 array ``T`` of shape
 ``(1 + n, *shape)`` with ``T[0]`` the constant part and ``T[1 + i]`` the coefficients of variable
 ``i``. Linear ops act on ``T`` directly, constants only touch ``T[0]``, and each ``Relu`` closes
-one affine layer. So consecutive affine ops (Gemm, MatMul, Add/Sub/Mul/Div by constants,
-BatchNormalization, reshapes) fuse into one layer by construction, the fold is done in float64,
-and a plain ``MatMul``/``Add`` pair keeps its stored weights bit for bit (an identity
-coefficient block times ``W`` is exactly ``W``).
+one affine layer. So consecutive affine ops (Gemm, MatMul, Conv, AveragePool, Add/Sub/Mul/Div
+by constants, BatchNormalization, reshapes, slices) fuse into one layer by construction, the
+fold is done in float64, and a plain ``MatMul``/``Add`` pair keeps its stored weights bit for
+bit (an identity coefficient block times ``W`` is exactly ``W``). Convolutions and pools become
+dense matrices this way (the array geometry is in :mod:`verishallow.io.onnx_ops`).
+
+The other piecewise-linear ops add hidden ReLU layers that compute them exactly:
+``abs(x) = relu(x) + relu(-x)``, ``leaky(x) = relu(x) - a relu(-x)`` (LeakyRelu, PRelu),
+``clip(x) = lo + relu(x - lo) - relu(x - hi)`` (Clip, HardSigmoid), and the maxima of MaxPool,
+GlobalMaxPool, ReduceMax/Min and Max/Min by a pairwise tree ``max(a, b) = b + relu(a - b)``:
+one layer per halving, with ``b`` (and an unpaired entry) carried through the layer as
+``relu(b) - relu(-b)``, or as ``relu(b)`` alone when ``b >= 0`` is known (it is a nonnegative
+combination of ReLU outputs, as after Conv-Relu-MaxPool). Equal neurons of such a layer are
+merged. Skip connections across a ReLU layer are refused, as are ops that are not
+piecewise-linear (Sigmoid, Softmax, ...) and weights or indices that depend on the input.
 
 Dummy batch dimensions (symbolic or of size 1) are traced at size 1; the network's input is the
 input tensor flattened in C order, so ACAS Xu's ``[1, 1, 1, 5]`` input becomes 5 inputs and
@@ -147,7 +158,8 @@ def _node_label(node, index: int) -> str:
 
 
 class _Rows:
-    """Rows ``R_j`` (columns of a ``(1 + n, r)`` array) of a new ReLU layer and their read-out."""
+    """Rows ``R_j`` (``(r, 1 + n)`` arrays: constant, then coefficients) of a new ReLU layer,
+    and the read-out ``(output column, coefficient)`` of each."""
 
     def __init__(self, n: int):
         self.n = n
@@ -156,15 +168,15 @@ class _Rows:
         self.vals: list[np.ndarray] = []
 
     def add(self, R: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
-        if R.shape[1]:
+        if R.shape[0]:
             self.parts.append(R)
             self.cols.append(np.asarray(cols, dtype=np.int64))
             self.vals.append(np.asarray(vals, dtype=np.float64))
 
     def collect(self):
         if not self.parts:
-            return (np.zeros((1 + self.n, 0)), np.zeros(0, dtype=np.int64), np.zeros(0))
-        return (np.concatenate(self.parts, axis=1), np.concatenate(self.cols),
+            return (np.zeros((0, 1 + self.n)), np.zeros(0, dtype=np.int64), np.zeros(0))
+        return (np.concatenate(self.parts, axis=0), np.concatenate(self.cols),
                 np.concatenate(self.vals))
 
 
@@ -899,7 +911,7 @@ class _Tracer:
                 v.T if isinstance(v, _Affine) else self._lift(np.asarray(v, np.float64), n),
                 shape).reshape(1 + n, K) for v in vals], axis=1)
             idx = np.arange(K)[:, None] + K * np.arange(len(vals))[None, :]
-            out = self._max_tree(T, idx)
+            out = self._max_tree(T.T, idx)
             return [_Affine(sign * out.T.reshape((out.T.shape[0], *shape)), out.block)]
         x = ins[0]
         if not isinstance(x, _Affine):
@@ -916,13 +928,13 @@ class _Tracer:
         if op in ("MaxPool", "GlobalMaxPool", "ReduceMax", "ReduceMin"):
             idx, out_shape = self._max_windows(op, shape, ins, a)
             sign = -1.0 if op == "ReduceMin" else 1.0
-            out = self._max_tree(sign * x.T.reshape(1 + n, K), idx)
+            out = self._max_tree(sign * x.T.reshape(1 + n, K).T, idx)
             y = _Affine(sign * out.T.reshape((out.T.shape[0], *out_shape)), out.block)
             if op == "MaxPool" and len(node.output) > 1:
                 return [y, _Unavailable(f"the Indices output of MaxPool node {label}",
                                         "which is not a piecewise-linear function of the input")]
             return [y]
-        X = x.T.reshape(1 + n, K)
+        X = x.T.reshape(1 + n, K).T  # one row per element
         acc = _Rows(n)
         const = np.zeros(K)
         cols = np.arange(K)
@@ -940,7 +952,7 @@ class _Tracer:
             acc.add(-X, cols, -slope)
         else:  # Clip, HardSigmoid: lo + relu(x - lo) - relu(x - hi)
             lo, hi, x = self._clip_bounds(op, ins, a, x)
-            X = x.T.reshape(1 + n, K)
+            X = x.T.reshape(1 + n, K).T
             if np.isfinite(lo):
                 const += lo
                 acc.add(self._shift(X, -lo), cols, np.ones(K))
@@ -957,53 +969,54 @@ class _Tracer:
     @staticmethod
     def _shift(X: np.ndarray, c: float) -> np.ndarray:
         Y = X.copy()
-        Y[0] += c
+        Y[:, 0] += c
         return Y
 
     def _current(self, block: int) -> None:
         if block != self.block:
             raise _ChainError("it reads a tensor from before the last ReLU layer")
 
-    def _carry(self, acc: _Rows, T: np.ndarray, src: np.ndarray, dst: np.ndarray,
+    def _carry(self, acc: _Rows, TT: np.ndarray, src: np.ndarray, dst: np.ndarray,
                const: np.ndarray) -> None:
-        """Carry columns ``src`` of ``T`` into output columns ``dst`` through the next layer.
+        """Carry rows ``src`` of ``TT`` (one affine form a row) into output columns ``dst``.
 
         ``y = relu(y) - relu(-y)``; one neuron when the sign is known (the current variables are
         ReLU outputs, hence >= 0, after the first layer) and none for a constant.
         """
-        C = T[:, src]
-        fixed = ~np.any(C[1:] != 0, axis=0)
-        np.add.at(const, dst[fixed], C[0, fixed])
+        C = TT[src]
+        fixed = ~np.any(C[:, 1:] != 0, axis=1)
+        np.add.at(const, dst[fixed], C[fixed, 0])
         if self.block > 0:
-            pos = ~fixed & np.all(C >= 0, axis=0)
-            neg = ~fixed & ~pos & np.all(C <= 0, axis=0)
+            pos = ~fixed & np.all(C >= 0, axis=1)
+            neg = ~fixed & ~pos & np.all(C <= 0, axis=1)
         else:
             pos = neg = np.zeros_like(fixed)
         both = ~fixed & ~pos & ~neg
         up, down = pos | both, neg | both
-        acc.add(C[:, up], dst[up], np.ones(int(up.sum())))
-        acc.add(-C[:, down], dst[down], -np.ones(int(down.sum())))
+        acc.add(C[up], dst[up], np.ones(int(up.sum())))
+        acc.add(-C[down], dst[down], -np.ones(int(down.sum())))
 
     def _relu_layer(self, acc: _Rows, const: np.ndarray) -> _Affine:
         """Close a hidden layer of neurons ``relu(R_j)``; return ``const + sum_j c_j relu(R_j)``.
 
         ``acc`` holds the rows ``R_j`` (affine in the current variables) and the read-out
         ``(output column, coefficient)`` of each. Equal rows share one neuron; constant rows need
-        none. Without any neuron the result is a constant of the current block.
+        none. Without any neuron the result is a constant of the current block. The result's
+        ``T`` is a transposed view of a row-major ``(K, 1 + u)`` array.
         """
         R, cols, vals = acc.collect()
         n = acc.n
         K = const.size
         const = const.copy()
-        fixed = ~np.any(R[1:] != 0, axis=0)
-        np.add.at(const, cols[fixed], vals[fixed] * np.maximum(R[0, fixed], 0.0))
+        fixed = ~np.any(R[:, 1:] != 0, axis=1)
+        np.add.at(const, cols[fixed], vals[fixed] * np.maximum(R[fixed, 0], 0.0))
         live = np.flatnonzero(~fixed)
-        RT = np.ascontiguousarray(R[:, live].T)
+        RL = R if live.size == R.shape[0] else R[live]
         first: dict[bytes, int] = {}
         neuron = np.empty(live.size, dtype=np.int64)
         keep = []
         for i in range(live.size):
-            key = RT[i].tobytes()
+            key = RL[i].tobytes()
             j = first.get(key)
             if j is None:
                 j = first[key] = len(keep)
@@ -1013,19 +1026,20 @@ class _Tracer:
         if u == 0:
             return _Affine(self._lift(const, n), self.block)
         self._check_size((1 + u) * K)
-        U = RT[keep]
-        self.layers.append((np.ascontiguousarray(U[:, 1:]), U[:, 0].copy()))
+        U = RL if u == live.size else RL[keep]
+        self.layers.append((U[:, 1:], U[:, 0].copy()))
         self.block += 1
-        T = np.zeros((1 + u, K))
-        T[0] = const
-        np.add.at(T, (1 + neuron, cols[live]), vals[live])
-        return _Affine(T, self.block)
+        TT = np.zeros((K, 1 + u))
+        TT[:, 0] = const
+        np.add.at(TT, (cols[live], 1 + neuron), vals[live])
+        return _Affine(TT.T, self.block)
 
-    def _max_tree(self, T: np.ndarray, idx: np.ndarray) -> _Affine:
-        """Row-wise maxima of the columns of ``T`` listed in ``idx`` (-1 = none), as one _Affine
-        of shape ``(1 + m, rows)``, by the pairwise tree ``max(a, b) = b + relu(a - b)``: each
-        round halves every list and adds one hidden layer (``b`` and an unpaired last entry are
-        carried through it exactly)."""
+    def _max_tree(self, TT: np.ndarray, idx: np.ndarray) -> _Affine:
+        """Row-wise maxima of the rows of ``TT`` (one affine form a row) listed in ``idx``
+        (-1 = none), as an _Affine of shape ``(rows,)``, by the pairwise tree
+        ``max(a, b) = b + relu(a - b)``: each round halves every list and adds one hidden
+        layer (``b`` and an unpaired last entry are carried through it exactly)."""
+        TT = np.ascontiguousarray(TT)
         block = self.block
         while idx.shape[1] > 1:
             if idx.shape[1] % 2:
@@ -1039,20 +1053,18 @@ class _Tracer:
                                     return_inverse=True)
             singles, sinv = np.unique(A[single], return_inverse=True)
             p, s = len(pairs), len(singles)
-            n = T.shape[0] - 1
-            acc = _Rows(n)
+            acc = _Rows(TT.shape[1] - 1)
             const = np.zeros(p + s)
-            acc.add(T[:, pairs[:, 0]] - T[:, pairs[:, 1]], np.arange(p), np.ones(p))
-            self._carry(acc, T, pairs[:, 1], np.arange(p), const)
-            self._carry(acc, T, singles, p + np.arange(s), const)
+            acc.add(TT[pairs[:, 0]] - TT[pairs[:, 1]], np.arange(p), np.ones(p))
+            self._carry(acc, TT, pairs[:, 1], np.arange(p), const)
+            self._carry(acc, TT, singles, p + np.arange(s), const)
             out = self._relu_layer(acc, const)
-            T, block = out.T, out.block
+            TT, block = np.ascontiguousarray(out.T.T), out.block
             new = np.full(A.shape, -1, dtype=np.int64)
             new[pair] = pinv.reshape(-1)
             new[single] = p + sinv.reshape(-1)
             idx = new
-        return _Affine(T[:, idx[:, 0]], block)
-
+        return _Affine(TT[idx[:, 0]].T, block)
 
 
 def _const_div(x, y):

@@ -425,3 +425,16 @@ def test_maxpool_skip_connection_is_refused():
              "ax": np.array([3], np.int64)}
     with pytest.raises(UnsupportedModelError, match="'skip'.*feed-forward"):
         network_from_onnx(make(nodes, inits, [1, 1, 1, 2]))
+
+
+def test_cli_refuses_softmax_in_one_line_with_exit_2(tmp_path):
+    from click.testing import CliRunner
+
+    from verishallow.cli import main
+
+    path = tmp_path / "softmax.onnx"
+    path.write_bytes(make(REFUSED["Softmax"], {"W": np.eye(3)}, [3, 3]).SerializeToString())
+    result = CliRunner().invoke(main, ["info", str(path)])
+    lines = [ln for ln in result.stderr.splitlines() if ln]
+    assert result.exit_code == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:") and "'sm' of op type Softmax" in lines[0]

@@ -388,8 +388,16 @@ class _TreeChecker:
             v = lows[(q, i)]
             closed = case.disjuncts[q].closed
             if not (v > 0 if closed else v >= 0):
-                raise _Invalid(f"row {i} of disjunct {q} has exact lower bound {v} "
-                               f"(~{float(v):.6g}), not {'>' if closed else '>='} 0")
+                raise _Invalid(f"row {i} of disjunct {q} has exact lower bound {_fmt(v)}, "
+                               f"not {'>' if closed else '>='} 0")
+
+
+def _fmt(v: Fraction) -> str:
+    """An exact value for a message: the fraction when short, else its float and its size."""
+    text = str(v)
+    if len(text) <= 40:
+        return text
+    return f"{float(v):.10g} (rounded; exactly a fraction of {len(text)} digits)"
 
 
 def _short(v: Any, n: int = 80) -> str:

@@ -25,6 +25,7 @@ _EXPORTS = {
     "interval_bounds": "verishallow.bounds",
     "symbolic_bounds": "verishallow.bounds",
     "preactivation_bounds": "verishallow.bounds",
+    "enumerate_regions": "verishallow.regions",
     "shapley_values": "verishallow.explain",
     "ShallowNetwork": "verishallow.shallow",
     "to_shallow": "verishallow.shallow",

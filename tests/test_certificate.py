@@ -571,7 +571,8 @@ def model_file(tmp_path_factory):
 def test_cli_certify_and_check(model_file, tmp_path):
     net, path = model_file
     cert = tmp_path / "c.json.gz"
-    r = run(["certify", path, "-o", cert, "--json", "--workers", "1", "--", "-1:1,-1:1"])
+    r = run(["certify", path, "-o", cert, "--json", "--workers", "1", "--z3", "--",
+             "-1:1,-1:1"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     assert set(rep) == CERTIFY_KEYS

@@ -611,15 +611,16 @@ def _add_thin_regions(cf: _Certifier, by_id: list,
 
 
 def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition | None = None,
-            *, z3: bool = True, workers: int | None = 1, z3_timeout: float = 10.0,
+            *, z3: bool = False, workers: int | None = 1, z3_timeout: float = 10.0,
             z3_coverage_timeout: float = 60.0, progress: Progress | None = None,
             on_thin_region: Callable[[Region], None] | None = None, **enum_kw: Any) -> dict:
     """Certificate (a JSON-ready dict) that ``net`` is piecewise affine as the partition says.
 
     Enumerates the regions unless ``partition`` is given (``enum_kw`` go to
     :func:`~verishallow.regions.enumerate_regions`; SCIP's coverage proof runs when the MILP
-    module is available). With ``z3`` the regions' emptiness/non-emptiness, affine models and
-    (for small networks) coverage are re-decided by z3 and recorded; they are independent
+    module is available). With ``z3`` (off by default: it usually costs far more than the
+    certificate itself) the regions' emptiness/non-emptiness, affine models and (for small
+    networks) coverage are re-decided by z3 and recorded; they are independent
     double-checks, the certificate's proof does not rely on them. ``z3_timeout`` bounds each
     per-region z3 query, ``z3_coverage_timeout`` the one coverage query. ``progress(done,
     total)`` is called as regions are certified. ``workers`` (``None``: every core) runs the

@@ -9,6 +9,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -71,6 +72,17 @@ def _json_stdout(active: bool):
             sys.stdout.flush()
 
 
+def cli_wording(message: str) -> str:
+    """A library message in command-line terms: the keyword ``method='graph'`` a Python caller
+    passes is the option ``--method graph`` here."""
+    return re.sub(r"\bmethod='([\w-]+)'", r"--method \1", message)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 facet``, ``2 facets``, ``1 coordinate``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Turn expected errors into one line on stderr and exit 2 (traceback only with --debug)."""
 
@@ -83,7 +95,7 @@ def handle_errors(fn: Callable) -> Callable:
         except VerishallowError as exc:
             if debug:
                 traceback.print_exc()
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {cli_wording(str(exc))}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -143,8 +155,8 @@ def parse_domain(spec: str | None, model_path: str, input_dim: int):
             except ValueError:
                 raise InputError(f"cannot read box coordinate {part!r}; expected lo:hi") from None
         if len(lo) != input_dim:
-            raise InputError(f"the box has {len(lo)} coordinates but the model has "
-                             f"{input_dim} inputs")
+            raise InputError(f"the box has {plural(len(lo), 'coordinate')} but the model has "
+                             f"{plural(input_dim, 'input')}")
         return Box(lo, hi)
     raise InputError(f"cannot read domain {spec!r}: expected a .vnnlib or .json file, 'whole', "
                      "or lo:hi,lo:hi,...")
@@ -156,41 +168,118 @@ def load_model_and_domain(model: str, domain: str | None):
     net = load(model)
     dom = parse_domain(domain, model, net.input_dim)
     if dom.dim != net.input_dim:
-        raise InputError(f"domain has {dom.dim} coordinates but {model} has "
-                         f"{net.input_dim} inputs")
+        raise InputError(f"domain has {plural(dom.dim, 'coordinate')} but {model} has "
+                         f"{plural(net.input_dim, 'input')}")
     return net, dom
 
 
-class ProgressBar:
-    """Regions found / queue / rate / time left on stderr, via tqdm; silent when disabled.
+def ensure_writable(path: str | Path) -> Path:
+    """``path`` as a Path, once it is clear that an output can be written there: its directory
+    exists and is writable, and an existing file there is a writable regular file. Otherwise
+    an :class:`InputError` with one line, so that a command fails before its work, not after.
+    (Outputs are written atomically: a temporary file in the same directory, then a rename.)
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise InputError(f"output directory does not exist: {parent} (for {path})")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"output directory is not writable: {parent} (for {path})")
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"cannot write {path}: the file exists and is read-only")
+    return path
 
-    A breadth-first search cannot know its total, so "left" is the time to process the patterns
-    already queued at the current rate: a lower bound that grows while the frontier grows and
-    becomes exact as the search drains its queue.
+
+class ProgressBar:
+    """Progress on stderr via tqdm; silent when disabled (``--quiet``, ``--json``).
+
+    Two kinds of work:
+
+    * counted work (certificates, ``count(done, total)``): the total is known, so tqdm's
+      percentage and time left are true;
+    * a search (``bar(found, queued)``): regions found so far and the candidates waiting. A
+      breadth-first search cannot know how many regions remain (the frontier keeps growing
+      until the last waves), so the bar claims no time left: it shows the rate, the search
+      wave (for callbacks that pass a ``detail`` status) and the queue.
+
+    ``phase(text)`` says what is running now (a subdivision layer, a z3 double-check, ...) and
+    redraws at once, so a stage that reports nothing still shows its name.
     """
 
-    def __init__(self, enabled: bool, desc: str = "regions"):
+    def __init__(self, enabled: bool, desc: str = "regions", unit: str = "regions"):
         self.bar = None
+        self.desc = desc
+        self._wave: int | None = None
+        self._started = False
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(desc=desc, unit=" regions", file=sys.stderr, leave=False,
+            self.bar = tqdm(desc=desc, unit=" " + unit, file=sys.stderr, leave=False,
                             dynamic_ncols=True, mininterval=0.25)
 
+    def detail(self, status) -> None:
+        """Receives the graph search's :class:`~verishallow.regions.search.SearchStatus`."""
+        self._wave = getattr(status, "wave", None)
+
     def __call__(self, found: int, queued: int) -> None:
-        if self.bar is not None:
-            self.bar.n = found
-            rate = self.bar.format_dict.get("rate") or 0.0
-            if not rate:
-                elapsed = self.bar.format_dict.get("elapsed") or 0.0
-                rate = found / elapsed if elapsed > 0 else 0.0
-            left = f", >= {queued / rate:.0f} s left" if rate > 0 and queued else ""
-            self.bar.set_postfix_str(f"queue {queued}{left}", refresh=False)
+        if self.bar is None:
+            return
+        self._started = True
+        self.bar.n = found
+        wave = f"wave {self._wave}, " if self._wave is not None else ""
+        self.bar.set_postfix_str(f"{wave}queue {queued}", refresh=False)
+        # drawn every time: engines report a batch at a time (512 candidates in the graph
+        # search), and a throttled bar would hide the last report for a whole long stage
+        self.bar.refresh()
+
+    def count(self, done: int, total: int) -> None:
+        """Counted work: ``done`` of ``total`` items (tqdm then shows a true time left)."""
+        if self.bar is None:
+            return
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = done
+        if done >= total:
+            self.bar.refresh()
+        else:
             self.bar.update(0)
+
+    def phase(self, text: str) -> None:
+        """Name the stage that runs now (``desc: text``), drawn immediately."""
+        if self.bar is not None:
+            self.bar.set_description_str(f"{self.desc}: {text}" if text else self.desc,
+                                         refresh=False)
+            self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class OptionError(click.ClickException):
+    """A bad option value found before the command runs: one line on stderr, exit 2 (click's
+    own usage errors print the whole usage text)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _numbers(text: str, option: str) -> list[str]:
+    """The comma-separated numbers of ``option`` as typed (checked to be numbers)."""
+    values = [v.strip() for v in text.split(",")]
+    for v in values:
+        try:
+            float(v)
+        except ValueError:
+            raise OptionError(f"cannot read {option} value {v!r} in {text!r}: expected "
+                              "numbers a,b,...") from None
+    return values
 
 
 def domain_argument(fn: Callable) -> Callable:
@@ -206,14 +295,15 @@ def domain_argument(fn: Callable) -> Callable:
         given = [g for g in (domain, vnnlib, "whole" if whole_space else None,
                              "box" if (lower or upper) else None) if g]
         if len(given) > 1:
-            raise click.UsageError("give the domain once: DOMAIN, --lower/--upper, --vnnlib "
-                                   "or --whole-space")
+            raise OptionError("give the domain once: DOMAIN, --lower/--upper, --vnnlib "
+                              "or --whole-space")
         if lower or upper:
             if not (lower and upper):
-                raise click.UsageError("--lower and --upper go together")
-            lo, hi = lower.split(","), upper.split(",")
+                raise OptionError("--lower and --upper go together")
+            lo, hi = _numbers(lower, "--lower"), _numbers(upper, "--upper")
             if len(lo) != len(hi):
-                raise click.UsageError(f"--lower has {len(lo)} values but --upper {len(hi)}")
+                raise OptionError(f"--lower has {plural(len(lo), 'value')} but --upper "
+                                  f"{plural(len(hi), 'value')}")
             domain = ",".join(f"{a}:{b}" for a, b in zip(lo, hi, strict=True))
         elif vnnlib:
             domain = vnnlib

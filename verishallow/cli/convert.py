@@ -14,6 +14,7 @@ from .common import (
     ProgressBar,
     domain_argument,
     emit_json,
+    ensure_writable,
     handle_errors,
     json_option,
     load_model_and_domain,
@@ -29,12 +30,6 @@ def default_output(model: str) -> Path:
     """``<model stem>.shallow.json`` in the current working directory (never beside the
     model, which may sit in a read-only or shared directory)."""
     return Path(Path(model).stem + ".shallow.json")
-
-
-def _check_dir(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output directory does not exist: {parent}")
 
 
 def write_all(outputs: list[tuple[Path, bytes]]) -> None:
@@ -90,9 +85,7 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
 
     t0 = time.perf_counter()
     out = Path(output) if output else default_output(model)
-    targets = [out] + [Path(p) for p in (onnx_path, npz_path, cert_path) if p]
-    for p in targets:
-        _check_dir(p)
+    targets = [ensure_writable(p) for p in (out, onnx_path, npz_path, cert_path) if p]
     if len({p.resolve() for p in targets}) != len(targets):
         raise InputError("the output files must all differ")
     net, dom = load_model_and_domain(model, domain)
@@ -119,8 +112,7 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
 
         bar = ProgressBar(enabled=not (quiet or as_json), desc="certify")
         try:
-            cert = certify(net, dom, partition=part, workers=workers,
-                           progress=lambda done, total: bar(done, total - done))
+            cert = certify(net, dom, partition=part, workers=workers, progress=bar.count)
         finally:
             bar.close()
         outputs.append((Path(cert_path), certificate_bytes(cert, cert_path)))

@@ -5,13 +5,21 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
-from .common import domain_argument, emit_json, handle_errors, json_option, quiet_option
+from .common import (
+    domain_argument,
+    emit_json,
+    ensure_writable,
+    handle_errors,
+    json_option,
+    plural,
+    quiet_option,
+)
 
 
 @click.command()
 @click.argument("model", type=click.Path())
 @domain_argument
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--out", "out", required=True, type=click.Path(),
               help="PNG file to write (atomically).")
 @click.option("--slice", "slice_", default=None,
               help="i,j: the two free inputs of a slice through a higher-dimensional domain.")
@@ -40,9 +48,11 @@ def command(model: str, domain: str | None, out: str, slice_: str | None, at: st
     from .common import load_model_and_domain
     from .explain import parse_vector
 
+    ensure_writable(out)
     net, dom = load_model_and_domain(model, domain)
     if net.input_dim < 2:
-        raise InputError(f"plot draws 2-D partitions; {model} has {net.input_dim} input")
+        raise InputError(f"plot draws 2-D partitions; {model} has "
+                         f"{plural(net.input_dim, 'input')}")
     dims = None
     if slice_ is not None:
         try:

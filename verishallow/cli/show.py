@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, handle_errors, json_option, quiet_option
+from .common import emit_json, handle_errors, json_option, plural, quiet_option
 
 
 def _num(v: float) -> str:
@@ -76,10 +76,12 @@ def command(shallow: str, region: int | None, as_json: bool, quiet: bool) -> Non
         click.echo(f"regions: {summary['regions']}, hyperplanes: {summary['hyperplanes']}, "
                    f"function pieces: {summary['function_pieces']}"
                    + (f" ({cp} connected)" if cp is not None else "")
-                   + f", facets: {summary['facets']} (mean {summary['mean_facets']:.3f})")
+                   + f", neuron facets: {summary['facets']} (mean "
+                   f"{summary['mean_facets']:.3f} per region; the domain's sides are not "
+                   "counted)")
         click.echo("coverage: " + ("proved complete" if net.complete else "not proved"))
     for rep in regions:
-        click.echo(f"region {rep['id']} ({rep['facets']} facets"
+        click.echo(f"region {rep['id']} ({plural(rep['facets'], 'neuron facet')}"
                    + (f", pattern {rep['pattern']}" if "pattern" in rep else "") + "):")
         click.echo("  inequalities:" if rep["inequalities"] else
                    "  inequalities: none (the whole domain)")

@@ -404,13 +404,13 @@ def _run_2d(net: ReLUNetwork, bounds: Bounds, start: tuple[np.ndarray, np.ndarra
     poly = _Polygons(np.arange(len(P)), L, np.array([len(P)]), bits, np.zeros(1, dtype=bool))
     unstable = bounds.unstable
     offs = net.layer_offsets
-    for layer in range(len(net.hidden_widths)):
+    n_layers = len(net.hidden_widths)
+    for layer in range(n_layers):
+        _phase(progress, f"splitting by layer {layer + 1}/{n_layers} ({poly.m} cells)")
         vs.layer_values(net, layer)
         for col in range(offs[layer], offs[layer + 1]):
             if unstable[col]:
                 poly.split(vs, col, offs[layer + 1])
-        if progress is not None:
-            progress(poly.m, 0)
     return poly, vs
 
 
@@ -423,7 +423,9 @@ def _run_1d(net: ReLUNetwork, bounds: Bounds, ends: tuple[float, float],
     left, right = np.array([0]), np.array([1])
     bits = np.tile(bounds.stable_active, (1, 1))
     offs = net.layer_offsets
-    for layer in range(len(net.hidden_widths)):
+    n_layers = len(net.hidden_widths)
+    for layer in range(n_layers):
+        _phase(progress, f"splitting by layer {layer + 1}/{n_layers} ({len(left)} cells)")
         vs.layer_values(net, layer)
         for col in range(offs[layer], offs[layer + 1]):
             if not bounds.unstable[col]:
@@ -449,8 +451,6 @@ def _run_1d(net: ReLUNetwork, bounds: Bounds, ends: tuple[float, float],
             right = np.concatenate([right[keep], np.where(pos_left, new, b),
                                     np.where(pos_left, b, new)])
             bits = np.concatenate([bits[keep], bp, bn])
-        if progress is not None:
-            progress(len(left), 0)
     X = vs.X[:, 0]
     m = len(left)
     vl = np.array(vlab)
@@ -835,6 +835,7 @@ def subdivision_search(net: ReLUNetwork, domain: Domain, progress: Progress | No
                 raise RuntimeError("the domain does not meet the subdivision box; please report")
             polys, vs = _run_2d(rnet, bounds, start, progress)
             cells = polys.cells(vs)
+        _phase(progress, f"geometry of {len(cells.bits)} cells")
         res = _assemble(cells, rnet, oracle, polys)
         if res.box_ok:
             break
@@ -857,4 +858,14 @@ def subdivision_search(net: ReLUNetwork, domain: Domain, progress: Progress | No
     if on_region is not None:
         for rid in range(len(builder.local)):
             on_region(builder.lift(rid))
+    if progress is not None:
+        progress(len(builder.local), 0)
+    _phase(progress, "search done")
     return builder, oracle, red, bounds
+
+
+def _phase(progress: Progress | None, text: str) -> None:
+    """Tell a progress callback with a ``phase`` method (the CLI's bar) which stage runs."""
+    phase = getattr(progress, "phase", None)
+    if callable(phase):
+        phase(text)

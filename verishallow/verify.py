@@ -19,11 +19,17 @@ Method, cheapest first:
    pattern (all ``N`` closed pattern inequalities), then over the pattern just beyond the LP
    optimum, for at most `WALK_STEPS` steps while the margin drops. A replayed counterexample
    ends the run with ``sat``.
-2. **Bounds**: each disjunct's rows are folded into the last layer (``C W``, ``C b - d``) and
+2. **Proof search** (``method`` ``"auto"`` or ``"search"``, bounded input boxes): branch and
+   bound over the input box (:mod:`verishallow.proofsearch`), which ends with a replayed
+   counterexample (``sat``), a proof tree whose every leaf an exact bound refutes (``unsat``;
+   ``certificate=True`` keeps it as the certificate of ``docs/proof-search.md``), or
+   ``unknown`` (time limit). With ``"auto"`` an undecided search that left time falls through
+   to the stages below.
+3. **Bounds**: each disjunct's rows are folded into the last layer (``C W``, ``C b - d``) and
    CROWN-style symbolic bounds (:func:`verishallow.bounds.symbolic_bounds`) bound ``C y - d``
    from below over the input case; a row whose lower bound exceeds its rounding margin makes
    the disjunct impossible. All disjuncts of all cases impossible: ``unsat``.
-3. **Regions**: :func:`verishallow.regions.enumerate_regions` per input case; each region is
+4. **Regions**: :func:`verishallow.regions.enumerate_regions` per input case; each region is
    checked as soon as it is found (``on_region``) and the search stops at the first replayed
    counterexample. ``unsat`` needs every case's partition to be proved complete: by SCIP's
    coverage query within its budget (``SCIP_COVERAGE_SECONDS``), else by the exact certificate
@@ -122,6 +128,7 @@ class VerifyResult:
     lps: int = 0
     complete: bool = False
     stats: dict = field(default_factory=dict)
+    certificate: dict | None = None
 
     @property
     def holds(self) -> bool | None:
@@ -136,7 +143,8 @@ class VerifyResult:
             cex = {"x": [float(v) for v in x], "y": [float(v) for v in y]}
         return {"status": self.status, "counterexample": cex,
                 "regions_checked": self.regions_checked, "seconds": self.seconds,
-                "method": self.method, "reason": self.reason, "lps": self.lps}
+                "method": self.method, "reason": self.reason, "lps": self.lps,
+                "search": self.stats}
 
 
 def format_counterexample(x: np.ndarray, y: np.ndarray) -> str:
@@ -485,20 +493,35 @@ def _point_case(net: ReLUNetwork, prop: VnnlibProperty, region: InputRegion
     return ("sat", (x, y)) if y is not None else ("unknown", None)
 
 
+#: ``method`` values of :func:`verify_property`: the proof search, the region engines, or
+#: ``auto`` (proof search for bounded inputs, then the graph/subdivision regions if it could
+#: not decide and time is left).
+METHODS = ("auto", "search", "regions", "graph", "subdivision", "milp")
+
+
 def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | None = None,
                     workers: int | None = 1, progress: Progress | None = None,
-                    method: str = "auto", shortcuts: bool = True) -> VerifyResult:
+                    method: str = "auto", shortcuts: bool = True, certificate: bool = False,
+                    search_progress: Callable | None = None) -> VerifyResult:
     """Decide ``prop`` on ``net``: ``"sat"`` (violated, with a replayed counterexample),
-    ``"unsat"`` (holds: bounds proved it, or every region was checked and coverage proved) or
-    ``"unknown"`` (time limit, unproved coverage, or an LP margin too close to call).
+    ``"unsat"`` (holds: the proof search or bounds proved it, or every region was checked and
+    coverage proved) or ``"unknown"`` (time limit, unproved coverage, or an LP margin too close
+    to call).
 
-    ``time_limit`` (seconds) bounds the whole run; ``workers`` and ``method`` go to
+    ``method``: see :data:`METHODS` (``"regions"`` is the region engines' ``auto``).
+    ``time_limit`` (seconds) bounds the whole run; ``workers`` go to the proof search and
     :func:`verishallow.regions.enumerate_regions`; ``progress(found, queued)`` reports the
-    region search. ``shortcuts=False`` skips sampling and bounds (tests use it to exercise the
-    region stage alone).
+    region search, ``search_progress(nodes, open, best_bound)`` the proof search.
+    ``certificate=True`` (proof search only) puts the proof-tree certificate of an ``unsat``
+    answer in ``result.certificate``. ``shortcuts=False`` skips sampling and bounds (tests use
+    it to exercise the region stage alone).
     """
     from .regions import enumerate_regions
 
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if certificate and method not in ("auto", "search"):
+        raise InputError("a proof certificate comes from the proof search (method 'search')")
     t0 = time.perf_counter()
     deadline = t0 + time_limit if time_limit is not None else math.inf
     if prop.n_inputs != net.input_dim:
@@ -526,18 +549,44 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
                               "point that no float64 vector represents exactly")
             continue
         cases.append(_Case(region, outs, dom))
-    if not cases:
+    bounded = all(v is not None for region, _ in prop.cases
+                  for v in (*region.lower_exact, *region.upper_exact))
+    if not cases and not certificate:
         return result("unsat", None, "exact", complete=True)
 
     # stage 1: sampling and region walks
-    if shortcuts:
+    if shortcuts and cases:
         found = _sampling(chk, cases, deadline)
         if found is not None:
             return result("sat", found, "sampling")
         if time.perf_counter() > deadline:
             return result("unknown", None, "sampling", "time limit reached while sampling")
 
-    # stage 2: bounds, per case and disjunct; refuted disjuncts are skipped later
+    # stage 2: the proof search (branch and bound with exact certificates)
+    if bounded and (method == "search" or (method == "auto" and (shortcuts or certificate))):
+        from .proofsearch.decide import prove_property
+
+        left = None if deadline == math.inf else max(deadline - time.perf_counter(), 1e-3)
+        dec = prove_property(net, prop, left, workers=workers or 1, certificate=certificate,
+                             progress=search_progress)
+        if dec.status == "holds":
+            res = result("unsat", None, "proof search", complete=True)
+            res.stats, res.certificate = dec.stats, dec.certificate
+            return res
+        if dec.status == "violated":
+            res = result("sat", dec.counterexample, "proof search")
+            res.stats = dec.stats
+            return res
+        if method == "search" or time.perf_counter() >= deadline:
+            res = result("unknown", None, "proof search", dec.reason)
+            res.stats = dec.stats
+            return res
+    elif method == "search" or certificate:
+        raise InputError(f"{prop.path}: the proof search needs a finite lower and upper bound "
+                         "on every input")
+    region_method = "auto" if method in ("auto", "regions") else method
+
+    # stage 3: bounds, per case and disjunct; refuted disjuncts are skipped later
     open_outs: list[tuple[LinearConstraints, ...]] = []
     for case in cases:
         if shortcuts:
@@ -550,7 +599,7 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
     if time.perf_counter() > deadline:
         return result("unknown", None, "bounds", "time limit reached while bounding")
 
-    # stage 3: every region of every case that the bounds left open
+    # stage 4: every region of every case that the bounds left open
     checked = 0
     queued_now = 0
     incomplete: list[str] = []
@@ -605,9 +654,10 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
 
         # the graph and subdivision engines run without their coverage query, which runs
         # below with what is left of the time limit (the engine would start its own clock)
-        own_coverage = method != "milp"
+        own_coverage = region_method != "milp"
         try:
-            part = enumerate_regions(net, case.domain, method=method, progress=on_progress,
+            part = enumerate_regions(net, case.domain, method=region_method,
+                                     progress=on_progress,
                                      time_limit=left(), on_region=on_region, workers=workers,
                                      prove_coverage=not own_coverage)
         except _Found as hit:

@@ -1,0 +1,128 @@
+"""Decisions by proof search: a VNN-LIB property on one network, equivalence of two.
+
+Each builds its goal (:mod:`verishallow.proofs.goals`), runs the branch and bound
+(:mod:`verishallow.proofsearch.bab`) and, when asked, turns the search tree into the proof-tree
+certificate that :mod:`verishallow.proofs.tree_checker` re-derives exactly
+(``docs/proof-search.md``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import write_bytes
+from ..domain import Domain
+from ..errors import InputError
+from ..network import ReLUNetwork
+from ..product import product_network
+from ..proofs.goals import Goal, equivalence_goal, property_goal
+from .bab import Progress, SearchResult, search
+
+FORMAT = "verishallow.proof-tree"
+VERSION = 1
+
+
+@dataclass
+class Decision:
+    """The answer of a proof search, with the certificate when one was asked for."""
+
+    status: str  # "holds", "violated", "unknown"
+    counterexample: tuple[np.ndarray, np.ndarray] | None
+    seconds: float
+    reason: str = ""
+    certificate: dict | None = None
+    stats: dict = field(default_factory=dict)
+    best_bound: float | None = None
+
+
+def proof_certificate(kind: str, goal: Goal, res: SearchResult, fingerprints: list[str],
+                      equivalence: dict | None = None) -> dict:
+    """The proof-tree certificate of a search that proved ``goal``."""
+    if res.status != "holds" or res.trees is None:
+        raise ValueError("only a completed proof has a certificate")
+    cert = {"format": FORMAT, "version": VERSION, "kind": kind, "goal_digest": goal.digest(),
+            "networks": list(fingerprints),
+            "trees": [{"case": k, "nodes": nodes} for k, nodes in enumerate(res.trees)],
+            "stats": {k: v for k, v in res.stats.items()}}
+    if equivalence is not None:
+        cert["equivalence"] = equivalence
+    return cert
+
+
+def write_proof(cert: dict, path: str | Path) -> None:
+    """Write atomically; gzip when the name ends with ``.gz``."""
+    data = json.dumps(cert, separators=(",", ":")).encode()
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    write_bytes(path, data)
+
+
+def _decision(res: SearchResult, t0: float) -> Decision:
+    cex = None
+    if res.counterexample is not None:
+        _case, _dis, x, y = res.counterexample
+        cex = (x, y)
+    return Decision(res.status, cex, time.perf_counter() - t0, res.reason, None,
+                    dict(res.stats), res.best_bound)
+
+
+def prove_property(net: ReLUNetwork, prop, time_limit: float | None = None, workers: int = 1,
+                   certificate: bool = False, progress: Progress | None = None) -> Decision:
+    """Decide a VNN-LIB property (:class:`verishallow.vnnlib.VnnlibProperty`) on ``net``:
+    ``holds`` (unsat), ``violated`` (sat, with a replayed counterexample) or ``unknown``."""
+    t0 = time.perf_counter()
+    goal = property_goal(prop, net.input_dim, net.output_dim)
+    res = search(net, goal, time_limit, workers, record=certificate, progress=progress)
+    dec = _decision(res, t0)
+    if certificate and res.status == "holds":
+        dec.certificate = proof_certificate("property", goal, res, [net.fingerprint])
+    return dec
+
+
+def equivalence_box(domain: Domain) -> tuple[list[Fraction], list[Fraction]]:
+    """The exact box of a box domain (the proof search splits boxes)."""
+    if domain.A.shape[0]:
+        raise InputError("the proof search needs a box domain (no linear rows); use "
+                         "--method milp for polytopes")
+    lo, hi = domain.lower, domain.upper
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise InputError(f"equivalence needs a bounded domain, got {domain.describe()}")
+    return [Fraction(float(v)) for v in lo], [Fraction(float(v)) for v in hi]
+
+
+def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
+                      epsilon: float = 0.0, top1: bool = False, time_limit: float | None = None,
+                      workers: int = 1, certificate: bool = False,
+                      progress: Progress | None = None) -> Decision:
+    """Decide ``max |f_A - f_B|_inf <= epsilon`` (or top-1 agreement) on a box by proof search
+    over the product network ``[f_A; f_B]``; ``holds`` means equivalent."""
+    t0 = time.perf_counter()
+    if net_a.input_dim != net_b.input_dim:
+        raise InputError(f"the networks have {net_a.input_dim} and {net_b.input_dim} inputs")
+    if net_a.output_dim != net_b.output_dim:
+        raise InputError(f"the networks have {net_a.output_dim} and {net_b.output_dim} outputs")
+    if domain.dim != net_a.input_dim:
+        raise InputError(f"domain has {domain.dim} coordinates but the networks have "
+                         f"{net_a.input_dim} inputs")
+    if not (math.isfinite(epsilon) and epsilon >= 0):
+        raise InputError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+    lower, upper = equivalence_box(domain)
+    eps = Fraction(float(epsilon))
+    goal = equivalence_goal(lower, upper, net_a.output_dim, eps, top1)
+    prod = product_network(net_a, net_b)
+    res = search(prod, goal, time_limit, workers, record=certificate, progress=progress)
+    dec = _decision(res, t0)
+    if certificate and res.status == "holds":
+        dec.certificate = proof_certificate(
+            "equivalence", goal, res, [net_a.fingerprint, net_b.fingerprint],
+            {"mode": "top1" if top1 else "epsilon", "epsilon": str(eps),
+             "lower": [str(v) for v in lower], "upper": [str(v) for v in upper]})
+    return dec

@@ -204,10 +204,11 @@ def test_deep_vs_own_shallow(small_shallow):
     net, dom, sh = small_shallow
     res = check_shallow_equivalence(net, sh, epsilon=1e-9)
     assert res.equivalent is True
-    lo, hi = res.max_difference
-    assert 0.0 <= lo <= hi <= 1e-12
-    # exact equality cannot be claimed: the stored float models are rounded
-    assert check_shallow_equivalence(net, sh, epsilon=0.0).equivalent is not True
+    # decided in exact arithmetic: every region's stored float model is its exact piece
+    # rounded, so the functions are equal, also at epsilon 0 (issue #13)
+    res = check_shallow_equivalence(net, sh, epsilon=0.0)
+    assert res.equivalent is True and res.max_difference == 0.0 and res.exact == "0"
+    assert 0.0 < res.details["float_rounding_bound"] <= 1e-12
 
 
 def test_deep_vs_tampered_shallow(small_shallow):

@@ -1093,34 +1093,64 @@ def _shallow_domain(shallow: Any, domain: Domain | None) -> Domain:
                      f"domain {domain.describe()} is not a box inside it")
 
 
+#: Safety factor on the textbook float64 error bound of a pattern-fixed map (see
+#: :func:`_rounding_budget`): a stored model within the bound is a float rounding of the exact
+#: map, anything farther is a different model.
+ROUNDING_SAFETY = 4.0
+
+
+def _rounding_budget(net: ReLUNetwork, pattern: np.ndarray, xmax: np.ndarray) -> np.ndarray:
+    """Per output, how far (over the box ``|x_i| <= xmax_i``) a float64 computation of the
+    pattern-fixed map ``alpha x + beta`` may land from the exact one, whatever the summation
+    order: ``gamma_k (|W_L| D |W_{L-1}| ... D |W_1| xmax + the same with the |biases|)`` with
+    ``k`` the number of products along a path (inputs plus every layer width), ``gamma_k =
+    k u / (1 - k u)`` and ``u = 2^-53``, times :data:`ROUNDING_SAFETY`."""
+    offs = net.layer_offsets
+    M = np.eye(net.input_dim)
+    m = np.zeros(net.input_dim)
+    n_layers = len(net.weights)
+    for k, (W, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        M = np.abs(W) @ M
+        m = np.abs(W) @ m + np.abs(b)
+        if k < n_layers - 1:
+            on = np.asarray(pattern[offs[k]:offs[k + 1]], dtype=bool)
+            M[~on] = 0.0
+            m[~on] = 0.0
+    steps = net.input_dim + sum(w.shape[0] for w in net.weights) + 2 * n_layers
+    u = 2.0 ** -53
+    gamma = steps * u / (1 - steps * u)
+    return ROUNDING_SAFETY * gamma * (M @ xmax + m) * (1 + 1e-6)
+
+
 def check_shallow_equivalence(net: ReLUNetwork, shallow: Any, domain: Domain | None = None,
                               epsilon: float = 0.0, samples: int = SHALLOW_SAMPLES,
                               seed: int = 0) -> EquivalenceResult:
     """Is the shallow network (``verishallow convert`` output) equal to ``net`` on the domain?
 
-    Method: a per-region *proof* plus an *evaluation* check.
+    Decided in exact arithmetic, region by region, plus an evaluation check.
 
-    * Proof, per region ``r`` of the shallow network (needs its activation patterns): the
-      exact rational pattern-fixed map of ``net`` for the region's pattern is computed, and
-      compared with the stored float model ``(alpha_r, beta_r)`` in rationals. They differ
-      only by float rounding in the construction; the exact bound ``rho_r = max_j sum_i
-      |dalpha_ji| max|x_i| + |dbeta_j|`` over the domain's bounding box is computed. On the
-      closed region, where ``net`` *is* its pattern-fixed map, ``|f_net - model_r| <= rho_r``
-      exactly. With ``shallow.complete`` (SCIP proved that its regions cover the domain) this
-      bounds the difference everywhere by ``rho = max_r rho_r``, up to the shallow network's
-      own boundary rule (points within its ``BOUNDARY_TOL`` of a facet may take the
-      neighbouring region's model, which agrees there by continuity). How many regions'
-      models are bit-identical to ``net.local_affine`` is reported for information.
-    * Evaluation: ``samples`` random domain points through the shallow network's faithful
-      three-layer evaluation and ``net.forward``; the largest difference is a lower bound and
-      the counterexample candidate, replayed in float64 and in exact arithmetic (the
-      shallow network's selected model evaluated in rationals).
+    * Per region ``r`` of the shallow network (needs its activation patterns): the exact
+      rational pattern-fixed map ``P_r`` of ``net`` for the region's pattern is computed; on
+      the closed region ``net`` *is* ``P_r``. The stored float64 model ``(alpha_r, beta_r)``
+      is compared with ``P_r`` in rationals: ``rho_r = max_j sum_i |dalpha_ji| max|x_i| +
+      |dbeta_j|`` over the domain's bounding box. If ``rho_r`` is within the float64 error
+      bound of computing ``P_r`` (:func:`_rounding_budget`), the stored model is ``P_r``
+      rounded to float64 and the region's exact model is ``P_r`` itself: the region's
+      difference is exactly 0. Otherwise the stored model is another map, the region
+      contributes ``rho_r`` (an exact bound), and the region is a suspect.
+    * With ``shallow.complete`` (its regions provably cover the domain) and every region a
+      rounding of its ``P_r``, the networks are the same function: ``equivalent`` True with
+      ``max_difference`` exactly 0 (``exact == "0"``). The stored coefficients' distance from
+      the exact models is reported as ``details["float_rounding_bound"]`` (a float64
+      evaluation of either network rounds by about that much; the functions do not differ).
+    * Evaluation: ``samples`` random domain points (and the centres of suspect regions)
+      through the shallow network's three-layer evaluation; the point with the largest
+      exact difference is replayed (deep network in rationals against the selected region's
+      exact model) and is a counterexample when that exceeds ``epsilon``.
 
-    ``equivalent``: True iff every region passes, the network is complete and ``rho <=
-    epsilon``; False iff a counterexample replays above ``epsilon``; else None. With
-    ``epsilon = 0`` the answer is usually False or None: the stored float models differ from
-    the exact pieces by rounding (``rho`` is typically ~1e-15); pass a tolerance.
-    ``max_difference`` is ``(lower, upper)`` = (largest replayed difference, ``rho``).
+    ``equivalent``: True iff proved as above (``upper <= epsilon``); False iff a
+    counterexample replays above ``epsilon``; else None. ``max_difference`` is 0.0 when
+    proved exactly equal, else ``(lower, upper)``.
     """
     t0 = time.perf_counter()
     if net.input_dim != shallow.input_dim or net.output_dim != shallow.output_dim:
@@ -1140,34 +1170,48 @@ def check_shallow_equivalence(net: ReLUNetwork, shallow: Any, domain: Domain | N
     src = shallow.source
     details["source_fingerprint_matches"] = None if src is None \
         else src.fingerprint == net.fingerprint
-    rho = Fraction(0)
+    rho = Fraction(0)  # worst deviation of a region that is not a rounding of its piece
+    rounding = Fraction(0)  # worst deviation of a stored model that is a rounding
     worst = -1
     identical = 0
     suspects: list[int] = []
+    pieces: dict[int, _ExactPiece] = {}
     per_region = shallow.patterns is not None and shallow.patterns.shape[1] == net.n_hidden
     details["per_region_check"] = per_region
     if per_region:
         xmax = [max(abs(Fraction(float(a))), abs(Fraction(float(b))))
                 for a, b in zip(lo, hi, strict=True)]
+        xmax_f = np.maximum(np.abs(lo), np.abs(hi))
         for r in range(shallow.n_regions):
             p = shallow.patterns[r]
             al, be = shallow.alpha[r], shallow.beta[r]
             _, _, al_f, be_f = net.local_affine(p)
             identical += bool(np.array_equal(al, al_f) and np.array_equal(be, be_f))
             piece = _exact_piece(net, p)
+            budget = _rounding_budget(net, p, xmax_f)
             den = 1 << piece.T
+            dev = Fraction(0)
+            is_rounding = True
             for j in range(net.output_dim):
                 bound = abs(Fraction(int(piece.beta[j]), den) - Fraction(float(be[j])))
                 for i in range(net.input_dim):
                     bound += abs(Fraction(int(piece.alpha[j][i]), den)
                                  - Fraction(float(al[j, i]))) * xmax[i]
-                if bound > rho:
-                    rho, worst = bound, r
-                if bound > epsilon and len(suspects) < MAX_SUSPECTS and r not in suspects:
-                    suspects.append(r)
+                dev = max(dev, bound)
+                is_rounding = is_rounding and bound <= Fraction(float(budget[j]))
+            if is_rounding:
+                pieces[r] = piece
+                rounding = max(rounding, dev)
+                continue
+            if dev > rho:
+                rho, worst = dev, r
+            if dev > epsilon and len(suspects) < MAX_SUSPECTS:
+                suspects.append(r)
     details["bit_identical_regions"] = identical
+    details["regions_exact"] = len(pieces)
     details["rounding_bound"] = str(rho)
     details["rounding_bound_float"] = float(rho)
+    details["float_rounding_bound"] = float(rounding)
     details["worst_region"] = worst
     X = _sample(dom, samples, seed)
     centres = [c for c in (_pattern_centre(net, dom, shallow.patterns[r]) for r in suspects)
@@ -1182,35 +1226,65 @@ def check_shallow_equivalence(net: ReLUNetwork, shallow: Any, domain: Domain | N
     details["samples"] = int(X.shape[0])
     details["uncovered_samples"] = uncovered
     diff = np.where(np.isnan(diff), -np.inf, diff)
-    k = int(np.argmax(diff))
-    details["sampled_max"] = float(diff[k])
-    lower = -math.inf
+    # A sample whose region's exact model is the deep network's piece for the region's
+    # pattern, and at which the deep network has that pattern, differs by exactly 0 (only
+    # float rounding shows); every other sample's float difference may be real.
+    rids = np.asarray(shallow.locate(X, outside="nan", method="faithful"), dtype=np.int64)
+    settled = np.zeros(X.shape[0], dtype=bool)
+    if pieces and X.shape[0]:
+        deep_bits = net.pattern(X)
+        for n_, rid in enumerate(rids):
+            settled[n_] = int(rid) in pieces and np.array_equal(deep_bits[n_],
+                                                                 shallow.patterns[int(rid)])
+    details["samples_exactly_equal"] = int(settled.sum())
+    ranked = np.where(settled, -np.inf, diff)
+    k = int(np.argmax(ranked))
+    details["sampled_max"] = float(np.max(diff)) if diff.size else -math.inf
+    lower = 0.0 if settled.any() else -math.inf
     counterexample = None
-    if np.isfinite(diff[k]):
+    if np.isfinite(ranked[k]):
         x = X[k]
-        rid = int(shallow.locate(x, outside="nan", method="faithful"))
+        rid = int(rids[k])
         xe = [Fraction(float(v)) for v in x]
         ye = net.exact_forward(xe)
-        ys_e = [sum((Fraction(float(a)) * t for a, t in zip(shallow.alpha[rid][j], xe,
-                                                           strict=True)),
-                    Fraction(float(shallow.beta[rid][j]))) for j in range(net.output_dim)]
+        if rid in pieces:
+            ys_e = []
+            for j in range(net.output_dim):
+                a_j, b_j = pieces[rid].output(j)
+                ys_e.append(sum((a * t for a, t in zip(a_j, xe, strict=True)), b_j))
+        else:
+            ys_e = [sum((Fraction(float(a)) * t for a, t in zip(shallow.alpha[rid][j], xe,
+                                                               strict=True)),
+                        Fraction(float(shallow.beta[rid][j])))
+                    for j in range(net.output_dim)]
         ve = max(abs(a - b) for a, b in zip(ye, ys_e, strict=True))
         details["replay"] = {"point": x.tolist(), "region": rid, "output_deep": yd[k].tolist(),
                              "output_shallow": ys[k].tolist(), "float64_value": float(diff[k]),
-                             "exact_value": str(ve), "exact_value_float": float(ve)}
-        lower = float(ve)
+                             "exact_value": str(ve), "exact_value_float": float(ve),
+                             "exact_model": rid in pieces}
+        lower = max(lower, float(ve))
         if diff[k] > epsilon and ve > epsilon:
             counterexample = x
     complete_proof = per_region and shallow.complete and uncovered == 0
     upper = float(rho) if complete_proof else math.inf
+    exact = None
     if counterexample is not None:
         equivalent: bool | None = False
     elif complete_proof and rho <= epsilon:
         equivalent = True
+        if rho == 0:  # every region's exact model is the deep network's own piece
+            exact, lower, upper = "0", 0.0, 0.0
+            details["method"] = "per-region exact comparison of affine pieces (exact equality)"
+            details["note"] = (f"the stored float64 coefficients are the exact models rounded "
+                               f"(within {float(rounding):.3g} on the domain); the functions "
+                               "are equal")
     else:
         equivalent = None
-        details["reason"] = ("the rounding bound exceeds epsilon" if complete_proof else
+        details["reason"] = ("a region's stored model differs from the deep network's piece by "
+                             "more than epsilon" if complete_proof else
                              "no per-region proof (no activation patterns, uncovered points or "
                              "a shallow network without a coverage proof)")
-    return EquivalenceResult(equivalent, (lower, upper), counterexample,
-                             time.perf_counter() - t0, details, lower=lower, upper=upper)
+    max_diff: float | tuple[float, float] = 0.0 if exact == "0" else (lower, upper)
+    return EquivalenceResult(equivalent, max_diff, counterexample,
+                             time.perf_counter() - t0, details, exact=exact, lower=lower,
+                             upper=upper)

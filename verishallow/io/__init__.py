@@ -35,7 +35,28 @@ def _check_path(path: str | Path) -> Path:
         raise InputError(f"model file not found: {path}")
     if not path.is_file():
         raise InputError(f"model path is not a file: {path}")
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        raise InputError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if empty:
+        raise InputError(f"model file is empty (0 bytes): {path}")
     return path
+
+
+def _onnx_network(path: Path, model, prefixed: type[Exception] = InputError) -> ReLUNetwork:
+    """The network of a parsed ONNX file: traced (errors of type ``prefixed`` get the path in
+    front), or read back from verishallow's own export of a shallow network
+    (:mod:`.shallow_onnx`)."""
+    from .onnx import network_from_onnx
+    from .shallow_onnx import is_shallow_export, network_from_shallow_export
+
+    if is_shallow_export(model):
+        return network_from_shallow_export(model, path)
+    try:
+        return network_from_onnx(model)
+    except prefixed as exc:
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def load(path: str | Path) -> ReLUNetwork:
@@ -43,9 +64,10 @@ def load(path: str | Path) -> ReLUNetwork:
     path = _check_path(path)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
-        from .onnx import load_onnx
+        from ..errors import UnsupportedModelError
+        from .onnx import read_model
 
-        return load_onnx(path)
+        return _onnx_network(path, read_model(path), UnsupportedModelError)
     if suffix == ".nnet":
         from .nnet import load_nnet
 
@@ -71,13 +93,10 @@ def load_with_domain(path: str | Path) -> tuple[ReLUNetwork, Domain | None]:
     has_sidecar = side.is_file()
     domain: Domain | None = None
     if suffix == ".onnx":
-        from .onnx import network_from_onnx, onnx_domain, read_model
+        from .onnx import onnx_domain, read_model
 
         model = read_model(path)
-        try:
-            net = network_from_onnx(model)
-        except InputError as exc:
-            raise type(exc)(f"{path}: {exc}") from None
+        net = _onnx_network(path, model)
         if not has_sidecar:
             domain = onnx_domain(model)
     elif suffix == ".nnet":

@@ -22,6 +22,7 @@ smallest violation exceeds ``GAP_TOL * max(1, |x|_inf)`` (uncovered) get NaN out
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,19 @@ from . import model as M
 from .model import ShallowNetwork
 
 OPSET = 17
+#: Metadata of the export: ``verishallow.kind`` is ``shallow-network``; ``verishallow.shallow``
+#: holds the network itself (the ``convert`` JSON, with its source network), so that
+#: :func:`verishallow.io.load` can read the export back (see :mod:`verishallow.io.shallow_onnx`);
+#: ``verishallow.domain`` its domain, as in any verishallow ONNX file.
+KIND_KEY = "verishallow.kind"
+KIND = "shallow-network"
+SHALLOW_KEY = "verishallow.shallow"
+DOMAIN_KEY = "verishallow.domain"
 
 
-def to_onnx(net: ShallowNetwork):
-    """Build the ONNX ``ModelProto`` (checked with ``onnx.checker``)."""
+def to_onnx(net: ShallowNetwork, metadata: bool = True):
+    """Build the ONNX ``ModelProto`` (checked with ``onnx.checker``); with ``metadata`` the
+    network's JSON and domain go into the model's metadata (see :data:`SHALLOW_KEY`)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -160,6 +170,10 @@ def to_onnx(net: ShallowNetwork):
     model.ir_version = 8
     model.doc_string = ("Shallow (three-layer) network equivalent to a deep ReLU network on "
                         f"{dom.describe()}: {R} regions, {net.n_hyperplanes} hyperplanes.")
+    if metadata:
+        props = {KIND_KEY: KIND, SHALLOW_KEY: net.to_json(),
+                 DOMAIN_KEY: json.dumps(dom.to_dict())}
+        helper.set_model_props(model, props)
     onnx.checker.check_model(model)
     return model
 

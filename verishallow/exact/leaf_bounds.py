@@ -298,6 +298,11 @@ class LayerBounds:
     # per hidden layer: lower slopes (0/1), upper slopes s, exponent of s, intercepts t, exp
     relax: list[tuple[np.ndarray, np.ndarray, int, np.ndarray, int]] = field(
         default_factory=list)
+    #: with ``keep_forms``, per hidden layer: the pre-activation forms ``(Zu, Zl, eZ)`` and the
+    #: post-activation forms as ``(S, D, eF)`` (``S = U + L``, ``D = U - L``, each row
+    #: ``[coefficients | constant]``, values ``ints * 2**e``)
+    pre_forms: list[tuple[np.ndarray, np.ndarray, int]] = field(default_factory=list)
+    post_forms: list[tuple[np.ndarray, np.ndarray, int]] = field(default_factory=list)
 
 
 def _box(lo: Sequence[Fraction], hi: Sequence[Fraction]) -> tuple[np.ndarray, np.ndarray, int]:
@@ -313,10 +318,13 @@ def _box(lo: Sequence[Fraction], hi: Sequence[Fraction]) -> tuple[np.ndarray, np
 
 
 def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fraction],
-                 fixings: Mapping[int, bool], level: str) -> LayerBounds:
+                 fixings: Mapping[int, bool], level: str, keep_forms: bool = False
+                 ) -> LayerBounds:
     """Steps 1-6 of the doc for every hidden layer of ``enet`` on the box ``[lo, hi]`` (float64
     values, as Fractions) with phase ``fixings`` (flat neuron -> True active / False
-    inactive), at ``level``; stops at the first layer that shows the node empty."""
+    inactive), at ``level``; stops at the first layer that shows the node empty.
+    ``keep_forms`` (level symbolic) keeps every layer's linear forms (``pre_forms``,
+    ``post_forms``), for the differential level."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
     if len(lo) != enet.input_dim or len(hi) != enet.input_dim:
@@ -428,6 +436,9 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
             La = Zl * lower_slope[:, None]
             Ua, La, eF = _align(Ua, eU, La, eZ)
             (S, D), eF = _normalise([Ua + La, Ua - La], eF)
+            if keep_forms:
+                res.pre_forms.append((Zu, Zl, eZ))
+                res.post_forms.append((S, D, eF))
     res.a = (amid, arad, ea)
     if symbolic:
         if S is None:  # no hidden layer: the forms are x itself

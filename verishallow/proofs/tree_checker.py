@@ -16,6 +16,10 @@ certificate reader of :mod:`verishallow.checker`; never a solver or the search.
 
 A leaf whose node turns out empty while computing its bound refutes every disjunct (the node
 holds no input), so an ``"l"`` leaf on an empty node is accepted.
+
+Level ``"differential"`` (``"l"`` and ``"e"`` leaves) is valid only in an equivalence proof
+whose networks A and B have equal hidden widths layer by layer
+(:mod:`verishallow.exact.differential`); its emptiness test is the symbolic one.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import forkpool
 from ..checker import (
     FORMAT as PARTITION_FORMAT,
@@ -41,7 +47,14 @@ from ..checker import (
     run_guarded,
 )
 from ..errors import InputError
-from ..exact.leaf_bounds import LEVELS, ExactNetwork, layer_bounds, row_lower_bounds
+from ..exact.differential import (
+    LEVELS,
+    DifferentialNetwork,
+    differential_bounds,
+    differential_mismatch,
+    differential_row_lower_bounds,
+)
+from ..exact.leaf_bounds import ExactNetwork, layer_bounds, row_lower_bounds
 from ..network import ReLUNetwork, network_fingerprint
 from ..product import product_network
 from . import goals as goals_mod
@@ -139,9 +152,13 @@ def _check_part(chk: _TreeChecker, ids: list[int]) -> tuple[list, dict]:
 
 class _TreeChecker:
     def __init__(self, cert: dict, net: ReLUNetwork, goal: Goal, fingerprints: list[str] | None,
-                 max_failures: int, workers: int):
+                 max_failures: int, workers: int,
+                 pair: tuple[ReLUNetwork, ReLUNetwork] | None = None):
         self.cert = cert
         self.net = net
+        self.pair = pair
+        self.dnet: DifferentialNetwork | None = None
+        self.no_differential = "level differential is only for equivalence proofs"
         self.goal = goal
         self.fingerprints = fingerprints
         self.max_failures = max_failures
@@ -189,6 +206,15 @@ class _TreeChecker:
                       "cases (one tree per case, in order)")
             return
         self.enet = ExactNetwork(self.net)
+        if goal.kind == "equivalence" and self.pair is not None:
+            why = differential_mismatch(*self.pair)
+            if why is None:
+                self.dnet = DifferentialNetwork(*self.pair)
+            else:
+                self.no_differential = why
+        elif goal.kind == "equivalence":
+            self.no_differential = ("level differential needs the two networks A and B (check "
+                                    "the proof with check_equivalence_proof)")
         for k, tree in enumerate(trees):
             if not isinstance(tree, dict) or tree.get("case") != k \
                     or not isinstance(tree.get("nodes"), list):
@@ -342,11 +368,15 @@ class _TreeChecker:
             return
         level = node[1] if len(node) >= 2 else None
         if level not in LEVELS:
-            raise _Invalid(f"unknown level {level!r} (expected {' or '.join(LEVELS)})")
+            raise _Invalid(f"unknown level {level!r} (expected {', '.join(LEVELS)})")
+        differential = level == "differential"
+        if differential and self.dnet is None:
+            raise _Invalid(self.no_differential)
+        base = "symbolic" if differential else level
         if tag == "e":
             if len(node) != 2:
                 raise _Invalid(f"malformed empty leaf {_short(node)}")
-            lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, level)
+            lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, base)
             self.counts["bound_computations"] += 1
             if not lb.empty:
                 raise _Invalid(f"the node is not empty at level {level}: no phase fixing is "
@@ -374,14 +404,22 @@ class _TreeChecker:
         missing = [q for q in range(nd) if q not in chosen]
         if missing:
             raise _Invalid(f"disjunct {missing[0]} is not refuted (missing from the leaf)")
-        lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, level)
+        if differential:
+            db = differential_bounds(self.enet, self.dnet, leaf.lo, leaf.hi, leaf.fix)
+            lb = db.lb
+        else:
+            lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, level)
         self.counts["bound_computations"] += 1
         if lb.empty:
             return  # no input reaches the node: every disjunct is refuted
         keys = sorted(set(chosen.items()))
         C = [case.disjuncts[q].C[i] for q, i in keys]
         d = [case.disjuncts[q].d[i] for q, i in keys]
-        lows = dict(zip(keys, row_lower_bounds(self.enet, lb, C, d), strict=True))
+        if differential:
+            lows_ = differential_row_lower_bounds(self.enet, db, C, d)
+        else:
+            lows_ = row_lower_bounds(self.enet, lb, C, d)
+        lows = dict(zip(keys, lows_, strict=True))
         self.counts["rows"] += len(keys)
         for q in range(nd):
             i = chosen[q]
@@ -407,21 +445,30 @@ def _short(v: Any, n: int = 80) -> str:
 
 # ----- entry points ---------------------------------------------------------------------------
 def check_proof_tree(cert: dict, net_F: ReLUNetwork, goal: Goal, workers: int | None = 1,
-                     fingerprints: list[str] | None = None, max_failures: int = 20
-                     ) -> CheckResult:
+                     fingerprints: list[str] | None = None, max_failures: int = 20,
+                     pair: tuple[ReLUNetwork, ReLUNetwork] | None = None) -> CheckResult:
     """Check a proof tree of ``goal`` on the network ``net_F`` exactly.
 
     ``fingerprints``: the certificate's ``"networks"`` must equal it (default, for a property:
     ``[net_F's fingerprint]``; for an equivalence the wrapper passes ``[A's, B's]``).
     ``workers`` (``None``: every core) checks the leaves on that many forked processes; the
-    verdict is the same. Checking stops after ``max_failures`` failures.
+    verdict is the same. Checking stops after ``max_failures`` failures. ``pair``: the
+    equivalence's networks ``(A, B)`` with ``net_F = product_network(A, B)``, needed by
+    leaves at level ``"differential"``.
     """
     t0 = time.perf_counter()
     check_tree_header(cert, "the given object")
     if fingerprints is None and goal.kind == "property":
         fingerprints = [network_fingerprint(net_F.weights, net_F.biases)]
     nw = forkpool.default_workers() if workers is None else max(1, int(workers))
-    chk = _TreeChecker(cert, net_F, goal, fingerprints, max_failures, nw)
+    if pair is not None:
+        prod = product_network(*pair)
+        same = len(prod.weights) == len(net_F.weights) and all(
+            np.array_equal(x, y) for x, y in zip((*prod.weights, *prod.biases),
+                                                 (*net_F.weights, *net_F.biases), strict=True))
+        if not same:
+            raise InputError("net_F is not the product network of the given pair")
+    chk = _TreeChecker(cert, net_F, goal, fingerprints, max_failures, nw, pair)
     run_guarded(chk.run, chk.fail, invalid=_Invalid)
     failures = chk.failures[:max_failures]
     return CheckResult(not failures, failures, chk.counts, time.perf_counter() - t0)
@@ -491,6 +538,6 @@ def check_equivalence_proof(cert_or_path: dict | str | Path, net_a: ReLUNetwork,
             return bad("the certificate's box differs from the given domain")
     prod = product_network(net_a, net_b)
     res = check_proof_tree(cert, prod, goal, workers=workers, fingerprints=fps,
-                           max_failures=max_failures)
+                           max_failures=max_failures, pair=(net_a, net_b))
     res.seconds = time.perf_counter() - t0
     return res

@@ -381,3 +381,40 @@ def test_acas_pruned_pair_speed_and_reference():
     assert min(res2.lower[:-1]) > 0.5 * min(sym2.lower[:-1])
     print(f"A x (A perturbed by 1e-5 relative): symbolic {float(min(sym2.lower[:-1])):.4g}, "
           f"differential {float(min(res2.lower[:-1])):.4g}")
+
+
+def test_differential_leaves_outside_pure_differences():
+    from test_proof_tree import (
+        BOXES3,
+        NET3,
+        equivalence_cert,
+        make_property,
+        property_cert,
+    )
+
+    from verishallow.proofs.tree_checker import check_property_proof
+
+    # a property proof: level differential does not apply
+    prop, _ = make_property(NET3, BOXES3, seed=1)
+    cert = property_cert(NET3, goals.property_goal(prop, 3, 3), "symbolic")
+    bad = fresh(cert)
+    for node in bad["trees"][0]["nodes"]:
+        if node[0] in ("l", "e"):
+            node[1] = "differential"
+    assert check_property_proof(cert, NET3, prop).valid
+    assert_invalid(check_property_proof(bad, NET3, prop), "only for equivalence proofs")
+    # top-1 rows are not pure differences: differential leaves keep the symbolic bound
+    a, b = near_pair(6, (2, 6, 3), 1e-3)
+    bs = [np.array(v) for v in a.biases]
+    bs[-1][0] += 20.0
+    a = ReLUNetwork(a.weights, bs)
+    b = ReLUNetwork(b.weights, [*b.biases[:-1], b.biases[-1] + np.eye(3)[0] * 20.0])
+    lower, upper = [Fraction(-1, 2)] * 2, [Fraction(1, 2)] * 2
+    cert, _ = equivalence_cert(a, b, lower, upper, Fraction(0), True, "symbolic")
+    assert check_equivalence_proof(cert, a, b).valid
+    dif = fresh(cert)
+    for node in dif["trees"][0]["nodes"]:
+        if node[0] in ("l", "e"):
+            node[1] = "differential"
+    res = check_equivalence_proof(dif, a, b)
+    assert res.valid, res.failures

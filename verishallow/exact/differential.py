@@ -23,6 +23,13 @@ products (:func:`imatmul`), and only the doc's roundings to float64:
 5. a row ``C = [CA, CB]`` over ``[A; B]`` with ``CA == -CB`` (a pure difference) is bounded
    below by ``min over box of (CA+ DL_L + CA- DU_L) - d`` as well as by its symbolic bound
    (the larger is the leaf's bound); any other row keeps its symbolic bound.
+
+Speed, one node, CPU time (2 shared cores): ACAS Xu 1_1 x its ``_pruned5`` copy (product
+5-100x6-10), boxes of side 1, 1/16, 1/256 at ``[-0.3, -0.5, ...]``: symbolic layers 70-90 ms,
+differential layers (symbolic included) 100-210 ms, 10 difference rows 30-65 ms. On that pair
+(weights 10-40% apart per layer) the differential bound is looser than the symbolic one, so
+the max keeps the symbolic bound; on ``A`` x ``A`` perturbed by ``1e-5`` relative it is ~200x
+tighter (-0.89 against -173 on the 1/16 box).
 """
 
 from __future__ import annotations

@@ -18,11 +18,13 @@ from .common import (
     ProgressBar,
     domain_argument,
     emit_json,
+    ensure_writable,
     handle_errors,
     json_option,
     load_model_and_domain,
     parse_domain,
     quiet_option,
+    workers_option,
 )
 
 
@@ -87,23 +89,30 @@ def write_equivalence_certificate(net_a: Any, net_b: Any, dom: Any, epsilon: flo
                    "with --top1, the margin a disagreement must exceed.")
 @click.option("--top1", is_flag=True,
               help="Compare only the top-ranked output (ties never count as disagreement).")
-@click.option("--time-limit", type=float, default=None,
-              help="Seconds for the SCIP search (MILP method); unknown (exit 3) when reached.")
-@click.option("--method", type=click.Choice(["auto", "milp", "regions"]), default="auto",
-              show_default=True,
-              help="regions: overlay of both partitions (equal depths); milp: SCIP over both "
-                   "networks; auto: regions for <= 2 free inputs, else milp.")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=None,
+              help="Seconds for the whole decision; unknown (exit 3) when reached.")
+@click.option("--method", type=click.Choice(["auto", "search", "milp", "regions"]),
+              default="auto", show_default=True,
+              help="search: branch and bound over the box with bounds on f_A - f_B (decides, "
+                   "does not compute the maximum); regions: overlay of both partitions (equal "
+                   "depths); milp: SCIP over both networks; auto: search on a box, else "
+                   "regions for <= 2 free inputs, else milp (with --max: not search).")
+@click.option("--max", "exact_max", is_flag=True,
+              help="Also compute the exact maximum difference (regions or milp method), "
+                   "not only the decision.")
 @click.option("--certificate", "certificate", type=click.Path(), default=None,
               metavar="OUT.json",
               help="When equivalence is proved, also write an exact certificate of it (.json, "
                    "or .json.gz for gzip) that 'verishallow check OUT.json A B' re-checks "
-                   "without solvers; nothing is written otherwise.")
+                   "without solvers; nothing is written otherwise. The proof search writes its "
+                   "proof tree; the regions/milp methods a partition certificate.")
+@workers_option
 @json_option
 @quiet_option
 @handle_errors
 def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1: bool,
-            time_limit: float | None, method: str, certificate: str | None, as_json: bool,
-            quiet: bool) -> None:
+            time_limit: float | None, method: str, exact_max: bool, certificate: str | None,
+            workers: int | None, as_json: bool, quiet: bool) -> None:
     """Decide whether MODEL_A and MODEL_B agree on DOMAIN: max |f_A(x) - f_B(x)| <= E.
 
     Models are .onnx, .nnet or .npz networks; either side may be a shallow network file from
@@ -115,22 +124,20 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
     """
     from ..equiv import check_equivalence, check_shallow_equivalence, onnxruntime_check
     from ..io import load
+    from ..proofsearch.decide import prove_equivalence, search_result
     from ..shallow import load_shallow
 
     sh_a, sh_b = is_shallow_file(model_a), is_shallow_file(model_b)
+    if not (math.isfinite(epsilon) and epsilon >= 0):
+        raise InputError(f"--epsilon must be a finite number >= 0, got {epsilon!r}")
+    if exact_max and method == "search":
+        raise InputError("--max needs --method regions, milp or auto (the proof search "
+                         "decides without computing the maximum)")
     cert_out = None
     if certificate is not None:
-        if top1:
-            raise InputError("--certificate is not supported with --top1 (only max |f_A - f_B| "
-                             "<= E has a certificate)")
         if sh_a or sh_b:
             raise InputError("--certificate needs two deep networks (.onnx, .nnet or .npz)")
-        cert_out = Path(certificate)
-        parent = cert_out.parent if str(cert_out.parent) else Path(".")
-        if not parent.is_dir():
-            raise InputError(f"output directory does not exist: {parent}")
-        if not (math.isfinite(epsilon) and epsilon >= 0):
-            raise InputError(f"--epsilon must be a finite number >= 0, got {epsilon!r}")
+        cert_out = ensure_writable(certificate)
     if sh_a and sh_b:
         raise InputError("both sides are shallow networks; give at least one deep network")
     if sh_a or sh_b:
@@ -145,8 +152,24 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
     else:
         net_a, dom = load_model_and_domain(model_a, domain)
         net_b = load(model_b)
-        res = check_equivalence(net_a, net_b, dom, epsilon=epsilon, top1=top1,
-                                time_limit=time_limit, method=method)
+        if method == "auto":
+            method = "search" if not exact_max and dom.A.shape[0] == 0 else "auto"
+        if cert_out is not None and top1 and method != "search":
+            raise InputError("a --top1 certificate comes from the proof search (--method "
+                             "search)")
+        if method == "search":
+            bar = ProgressBar(enabled=not (quiet or as_json), desc="proof search",
+                              unit="nodes")
+            try:
+                dec = prove_equivalence(net_a, net_b, dom, epsilon, top1, time_limit,
+                                        workers=workers or 1, certificate=cert_out is not None,
+                                        progress=lambda n, q, _b: bar(n, q))
+            finally:
+                bar.close()
+            res = search_result(dec, net_a, net_b, epsilon, top1)
+        else:
+            res = check_equivalence(net_a, net_b, dom, epsilon=epsilon, top1=top1,
+                                    time_limit=time_limit, method=method)
         dom_text = dom.describe()
         if res.counterexample is not None and all(
                 Path(p).suffix.lower() == ".onnx" for p in (model_a, model_b)):
@@ -158,7 +181,15 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
                 res.details["reason"] = ("onnxruntime's outputs at the counterexample disagree "
                                          "with the loaded networks")
     cert_report: dict[str, Any] = {}
-    if cert_out is not None:
+    if cert_out is not None and res.details.get("method") == "proof search":
+        cert_report = {"certificate": None}
+        if dec.certificate is not None:
+            from ..proofsearch.decide import write_proof
+
+            write_proof(dec.certificate, cert_out)
+            cert_report = {"certificate": str(cert_out), "certificate_kind": "proof tree",
+                           "certificate_leaves": dec.stats.get("leaves", 0)}
+    elif cert_out is not None:
         cert_report = {"certificate": None}
         if res.equivalent:
             cert_report = write_equivalence_certificate(net_a, net_b, dom, epsilon, cert_out,
@@ -174,7 +205,14 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
     else:
         value = f"in [{res.lower!r}, {res.upper!r}]"
     sep = " =" if res.exact is not None else ""
-    if res.equivalent:
+    if res.equivalent and res.details.get("method") == "proof search":
+        st = res.details.get("search", {})
+        click.echo(f"equivalent: {what} <= {epsilon!r} on {dom_text}, proved by proof search "
+                   f"({st.get('leaves', 0)} leaves, {res.seconds:.2f} s)")
+        if cert_report.get("certificate"):
+            click.echo(f"wrote proof certificate {cert_report['certificate']} "
+                       f"({cert_report['certificate_leaves']} leaves, exact)")
+    elif res.equivalent:
         click.echo(f"equivalent: {what}{sep} {value} <= {epsilon!r} on {dom_text} "
                    f"({res.seconds:.2f} s)")
         if cert_report.get("certificate"):

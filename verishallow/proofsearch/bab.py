@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InputError
 from ..network import ReLUNetwork
 from ..proofs.goals import Case, Goal, float_box
-from .bounds import Layer, batch_bounds, layers_of, refuted_rows
+from .bounds import DiffSpec, Layer, batch_bounds, layers_of, refuted_rows
 from .counterexample import holds_float, replay_goal, snap_into
 
 #: Input splitting for at most this many free inputs, neuron splitting beyond.
@@ -141,8 +141,8 @@ class _Bounder:
 _WORKER_LAYERS: list[Layer] | None = None
 
 
-def _bound_job(layers: list[Layer], lo, hi, fix, level, C, d, gaps):
-    return batch_bounds(layers, lo, hi, fix, level, C, d, want_gaps=gaps)
+def _bound_job(layers: list[Layer], lo, hi, fix, level, C, d, gaps, diff):
+    return batch_bounds(layers, lo, hi, fix, level, C, d, want_gaps=gaps, diff=diff)
 
 
 def _pool_job(job: tuple):
@@ -176,8 +176,10 @@ def _split_value(lo: float, hi: float) -> float | None:
 
 class _CaseSearch:
     def __init__(self, net: ReLUNetwork, layers: list[Layer], case: Case, k: int,
-                 record: bool, bounder: _Bounder):
+                 record: bool, bounder: _Bounder, diff: DiffSpec | None = None):
         self.net, self.layers, self.case, self.k = net, layers, case, k
+        self.diff = diff
+        self.top = "differential" if diff is not None else "symbolic"
         self.rows = _rows(case)
         self.record = record
         self.bounder = bounder
@@ -238,7 +240,7 @@ class _CaseSearch:
         for s in range(0, len(lo), self.chunk):
             sl = slice(s, s + self.chunk)
             jobs.append((lo[sl], hi[sl], None if fix is None else fix[sl], level,
-                         self.rows.C, self.rows.d, not self.input_split))
+                         self.rows.C, self.rows.d, not self.input_split, self.diff))
         return self.bounder.run(jobs)
 
     def _evidence(self, ok: np.ndarray, lower: np.ndarray) -> list | None:
@@ -261,7 +263,7 @@ class _CaseSearch:
             r = self._outside(lo[i], hi[i])
             if r is not None:
                 out[i] = ("leaf", ["o", r])
-        for level in ("interval", "symbolic"):
+        for level in ("interval", self.top):
             idx = np.array([i for i in range(B) if out[i] is None], dtype=np.int64)
             if not idx.size:
                 break
@@ -280,7 +282,7 @@ class _CaseSearch:
                     ev = self._evidence(ok[j], bt.rows_lower[j])
                     if ev is not None:
                         out[i] = ("leaf", ["l", level, ev])
-                    elif level == "symbolic":
+                    elif level == self.top:
                         out[i] = self._open(bt, j, ok[j])
         return out
 
@@ -419,7 +421,7 @@ class _CaseSearch:
 
     def _child_scores(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """A node's score: +inf when refuted, else its smallest open best-row bound."""
-        parts = self._bound(lo, hi, None, "symbolic")
+        parts = self._bound(lo, hi, None, self.top)
         scores = []
         for bt in parts:
             ok = refuted_rows(bt, self.rows.closed)
@@ -447,8 +449,11 @@ class _CaseSearch:
 
 
 def search(net: ReLUNetwork, goal: Goal, time_limit: float | None = None, workers: int = 1,
-           record: bool = False, progress: Progress | None = None) -> SearchResult:
-    """Decide ``goal`` on ``net`` by branch and bound (see the module doc)."""
+           record: bool = False, progress: Progress | None = None,
+           diff: DiffSpec | None = None) -> SearchResult:
+    """Decide ``goal`` on ``net`` by branch and bound (see the module doc); ``diff`` (for an
+    equivalence goal on a product of two networks of one architecture) adds the differential
+    bounds of :mod:`verishallow.proofsearch.bounds`."""
     if goal.n_inputs != net.input_dim or goal.n_outputs != net.output_dim:
         raise InputError(f"the goal is for {goal.n_inputs} inputs and {goal.n_outputs} outputs, "
                          f"the network has {net.input_dim} and {net.output_dim}")
@@ -464,7 +469,7 @@ def search(net: ReLUNetwork, goal: Goal, time_limit: float | None = None, worker
             if not case.disjuncts:
                 trees.append([["l", "interval", []]])
                 continue
-            cs = _CaseSearch(net, layers, case, k, record, bounder)
+            cs = _CaseSearch(net, layers, case, k, record, bounder, diff)
             res = cs.run(deadline, progress, counter)
             stats["nodes"] += cs.next_id
             stats["leaves"] += cs.leaves

@@ -27,7 +27,7 @@ from ..network import ReLUNetwork
 #: the terms it was computed from (``scale``). Open disjuncts (equivalence) need an exact
 #: bound ``>= 0``; they are held to the same margin unless every term is exactly 0.
 CLOSE_TOL = 1e-9
-LEVELS = ("interval", "symbolic")
+LEVELS = ("interval", "symbolic", "differential")
 
 
 @dataclass
@@ -38,6 +38,38 @@ class Layer:
     b: np.ndarray
     Wp: np.ndarray
     Wn: np.ndarray
+
+
+@dataclass
+class DiffSpec:
+    """What the differential level needs of ``F = [f_A; f_B]`` (equal widths): per layer, A's
+    width, A's weights and ``DW = WA - WB``, ``Db = bA - bB``; and which goal rows are pure
+    differences ``C = [-c, c]`` (their ``c``)."""
+
+    widths: list[int]
+    WA: list[np.ndarray]
+    DW: list[np.ndarray]
+    Db: list[np.ndarray]
+
+
+def diff_spec(net_a: ReLUNetwork, net_b: ReLUNetwork) -> DiffSpec | None:
+    """The differential view of A and B, or None when their architectures differ."""
+    if net_a.hidden_widths != net_b.hidden_widths or net_a.input_dim != net_b.input_dim:
+        return None
+    widths = list(net_a.hidden_widths)
+    WA = [np.asarray(w) for w in net_a.weights]
+    DW = [wa - wb for wa, wb in zip(net_a.weights, net_b.weights, strict=True)]
+    Db = [ba - bb for ba, bb in zip(net_a.biases, net_b.biases, strict=True)]
+    return DiffSpec(widths, WA, DW, Db)
+
+
+def _pos_neg_forms(W: np.ndarray, U: np.ndarray, u0: np.ndarray, L: np.ndarray,
+                   l0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Upper and lower forms of ``W a`` from forms ``L, l0 <= a <= U, u0``."""
+    Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
+    up = np.matmul(Wp, U) + np.matmul(Wn, L)
+    lo = np.matmul(Wp, L) + np.matmul(Wn, U)
+    return up, u0 @ Wp.T + l0 @ Wn.T, lo, l0 @ Wp.T + u0 @ Wn.T
 
 
 def layers_of(net: ReLUNetwork) -> list[Layer]:
@@ -75,12 +107,15 @@ def _concretise_min(coef: np.ndarray, const: np.ndarray, lo: np.ndarray, hi: np.
 
 
 def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None,
-                 level: str, Cg: np.ndarray, dg: np.ndarray, want_gaps: bool = False) -> Batch:
+                 level: str, Cg: np.ndarray, dg: np.ndarray, want_gaps: bool = False,
+                 diff: DiffSpec | None = None) -> Batch:
     """Bounds for ``B`` nodes: boxes ``lo``/``hi`` (B, d), fixings ``fix`` (B, N) int8
     (-1 free, 0 inactive, 1 active) or None, and goal rows ``Cg y - dg`` (R rows over the
-    outputs)."""
+    outputs). Level ``"differential"`` needs ``diff`` (see :class:`DiffSpec`)."""
     B, d = lo.shape
-    symbolic = level == "symbolic"
+    symbolic = level in ("symbolic", "differential")
+    differential = level == "differential" and diff is not None
+    E = None  # forms (EU, eu0, EL, el0) of e = relu(zA) - relu(zB) of the previous layer
     xmag = np.maximum(np.abs(lo), np.abs(hi))  # (B, d)
     alo, ahi = lo, hi
     if symbolic:
@@ -100,13 +135,15 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
                 Zu = Zl = np.broadcast_to(ly.W, (B, n, d))
                 zu0 = zl0 = np.broadcast_to(ly.b, (B, n))
             else:
-                Zu = np.einsum("ij,bjk->bik", ly.Wp, Uc) + np.einsum("ij,bjk->bik", ly.Wn, Lc)
-                Zl = np.einsum("ij,bjk->bik", ly.Wp, Lc) + np.einsum("ij,bjk->bik", ly.Wn, Uc)
+                Zu = np.matmul(ly.Wp, Uc) + np.matmul(ly.Wn, Lc)
+                Zl = np.matmul(ly.Wp, Lc) + np.matmul(ly.Wn, Uc)
                 zu0 = u0 @ ly.Wp.T + l0 @ ly.Wn.T + ly.b
                 zl0 = l0 @ ly.Wp.T + u0 @ ly.Wn.T + ly.b
             su = -_concretise_min(-Zu, -zu0, lo, hi)
             sl = _concretise_min(Zl, zl0, lo, hi)
             low, up = np.maximum(il, sl), np.minimum(iu, su)
+            if differential:
+                D = _delta_forms(diff, k, E, Uc, u0, Lc, l0, B, d)
         else:
             low, up = il, iu
         if fix is not None:
@@ -130,6 +167,8 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
         t_up.append(t)
         alo = np.where(active, low, 0.0)
         ahi = np.where(inactive, 0.0, up)
+        if differential:
+            E = _relax_delta(diff.widths[k], D, Zu, zu0, Zl, zl0, low, up, lo, hi)
         if symbolic:
             Uc = s[:, :, None] * Zu
             u0 = s * zu0 + t
@@ -145,7 +184,7 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
     scale = amag @ np.abs(Wg).T + np.abs(bg)
     coef = None
     if symbolic:
-        Gl = np.einsum("ij,bjk->bik", Wgp, Lc) + np.einsum("ij,bjk->bik", Wgn, Uc)
+        Gl = np.matmul(Wgp, Lc) + np.matmul(Wgn, Uc)
         gl0 = l0 @ Wgp.T + u0 @ Wgn.T + bg
         rows = np.maximum(rows, _concretise_min(Gl, gl0, lo, hi))
         # backward pass
@@ -158,22 +197,84 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
             ly = layers[k]
             P = np.maximum(Lam, 0.0)
             N = np.minimum(Lam, 0.0)
-            c = c + np.einsum("brn,bn->br", N, t_up[k])
+            tk = t_up[k][:, :, None]
+            c = c + np.matmul(N, tk)[:, :, 0]
             if want_gaps:
-                gaps.append(np.einsum("brn,bn->bn", -N, t_up[k]))
+                gaps.append(-(N * t_up[k][:, None, :]).sum(axis=1))
             Lz = P * lam_lo[k][:, None, :] + N * lam_up[k][:, None, :]
             c = c + Lz @ ly.b
-            cabs = cabs + np.einsum("brn,bn->br", np.abs(N), t_up[k]) + np.abs(Lz) @ np.abs(ly.b)
+            cabs = cabs - np.matmul(N, tk)[:, :, 0] + np.abs(Lz) @ np.abs(ly.b)
             Lam = Lz @ ly.W
         back = _concretise_min(Lam, c, lo, hi)
-        cabs = cabs + np.einsum("brd,bd->br", np.abs(Lam), xmag)
+        cabs = cabs + np.matmul(np.abs(Lam), xmag[:, :, None])[:, :, 0]
         rows = np.maximum(rows, back)
         scale = np.maximum(scale, cabs)
+        if differential:
+            DU, du0, DL, dl0 = _delta_forms(diff, len(layers) - 1, E, Uc, u0, Lc, l0, B, d)
+            m = Cg.shape[1] // 2
+            pure = np.all(Cg[:, :m] == -Cg[:, m:], axis=1)
+            if pure.any():
+                c = -Cg[pure, m:]  # row value = (-c) . delta - d... with c the B part
+                # row = CA yA + CB yB - d = -CB (yA - yB) - d = c . delta - d
+                cp, cn = np.maximum(c, 0.0), np.minimum(c, 0.0)
+                G = np.matmul(cp, DL) + np.matmul(cn, DU)
+                g0 = dl0 @ cp.T + du0 @ cn.T - dg[pure]
+                drow = _concretise_min(G, g0, lo, hi)
+                dscale = (np.abs(G) * xmag[:, None, :]).sum(-1) + np.abs(g0)
+                rows[:, pure] = np.maximum(rows[:, pure], drow)
+                scale[:, pure] = np.maximum(scale[:, pure], dscale)
         coef = Lam
         if want_gaps:
             gaps.reverse()
         return Batch(lows, ups, empty, rows, scale, coef, gaps)
     return Batch(lows, ups, empty, rows, scale, coef)
+
+
+def _delta_forms(diff: DiffSpec, k: int, E, Uc, u0, Lc, l0, B: int, d: int) -> tuple:
+    """Forms ``(DU, du0, DL, dl0)`` of ``delta_k = zA_k - zB_k``: layer 0 exactly, later layers
+    ``WA e + DW aB + Db`` from the previous layer's ``e`` forms and B's post-activations."""
+    if k == 0:
+        DW = np.broadcast_to(diff.DW[0], (B,) + diff.DW[0].shape)
+        db = np.broadcast_to(diff.Db[0], (B, diff.DW[0].shape[0]))
+        return DW, db, DW, db
+    nA = diff.widths[k - 1]
+    EU, eu0, EL, el0 = E
+    UB, ub0, LB, lb0 = Uc[:, nA:], u0[:, nA:], Lc[:, nA:], l0[:, nA:]
+    au, au0, al, al0 = _pos_neg_forms(diff.WA[k], EU, eu0, EL, el0)
+    bu, bu0, bl, bl0 = _pos_neg_forms(diff.DW[k], UB, ub0, LB, lb0)
+    return au + bu, au0 + bu0 + diff.Db[k], al + bl, al0 + bl0 + diff.Db[k]
+
+
+def _relax_delta(n: int, D: tuple, Zu, zu0, Zl, zl0, low, up, lo, hi) -> tuple:
+    """Forms of ``e = relu(zA) - relu(zB)`` for one hidden layer (``n`` neurons each side)."""
+    DU, du0, DL, dl0 = D
+    lA, uA, lB, uB = low[:, :n], up[:, :n], low[:, n:], up[:, n:]
+    du = np.minimum(-_concretise_min(-DU, -du0, lo, hi), uA - lB)
+    dl = np.maximum(_concretise_min(DL, dl0, lo, hi), lA - uB)
+    actA, actB = lA >= 0, lB >= 0
+    inA, inB = (uA <= 0) & ~actA, (uB <= 0) & ~actB
+    both = actA & actB
+    none = inA & inB
+    a_only = actA & inB
+    b_only = inA & actB
+    rest = ~(both | none | a_only | b_only)
+    pos = rest & (dl >= 0)
+    neg = rest & (du <= 0) & ~pos
+    mid = rest & ~(pos | neg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(mid, du / (du - dl), 0.0)
+        t = np.where(mid, -dl / (du - dl), 0.0)
+    # coefficient multipliers of each source form, per neuron
+    u_from_DU = np.where(both | pos, 1.0, 0.0) + s
+    l_from_DL = np.where(both | neg, 1.0, 0.0) + t
+    ZuA, ZlA, ZuB, ZlB = Zu[:, :n], Zl[:, :n], Zu[:, n:], Zl[:, n:]
+    zuA, zlA, zuB, zlB = zu0[:, :n], zl0[:, :n], zu0[:, n:], zl0[:, n:]
+    fa, fb = a_only.astype(float), b_only.astype(float)
+    EU = (u_from_DU[:, :, None] * DU + fa[:, :, None] * ZuA - fb[:, :, None] * ZlB)
+    eu0 = u_from_DU * du0 - s * dl + fa * zuA - fb * zlB
+    EL = (l_from_DL[:, :, None] * DL + fa[:, :, None] * ZlA - fb[:, :, None] * ZuB)
+    el0 = l_from_DL * dl0 - t * du + fa * zlA - fb * zuB
+    return EU, eu0, EL, el0
 
 
 def refuted_rows(batch: Batch, closed: np.ndarray) -> np.ndarray:

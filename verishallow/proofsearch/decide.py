@@ -25,6 +25,7 @@ from ..network import ReLUNetwork
 from ..product import product_network
 from ..proofs.goals import Goal, equivalence_goal, property_goal
 from .bab import Progress, SearchResult, search
+from .bounds import diff_spec
 
 FORMAT = "verishallow.proof-tree"
 VERSION = 1
@@ -101,9 +102,10 @@ def equivalence_box(domain: Domain) -> tuple[list[Fraction], list[Fraction]]:
 def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
                       epsilon: float = 0.0, top1: bool = False, time_limit: float | None = None,
                       workers: int = 1, certificate: bool = False,
-                      progress: Progress | None = None) -> Decision:
+                      progress: Progress | None = None, differential: bool = True) -> Decision:
     """Decide ``max |f_A - f_B|_inf <= epsilon`` (or top-1 agreement) on a box by proof search
-    over the product network ``[f_A; f_B]``; ``holds`` means equivalent."""
+    over the product network ``[f_A; f_B]``; ``holds`` means equivalent. ``differential``:
+    use the differential bounds when A and B share an architecture."""
     t0 = time.perf_counter()
     if net_a.input_dim != net_b.input_dim:
         raise InputError(f"the networks have {net_a.input_dim} and {net_b.input_dim} inputs")
@@ -118,7 +120,9 @@ def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
     eps = Fraction(float(epsilon))
     goal = equivalence_goal(lower, upper, net_a.output_dim, eps, top1)
     prod = product_network(net_a, net_b)
-    res = search(prod, goal, time_limit, workers, record=certificate, progress=progress)
+    diff = diff_spec(net_a, net_b) if differential else None
+    res = search(prod, goal, time_limit, workers, record=certificate, progress=progress,
+                 diff=diff)
     dec = _decision(res, t0)
     if certificate and res.status == "holds":
         dec.certificate = proof_certificate(
@@ -126,3 +130,30 @@ def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
             {"mode": "top1" if top1 else "epsilon", "epsilon": str(eps),
              "lower": [str(v) for v in lower], "upper": [str(v) for v in upper]})
     return dec
+
+
+def search_result(dec: Decision, net_a: ReLUNetwork, net_b: ReLUNetwork, epsilon: float,
+                  top1: bool):
+    """The :class:`verishallow.equiv.EquivalenceResult` of a proof-search decision (the shape
+    every ``equiv`` report takes). ``holds``: equivalent, the difference proved ``<= epsilon``
+    (no maximum is computed); ``violated``: the counterexample replayed both ways, its value a
+    lower bound on the maximum."""
+    from ..equiv import EquivalenceResult, replay
+
+    details: dict = {"mode": "top1" if top1 else "difference", "epsilon": epsilon,
+                     "method": "proof search", "search": dict(dec.stats),
+                     "fingerprints": [net_a.fingerprint, net_b.fingerprint]}
+    if dec.status == "holds":
+        details["reason"] = "every leaf of the proof tree bounds the difference"
+        return EquivalenceResult(True, (-math.inf, float(epsilon)), None, dec.seconds, details,
+                                 upper=float(epsilon))
+    if dec.status == "violated":
+        x = dec.counterexample[0]
+        rep = replay(net_a, net_b, x, top1)
+        details["replay"] = rep
+        value = float(rep["exact_value_float"])
+        return EquivalenceResult(False, (value, math.inf), x, dec.seconds, details, lower=value)
+    details["reason"] = dec.reason
+    if dec.best_bound is not None:
+        details["open_bound"] = dec.best_bound
+    return EquivalenceResult(None, (-math.inf, math.inf), None, dec.seconds, details)

@@ -122,9 +122,14 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
     both outputs are printed), 3 unknown, 2 bad input. With --certificate OUT.json an exact
     certificate is written only when equivalence is proved (and the certificate is complete).
     """
-    from ..equiv import check_equivalence, check_shallow_equivalence, onnxruntime_check
+    from ..equiv import (
+        check_equivalence,
+        check_shallow_equivalence,
+        onnxruntime_check,
+        search_result,
+    )
     from ..io import load
-    from ..proofsearch.decide import prove_equivalence, search_result
+    from ..proofsearch.decide import prove_equivalence
     from ..shallow import load_shallow
 
     sh_a, sh_b = is_shallow_file(model_a), is_shallow_file(model_b)

@@ -131,29 +131,3 @@ def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
              "lower": [str(v) for v in lower], "upper": [str(v) for v in upper]})
     return dec
 
-
-def search_result(dec: Decision, net_a: ReLUNetwork, net_b: ReLUNetwork, epsilon: float,
-                  top1: bool):
-    """The :class:`verishallow.equiv.EquivalenceResult` of a proof-search decision (the shape
-    every ``equiv`` report takes). ``holds``: equivalent, the difference proved ``<= epsilon``
-    (no maximum is computed); ``violated``: the counterexample replayed both ways, its value a
-    lower bound on the maximum."""
-    from ..equiv import EquivalenceResult, replay
-
-    details: dict = {"mode": "top1" if top1 else "difference", "epsilon": epsilon,
-                     "method": "proof search", "search": dict(dec.stats),
-                     "fingerprints": [net_a.fingerprint, net_b.fingerprint]}
-    if dec.status == "holds":
-        details["reason"] = "every leaf of the proof tree bounds the difference"
-        return EquivalenceResult(True, (-math.inf, float(epsilon)), None, dec.seconds, details,
-                                 upper=float(epsilon))
-    if dec.status == "violated":
-        x = dec.counterexample[0]
-        rep = replay(net_a, net_b, x, top1)
-        details["replay"] = rep
-        value = float(rep["exact_value_float"])
-        return EquivalenceResult(False, (value, math.inf), x, dec.seconds, details, lower=value)
-    details["reason"] = dec.reason
-    if dec.best_bound is not None:
-        details["open_bound"] = dec.best_bound
-    return EquivalenceResult(None, (-math.inf, math.inf), None, dec.seconds, details)

@@ -18,6 +18,8 @@ from .errors import InputError
 
 #: A domain must contain a ball of at least this radius (in its free coordinates).
 MIN_DOMAIN_RADIUS = 1e-9
+#: Domains of more coordinates are described by a summary instead of every interval.
+DESCRIBE_MAX_DIM = 12
 
 
 def _vec(v, name: str) -> np.ndarray:
@@ -184,8 +186,14 @@ class Domain:
     def describe(self) -> str:
         if self.kind == "whole":
             return f"R^{self.dim}"
-        parts = [f"[{lo:g}, {hi:g}]" for lo, hi in zip(self.lower, self.upper, strict=True)]
-        s = " x ".join(parts)
+        if self.dim > DESCRIBE_MAX_DIM:  # an image's box: a summary, not 784 intervals
+            fixed = int(np.sum(self.fixed))
+            width = self.upper - self.lower
+            s = (f"a box in R^{self.dim} ({fixed} fixed, {self.dim - fixed} free inputs, "
+                 f"widths up to {float(np.max(width)):g})")
+        else:
+            parts = [f"[{lo:g}, {hi:g}]" for lo, hi in zip(self.lower, self.upper, strict=True)]
+            s = " x ".join(parts)
         if self.A.shape[0]:
             s += f" with {self.A.shape[0]} linear constraints"
         return s

@@ -183,6 +183,11 @@ EQUIV_PAIRS = (
      VERYDIFF / "mnist_0_local_15.vnnlib", 0.0, True),
     ("mnist-3x100-float16-top1-img7", _MNIST, ("float16", _MNIST),
      VERYDIFF / "mnist_7_local_15.vnnlib", 0.0, True),
+    *((f"acas-{n}-float16-eps{e:g}", ACAS_DIR / f"ACASXU_run2a_{n}_batch_2000.onnx",
+       ("float16", ACAS_DIR / f"ACASXU_run2a_{n}_batch_2000.onnx"), VERYDIFF / "prop_1.vnnlib",
+       e, False) for n in ("2_1", "3_1", "4_1") for e in (0.05, 1e-7)),
+    *((f"acas-1_1-student-eps{e:g}", _ACAS_1_1, ROOT / "models" / "acas_1_1_student.onnx",
+       VERYDIFF / "prop_1.vnnlib", e, False) for e in (0.5, 0.05)),
 )
 EQUIV_TIMEOUT = 116.0
 

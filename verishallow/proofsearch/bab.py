@@ -44,6 +44,11 @@ from .counterexample import holds_float, replay_goal, snap_into
 
 #: Input splitting for at most this many free inputs, neuron splitting beyond.
 INPUT_SPLIT_MAX_DIM = 12
+#: A lookahead split must improve the children's summed bound by more than this (relative to
+#: the parent's): smaller gains are rounding noise, and the widest coordinate is split instead.
+SPLIT_GAIN_TOL = 1e-6
+#: Largest ratio of the widest to the narrowest coordinate that the lookahead may still split.
+MAX_ASPECT = 1024.0
 #: Nodes bounded together (and the unit of parallel work): identical in serial and parallel.
 CHUNK = 32
 #: Chunks popped per round.
@@ -380,12 +385,19 @@ class _CaseSearch:
 
     def _lookahead(self, take: list) -> list:
         """Per node, the input split whose two children have the best bounds (the sum of their
-        open bounds, a refuted child counting 0; ties to the relatively widest coordinate):
+        open bounds, a refuted child counting 0; when no split gains more than
+        ``SPLIT_GAIN_TOL``, the relatively widest coordinate):
         every free coordinate is tried (halved), all children bounded in one batch."""
         cand_lo, cand_hi, owner = [], [], []
         for q, t in enumerate(take):
             lo, hi = t[2], t[3]
-            for i in np.flatnonzero(lo < hi):
+            free = np.flatnonzero(lo < hi)
+            rel = (hi[free] - lo[free]) / (self.hi0[free] - self.lo0[free])
+            # no coordinate more than 1/MAX_ASPECT as wide (relative to the root) as the widest:
+            # a split that keeps gaining a little along one thin direction would otherwise
+            # starve the others (a hyperplane nearly parallel to a box face)
+            free = free[rel >= rel.max() / MAX_ASPECT] if free.size else free
+            for i in free:
                 v = _split_value(float(lo[i]), float(hi[i]))
                 if v is None:
                     continue
@@ -398,21 +410,26 @@ class _CaseSearch:
         if not owner:
             return [None] * len(take)
         scores = np.minimum(self._child_scores(np.array(cand_lo), np.array(cand_hi)), 0.0)
-        best: dict[int, tuple[float, float, int]] = {}
+        best: dict[int, tuple[bool, float, float, int]] = {}
         for c, (q, i, _v) in enumerate(owner):
             # both children count: the worse one alone can stay as bad as the parent when the
             # looseness sits in a corner, and then the same coordinate would be halved forever
             sc = scores[2 * c] + scores[2 * c + 1]
             t = take[q]
+            parent = 2.0 * min(t[0], 0.0)
+            # an improvement within rounding noise is no improvement: then the relatively
+            # widest coordinate is halved (else noise can pick one coordinate to zero width)
+            gain = sc - parent > SPLIT_GAIN_TOL * (1.0 + abs(parent))
             rel = (t[3][i] - t[2][i]) / (self.hi0[i] - self.lo0[i])
-            if q not in best or (sc, rel) > best[q][:2]:
-                best[q] = (sc, rel, c)
+            key = (gain, sc if gain else rel, rel, c)
+            if q not in best or key[:3] > best[q][:3]:
+                best[q] = key
         out = []
         for q in range(len(take)):
             if q not in best:
                 out.append(None)
                 continue
-            c = best[q][2]
+            c = best[q][3]
             _q, i, v = owner[c]
             out.append((["x", i, str(Fraction(v))],
                         [(cand_lo[2 * c], cand_hi[2 * c], None),

@@ -553,6 +553,9 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
                   for v in (*region.lower_exact, *region.upper_exact))
     if not cases and not certificate:
         return result("unsat", None, "exact", complete=True)
+    if not bounded and (method == "search" or certificate):
+        raise InputError(f"{prop.path}: the proof search needs a finite lower and upper bound "
+                         "on every input")
 
     # stage 1: sampling and region walks
     if shortcuts and cases:
@@ -581,9 +584,6 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
             res = result("unknown", None, "proof search", dec.reason)
             res.stats = dec.stats
             return res
-    elif method == "search" or certificate:
-        raise InputError(f"{prop.path}: the proof search needs a finite lower and upper bound "
-                         "on every input")
     region_method = "auto" if method in ("auto", "regions") else method
 
     # stage 3: bounds, per case and disjunct; refuted disjuncts are skipped later

@@ -163,14 +163,22 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
             raise InputError("a --top1 certificate comes from the proof search (--method "
                              "search)")
         if method == "search":
-            bar = ProgressBar(enabled=not (quiet or as_json), desc="proof search",
-                              unit="nodes")
+            bars: list[ProgressBar] = []
+
+            def progress(n: int, q: int, _best: float) -> None:
+                # created at the first report, so that an input error prints one line only
+                if not bars:
+                    bars.append(ProgressBar(enabled=not (quiet or as_json),
+                                            desc="proof search", unit="nodes"))
+                bars[0](n, q)
+
             try:
                 dec = prove_equivalence(net_a, net_b, dom, epsilon, top1, time_limit,
                                         workers=workers or 1, certificate=cert_out is not None,
-                                        progress=lambda n, q, _b: bar(n, q))
+                                        progress=progress)
             finally:
-                bar.close()
+                for b in bars:
+                    b.close()
             res = search_result(dec, net_a, net_b, epsilon, top1)
         else:
             res = check_equivalence(net_a, net_b, dom, epsilon=epsilon, top1=top1,

@@ -246,8 +246,15 @@ def test_cli_exit_1_prints_counterexample(tmp_path, moons):
     data = json.loads(res.stdout)
     assert res.exit_code == 1 and data["equivalent"] is False
     assert len(data["counterexample"]) == 2
-    assert isinstance(data["max_difference"], float)
+    # the proof search decides without the maximum: a replayed lower bound above epsilon
+    lower, upper = data["max_difference"]
+    assert lower > 1e-9 and upper == "inf"
     assert data["onnxruntime"] == "unavailable" or data["onnxruntime"]["agrees_with_float64"]
+    # --max computes the exact maximum (region overlay on 2 inputs)
+    res = run(["equiv", MOONS, tmp_path / "m16.onnx", "--epsilon", "1e-9", "--json", "--max"])
+    data = json.loads(res.stdout)
+    assert res.exit_code == 1 and isinstance(data["max_difference"], float)
+    assert data["max_difference"] >= lower
 
 
 def test_cli_exit_2_bad_input(tmp_path):

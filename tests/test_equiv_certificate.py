@@ -359,9 +359,11 @@ def model_files(tmp_path_factory, sine):
 
 
 def test_cli_round_trip(model_files, tmp_path):
+    """The partition certificate (--method regions; the default proof search writes a proof
+    tree, tests/test_cli_proofsearch.py)."""
     a, same, f16 = model_files
     out = tmp_path / "eq.json"
-    r = run(["equiv", a, same, "--certificate", out, "-q"])
+    r = run(["equiv", a, same, "--method", "regions", "--certificate", out, "-q"])
     assert r.exit_code == 0, r.output
     assert f"wrote certificate {out}" in r.stdout
     r = run(["check", out, a, same])
@@ -369,7 +371,8 @@ def test_cli_round_trip(model_files, tmp_path):
     assert r.stdout.startswith("valid: max |f_A - f_B| = 0.0 <= epsilon 0.0")
     # gzip, epsilon, --json on both sides
     out = tmp_path / "eq16.json.gz"
-    r = run(["equiv", a, f16, "--epsilon", "0.01", "--certificate", out, "--json"])
+    r = run(["equiv", a, f16, "--method", "regions", "--epsilon", "0.01", "--certificate", out,
+             "--json"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     assert rep["equivalent"] is True and rep["certificate"] == str(out)
@@ -426,7 +429,9 @@ def test_cli_bad_input_exit_2(model_files, sine16, tmp_path):
         (["check", tmp_path / "part.json", a, f16], "give one model"),
         (["check", tmp_path / "trunc.json", a, f16], "not valid JSON"),
         (["check", tmp_path / "eq.json", a, tmp_path / "missing.npz"], "error:"),
-        (["equiv", a, f16, "--top1", "--certificate", tmp_path / "x.json"], "--top1"),
+        # a top-1 certificate is a proof tree: the partition path refuses it
+        (["equiv", a, f16, "--method", "regions", "--top1", "--certificate",
+          tmp_path / "x.json"], "proof search"),
         (["equiv", a, f16, "--certificate", tmp_path / "nodir" / "x.json"], "does not exist"),
     ]
     for args, fragment in cases:

@@ -221,8 +221,11 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
                 g0 = dl0 @ cp.T + du0 @ cn.T - dg[pure]
                 drow = _concretise_min(G, g0, lo, hi)
                 dscale = (np.abs(G) * xmag[:, None, :]).sum(-1) + np.abs(g0)
-                rows[:, pure] = np.maximum(rows[:, pure], drow)
-                scale[:, pure] = np.maximum(scale[:, pure], dscale)
+                # the margin belongs to the bound that wins: identical networks give a
+                # differential bound of exactly 0 from terms that are all exactly 0
+                better = drow >= rows[:, pure]
+                rows[:, pure] = np.where(better, drow, rows[:, pure])
+                scale[:, pure] = np.where(better, dscale, scale[:, pure])
         coef = Lam
         if want_gaps:
             gaps.reverse()

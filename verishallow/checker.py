@@ -345,8 +345,9 @@ def pattern_rows(enet: ExactNet, edom: ExactDomain, bits: np.ndarray) -> Pattern
 
 
 # ----- reading -----------------------------------------------------------------------------
-def load_certificate(path: str | Path) -> dict:
-    """Read a certificate (gzip detected by its magic bytes); bad files raise CertificateError."""
+def read_document(path: str | Path) -> dict:
+    """A certificate document of any format (gzip detected by its magic bytes), not yet
+    checked for its format; an unreadable file raises :class:`CertificateError`."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -360,15 +361,24 @@ def load_certificate(path: str | Path) -> dict:
         except (OSError, EOFError, zlib.error) as exc:
             raise CertificateError(f"certificate {path} is a damaged gzip file: {exc}") from None
     try:
-        cert = json.loads(data.decode("utf-8"))
+        doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CertificateError(f"certificate {path} is not valid JSON (truncated?): {exc}"
                                ) from None
-    _check_header(cert, str(path))
+    if not isinstance(doc, dict):
+        raise CertificateError(f"{path} is not a verishallow certificate (not a JSON object)")
+    return doc
+
+
+def load_certificate(path: str | Path) -> dict:
+    """Read a partition certificate; bad files raise CertificateError."""
+    cert = read_document(path)
+    check_header(cert, str(path))
     return cert
 
 
-def _check_header(cert: Any, where: str) -> None:
+def check_header(cert: Any, where: str) -> None:
+    """Raise CertificateError unless ``cert`` is a partition certificate of this version."""
     if not isinstance(cert, dict) or cert.get("format") != FORMAT:
         raise CertificateError(f"{where} is not a verishallow certificate (no "
                                f"\"format\": \"{FORMAT}\")")
@@ -859,7 +869,7 @@ def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,
     t0 = time.perf_counter()
     if isinstance(cert_or_path, dict):
         cert = cert_or_path
-        _check_header(cert, "the given object")
+        check_header(cert, "the given object")
     else:
         cert = load_certificate(cert_or_path)
     nw = forkpool.default_workers() if workers is None else max(1, int(workers))

@@ -103,7 +103,7 @@ from .domain import Domain
 from .errors import InputError
 from .milp import add_input_vars, configure_scip, encode_network
 from .network import ReLUNetwork, exact_layers
-from .product import product_network
+from .product import check_pair, product_network
 
 #: Upper bounds (SCIP's dual bounds, float cell maxima) are trusted up to
 #: ``UPPER_TOL * (1 + |value|)``: "equivalent" needs
@@ -648,18 +648,7 @@ def _interval_upper(dr: _Direction, box_a: tuple, box_b: tuple) -> float:
 
 def _check_inputs(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain, epsilon: float
                   ) -> None:
-    if net_a.input_dim != net_b.input_dim:
-        raise InputError(f"the networks have {net_a.input_dim} and {net_b.input_dim} inputs")
-    if net_a.output_dim != net_b.output_dim:
-        raise InputError(f"the networks have {net_a.output_dim} and {net_b.output_dim} outputs")
-    if domain.dim != net_a.input_dim:
-        raise InputError(f"domain has {domain.dim} coordinates but the networks have "
-                         f"{net_a.input_dim} inputs")
-    if not (math.isfinite(epsilon) and epsilon >= 0):
-        raise InputError(f"epsilon must be finite and >= 0, got {epsilon}")
-    lo, hi = domain.bounding_box()
-    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-        raise InputError(f"equivalence needs a bounded domain, got {domain.describe()}")
+    check_pair(net_a, net_b, domain, epsilon)
 
 
 def _build(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain, bounds: tuple[Bounds, Bounds],

@@ -26,6 +26,26 @@ from .errors import InputError
 from .network import ReLUNetwork
 
 
+def check_pair(net_a: ReLUNetwork, net_b: ReLUNetwork, domain, epsilon: float) -> None:
+    """One-line errors for a two-network question that cannot be asked: other input or output
+    sizes, a domain of another dimension, an epsilon that is negative or not finite, an
+    unbounded domain. Shared by every equivalence method."""
+    import math
+
+    if net_a.input_dim != net_b.input_dim:
+        raise InputError(f"the networks have {net_a.input_dim} and {net_b.input_dim} inputs")
+    if net_a.output_dim != net_b.output_dim:
+        raise InputError(f"the networks have {net_a.output_dim} and {net_b.output_dim} outputs")
+    if domain.dim != net_a.input_dim:
+        raise InputError(f"domain has {domain.dim} coordinates but the networks have "
+                         f"{net_a.input_dim} inputs")
+    if not (math.isfinite(epsilon) and epsilon >= 0):
+        raise InputError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+    lo, hi = domain.bounding_box()
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise InputError(f"equivalence needs a bounded domain, got {domain.describe()}")
+
+
 def padded_layers(net: ReLUNetwork, hidden_layers: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``net``'s layers, padded with exact identity layers to ``hidden_layers`` hidden layers.
 

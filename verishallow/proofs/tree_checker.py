@@ -24,10 +24,8 @@ whose networks A and B have equal hidden widths layer by layer
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
-import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,8 +40,9 @@ from ..checker import (
 from ..checker import (
     CertificateError,
     CheckResult,
-    _check_header,
+    check_header,
     parse_rational,
+    read_document,
     run_guarded,
 )
 from ..errors import InputError
@@ -72,27 +71,8 @@ class _Invalid(Exception):
 # ----- reading -------------------------------------------------------------------------------
 def load_document(path: str | Path) -> dict:
     """A certificate document of any format (gzip detected by its magic bytes); an unreadable
-    file raises :class:`CertificateError`."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CertificateError(f"certificate file not found: {path}") from None
-    except OSError as exc:
-        raise CertificateError(f"cannot read certificate {path}: {exc}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise CertificateError(f"certificate {path} is a damaged gzip file: {exc}") from None
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CertificateError(f"certificate {path} is not valid JSON (truncated?): {exc}"
-                               ) from None
-    if not isinstance(doc, dict):
-        raise CertificateError(f"{path} is not a verishallow certificate (not a JSON object)")
-    return doc
+    file raises :class:`CertificateError`. One reader for every certificate kind."""
+    return read_document(path)
 
 
 def is_proof_tree(doc: Any) -> bool:
@@ -115,7 +95,7 @@ def load_any_certificate(path: str | Path) -> dict:
     if is_proof_tree(doc):
         check_tree_header(doc, str(path))
     else:
-        _check_header(doc, str(path))
+        check_header(doc, str(path))
     return doc
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,7 +21,7 @@ from ..atomic import write_bytes
 from ..domain import Domain
 from ..errors import InputError
 from ..network import ReLUNetwork
-from ..product import product_network
+from ..product import check_pair, product_network
 from ..proofs.goals import Goal, equivalence_goal, property_goal
 from .bab import Progress, SearchResult, search
 from .bounds import diff_spec
@@ -107,15 +106,7 @@ def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
     over the product network ``[f_A; f_B]``; ``holds`` means equivalent. ``differential``:
     use the differential bounds when A and B share an architecture."""
     t0 = time.perf_counter()
-    if net_a.input_dim != net_b.input_dim:
-        raise InputError(f"the networks have {net_a.input_dim} and {net_b.input_dim} inputs")
-    if net_a.output_dim != net_b.output_dim:
-        raise InputError(f"the networks have {net_a.output_dim} and {net_b.output_dim} outputs")
-    if domain.dim != net_a.input_dim:
-        raise InputError(f"domain has {domain.dim} coordinates but the networks have "
-                         f"{net_a.input_dim} inputs")
-    if not (math.isfinite(epsilon) and epsilon >= 0):
-        raise InputError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+    check_pair(net_a, net_b, domain, epsilon)
     lower, upper = equivalence_box(domain)
     eps = Fraction(float(epsilon))
     goal = equivalence_goal(lower, upper, net_a.output_dim, eps, top1)

@@ -124,11 +124,16 @@ def _check_tree(cert: dict, certificate: str, model: str, second: str | None,
                    f"{c.get('bound_computations', 0)} bounds checked exactly "
                    f"({result.seconds:.2f} s)")
     else:
-        shown = result.failures if all_failures else result.failures[:1]
-        for msg in shown:
-            click.echo("invalid: " + " ".join(msg.split()))
+        _print_failures(result, all_failures)
     if not result.valid:
         sys.exit(EXIT_NEGATIVE)
+
+
+def _print_failures(result, all_failures: bool) -> None:
+    """The first failed check (or up to 20 with --all-failures), one line each."""
+    shown = result.failures if all_failures else result.failures[:1]
+    for msg in shown:
+        click.echo("invalid: " + " ".join(msg.split()))
 
 
 def _looks_like_model(path: str) -> bool:
@@ -165,8 +170,6 @@ def _report(result, all_failures: bool, as_json: bool, equivalence: bool) -> Non
                    f"{c.get('neighbours', 0)} neighbours checked exactly "
                    f"({result.seconds:.2f} s)")
     else:
-        shown = result.failures if all_failures else result.failures[:1]
-        for msg in shown:
-            click.echo("invalid: " + " ".join(msg.split()))
+        _print_failures(result, all_failures)
     if not result.valid:
         sys.exit(EXIT_NEGATIVE)

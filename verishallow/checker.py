@@ -161,10 +161,7 @@ class ExactNet:
         self.input_dim = net.input_dim
         self.widths = tuple(net.hidden_widths)
         self.n_hidden = int(sum(self.widths))
-        offs = [0]
-        for w in self.widths:
-            offs.append(offs[-1] + w)
-        self.offsets = tuple(offs)
+        self.offsets = net.layer_offsets
         self.layer_of = [k for k, w in enumerate(self.widths) for _ in range(w)]
         self._memo: list[OrderedDict] = [OrderedDict() for _ in self.layers]
 

@@ -263,10 +263,7 @@ class ExactNetwork:
         self.output_dim = net.output_dim
         self.widths = tuple(net.hidden_widths)
         self.n_hidden = int(sum(self.widths))
-        offs = [0]
-        for w in self.widths:
-            offs.append(offs[-1] + w)
-        self.offsets = tuple(offs)
+        self.offsets = net.layer_offsets
 
     def split_fixings(self, fixings: Mapping[int, bool]) -> list[dict[int, bool]]:
         """Phase fixings per hidden layer, as local indices."""

@@ -324,8 +324,8 @@ def brute_force(net, domain) -> tuple[dict[bytes, float], int]:
     """The original paper's algorithm: every one of the 2^N patterns, one Chebyshev LP each.
 
     Returns (Chebyshev radius of every pattern whose LP was feasible, number of LPs)."""
-    from verishallow import lp
     from verishallow.network import pattern_key
+    from verishallow.solvers import lp
 
     G, h, _ = domain.constraints()
     N = net.n_hidden
@@ -392,7 +392,7 @@ def section_brute(quick: bool) -> Section:
             f"subdivision {t_s:.3f} s")
     sec.add("He-initialised 2-input networks with two hidden layers of N/2 neurons (seed N), "
             "on the box [-1, 1]^2. Brute force: every one of the 2^N patterns gets one "
-            "Chebyshev LP (HiGHS through `verishallow.lp`, the LP kernel the engines use; "
+            "Chebyshev LP (HiGHS through `verishallow.solvers.lp`, the LP kernel the engines use; "
             "patterns with an inconsistent constant neuron are skipped without an LP); a "
             f"pattern is a region when its inscribed radius exceeds {REGION_RADIUS_TOL:g}, the "
             "engines' tolerance. All three run in the same process, one after the other "
@@ -645,9 +645,9 @@ def section_shallow(quick: bool) -> Section:
 def section_certificate(quick: bool) -> Section:
     sec = Section("certificate", "6. Certificate checking vs certifying")
     try:
-        from verishallow.certificate import certify
-        from verishallow.checker import check_certificate
         from verishallow.io import load_with_domain
+        from verishallow.proofs.partition import certify
+        from verishallow.proofs.partition_checker import check_certificate
         from verishallow.regions import enumerate_regions
 
         rows, facts = [], []
@@ -700,8 +700,8 @@ def section_certificate(quick: bool) -> Section:
 
 def _acas_certificates(sec: Section, quick: bool, facts: list) -> None:
     """The exact coverage proof at ACAS scale: certify + check, 1 and 2 worker processes."""
-    from verishallow.certificate import certify
-    from verishallow.checker import check_certificate
+    from verishallow.proofs.partition import certify
+    from verishallow.proofs.partition_checker import check_certificate
     from verishallow.regions import enumerate_regions
 
     net = build_net({"kind": "file", "path": str(ACAS_NET)})

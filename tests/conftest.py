@@ -42,9 +42,9 @@ def vnncomp_dir(shared_dir: Path) -> Path:
 
 
 #: Modules the trusted base of an audit (the checkers, the ``check`` command) must not load.
-SOLVER_MODULES = ["verishallow.regions", "verishallow.milp", "verishallow.lp",
-                  "verishallow.bounds", "verishallow.smt", "verishallow.certificate",
-                  "verishallow.equiv", "verishallow.equiv_certificate", "highspy", "pyscipopt",
+SOLVER_MODULES = ["verishallow.regions", "verishallow.solvers.milp", "verishallow.solvers.lp",
+                  "verishallow.bounds", "verishallow.solvers.smt", "verishallow.proofs.partition",
+                  "verishallow.equiv", "verishallow.proofs.equivalence", "highspy", "pyscipopt",
                   "pyomo", "z3", "scipy", "networkx"]
 
 

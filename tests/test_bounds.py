@@ -12,7 +12,6 @@ import itertools
 import numpy as np
 import pytest
 
-from verishallow import lp
 from verishallow.bounds import (
     Bounds,
     interval_bounds,
@@ -22,6 +21,7 @@ from verishallow.bounds import (
 from verishallow.domain import Box, Domain, Polytope, Whole
 from verishallow.errors import InputError
 from verishallow.network import ReLUNetwork
+from verishallow.solvers import lp
 
 ARCHS = [(2, 4, 1), (3, 8, 8, 2), (4, 6, 6, 6, 3), (5, 20, 20, 20, 2)]
 

@@ -1,6 +1,7 @@
 """Certificates and the independent checker: valid certificates pass, every tampering fails.
 
-The checker (``verishallow.checker``) must accept what ``certify`` writes and reject a removed
+The checker (``verishallow.proofs.partition_checker``) must accept what ``certify`` writes and
+reject a removed
 region, a flipped pattern bit, an altered affine model, a moved witness, a missing facet, a
 wrong neighbour, a different model and a changed domain. A truncated or garbled file is *bad
 input* (``CertificateError``, CLI exit 2), not an invalid certificate (exit 1): the checker
@@ -20,16 +21,16 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, loaded_after
 
-from verishallow.certificate import certify, write_certificate
-from verishallow.checker import (
-    CertificateError,
-    check_certificate,
-    load_certificate,
-)
 from verishallow.cli import main
 from verishallow.domain import Box, Whole
 from verishallow.io import save_npz
 from verishallow.network import ReLUNetwork, network_fingerprint
+from verishallow.proofs.partition import certify, write_certificate
+from verishallow.proofs.partition_checker import (
+    CertificateError,
+    check_certificate,
+    load_certificate,
+)
 from verishallow.regions import enumerate_regions
 
 MOONS = ROOT / "models" / "moons.onnx"
@@ -497,7 +498,7 @@ def test_exact_simplex_against_linprog():
     """``_simplex`` (the exact fallback for Farkas multipliers) agrees with scipy's linprog."""
     from scipy.optimize import linprog
 
-    from verishallow.certificate import _simplex
+    from verishallow.proofs.partition import _simplex
 
     rng = np.random.default_rng(0)
     feasible = 0
@@ -524,7 +525,7 @@ def test_exact_simplex_against_linprog():
 
 
 def test_solve_support_exact():
-    from verishallow.certificate import _solve_support
+    from verishallow.proofs.partition import _solve_support
 
     rng = np.random.default_rng(1)
     for _ in range(100):
@@ -541,7 +542,7 @@ def test_solve_support_exact():
 
 # ----- imports of the trusted base ---------------------------------------------------------
 def test_checker_imports_no_enumeration_code():
-    assert loaded_after("import verishallow.checker") == []
+    assert loaded_after("import verishallow.proofs.partition_checker") == []
 
 
 def test_check_command_imports_no_enumeration_code(small, tmp_path):
@@ -648,7 +649,7 @@ def test_cli_convert_certificate(model_file, tmp_path, monkeypatch):
 
 def test_cli_certify_incomplete_exit_3(model_file, tmp_path, monkeypatch):
     """An incomplete certificate is still written (for diagnosis), with exit code 3."""
-    import verishallow.certificate as certificate_mod
+    import verishallow.proofs.partition as certificate_mod
 
     real = certificate_mod.certify
 
@@ -709,7 +710,7 @@ def test_parallel_certify_and_check_equal_serial():
 
 def test_exact_rows_memo_equals_fresh_computation():
     """ExactRows' layer memo (pattern order) gives the rows an unmemoised computation gives."""
-    from verishallow.checker import ExactDomain, ExactNet, ExactRows, pattern_rows
+    from verishallow.proofs.partition_checker import ExactDomain, ExactNet, ExactRows, pattern_rows
 
     net = random_net(seed=3, sizes=(3, 6, 6, 4, 1))
     lo, up = [Fraction(-1), Fraction(0), Fraction(-2)], [Fraction(1), Fraction(0), Fraction(2)]
@@ -727,7 +728,7 @@ def test_exact_rows_memo_equals_fresh_computation():
 def test_bounds_from_vertices_match_lp():
     """Multipliers read off the region's vertices prove the same (tight) coordinate bounds as
     the LP-found ones, and an implication holds exactly when the LP says it does."""
-    from verishallow.certificate import _Farkas
+    from verishallow.proofs.partition import _Farkas
 
     rng = np.random.default_rng(5)
     n = 3
@@ -768,7 +769,7 @@ def test_bounds_from_vertices_match_lp():
 
 def test_row_bounds_family_matches_fresh_lps():
     """Warm-started LPs that differ in their row bounds agree with fresh solves."""
-    from verishallow import lp
+    from verishallow.solvers import lp
 
     rng = np.random.default_rng(2)
     A = rng.normal(size=(4, 9))

@@ -36,13 +36,13 @@ def no_work(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("the work started before the output path was checked")
 
-    import verishallow.certificate
     import verishallow.plot
+    import verishallow.proofs.partition
     import verishallow.regions
 
     monkeypatch.setattr(verishallow.regions, "enumerate_regions", boom)
     monkeypatch.setattr(verishallow.plot, "plot_partition", boom)
-    monkeypatch.setattr(verishallow.certificate, "certify", boom)
+    monkeypatch.setattr(verishallow.proofs.partition, "certify", boom)
 
 
 @pytest.fixture

@@ -17,16 +17,16 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, loaded_after
 
-from verishallow.certificate import certify, write_certificate
-from verishallow.checker import CertificateError, load_certificate, rational_str
 from verishallow.cli import main
 from verishallow.domain import Box
 from verishallow.equiv import check_equivalence
-from verishallow.equiv_certificate import NotEquivalentError, certify_equivalence
-from verishallow.equiv_checker import check_equivalence_certificate
 from verishallow.io import load, load_with_domain, save_npz
 from verishallow.network import ReLUNetwork
 from verishallow.product import product_network
+from verishallow.proofs.equivalence import NotEquivalentError, certify_equivalence
+from verishallow.proofs.equivalence_checker import check_equivalence_certificate
+from verishallow.proofs.partition import certify, write_certificate
+from verishallow.proofs.partition_checker import CertificateError, load_certificate, rational_str
 
 SINE = ROOT / "models" / "sine.onnx"
 BOX = Box([-1.0, -1.0], [1.0, 1.0])
@@ -327,7 +327,8 @@ def test_kind_mismatch_is_bad_input(pair):
 
 
 # ----- imports of the trusted base -------------------------------------------------------------
-@pytest.mark.parametrize("module", ["verishallow.equiv_checker", "verishallow.product"])
+@pytest.mark.parametrize("module", ["verishallow.proofs.equivalence_checker",
+                                    "verishallow.product"])
 def test_checker_side_imports_no_solver(module):
     assert loaded_after(f"import {module}") == []
 

@@ -15,11 +15,11 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from verishallow import lp, milp
 from verishallow.bounds import preactivation_bounds
 from verishallow.domain import Box, Domain, Polytope, Whole
 from verishallow.errors import InputError
 from verishallow.network import ReLUNetwork, pattern_key
+from verishallow.solvers import lp, milp
 
 #: Radius (input units) above which a pattern is clearly a region: at its Chebyshev centre every
 #: neuron has |z| >= R_CLEAR * |row|, far above the MILP margin for these weights.

@@ -19,7 +19,6 @@ import pytest
 from click.testing import CliRunner
 from conftest import SOLVER_MODULES, loaded_after, shared_file
 
-from verishallow.checker import CertificateError
 from verishallow.cli import main
 from verishallow.domain import Box
 from verishallow.exact import ExactNetwork, layer_bounds, leaf_bound
@@ -27,6 +26,7 @@ from verishallow.io import save_npz
 from verishallow.network import ReLUNetwork
 from verishallow.product import product_network
 from verishallow.proofs import goals
+from verishallow.proofs.partition_checker import CertificateError
 from verishallow.proofs.tree_checker import (
     check_equivalence_proof,
     check_proof_tree,

@@ -1,4 +1,4 @@
-"""z3 double-checks (``verishallow.smt``) against independent facts.
+"""z3 double-checks (``verishallow.solvers.smt``) against independent facts.
 
 Region (non-)emptiness is compared with a brute force over all 2^N patterns decided by scipy's
 ``linprog`` (a Chebyshev ball LP independent of the package's HiGHS kernel), affine models with
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from verishallow import smt
 from verishallow.domain import Box, Whole
 from verishallow.network import ReLUNetwork
 from verishallow.regions import enumerate_regions
+from verishallow.solvers import smt
 
 BOX = Box([-1.0, -1.0], [1.0, 1.0])
 

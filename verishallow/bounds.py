@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import lp
 from .domain import Domain
 from .errors import InputError
 from .network import ReLUNetwork
+from .solvers import lp
 
 #: Machine epsilon; the rounding margin is a multiple of it (see :func:`symbolic_bounds`).
 _EPS = float(np.finfo(np.float64).eps)

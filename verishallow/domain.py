@@ -118,7 +118,7 @@ class Domain:
         lo, hi = self.lower.copy(), self.upper.copy()
         if self.A.shape[0] == 0:
             return lo, hi
-        from . import lp  # lazily: the certificate checker reads domains without any solver
+        from .solvers import lp  # lazily: the certificate checker reads domains without any solver
 
         G, h, _ = self.constraints()
         for i in range(self.dim):
@@ -134,7 +134,7 @@ class Domain:
 
     def chebyshev(self) -> tuple[np.ndarray, float]:
         """Centre and radius of the largest ball in the domain's free coordinates."""
-        from . import lp
+        from .solvers import lp
 
         red = self.reduce()
         G, h, _ = red.domain.constraints()

@@ -9,7 +9,7 @@ Method
 1. *Same fingerprint* (identical float64 weights, whatever file format they came from): the
    networks are the same function; answer at once, ``M = 0`` exactly.
 2. *One SCIP MILP over both networks.* Both networks are encoded over one shared input vector
-   (:func:`verishallow.milp.encode_network` with prefixes ``A_``/``B_``, big-M from
+   (:func:`verishallow.solvers.milp.encode_network` with prefixes ``A_``/``B_``, big-M from
    :func:`~verishallow.bounds.preactivation_bounds`, indicator constraints where a bound is
    infinite) with interior margin **0**: that is the exact MILP model of ``ReLU`` (a neuron with
    ``z = 0`` may take either binary, both give the same value), so no thin region is invisible.
@@ -33,7 +33,7 @@ Method
    point of the domain, so it is a *rigorous lower bound* on ``M``.
 4. *Upper bound.* SCIP's dual bound per direction (or the objective limit when SCIP proved that
    nothing beats it). SCIP works in floating point with ``numerics/feastol =``
-   :data:`~verishallow.milp.SCIP_FEASTOL`; its bounds are trusted up to
+   :data:`~verishallow.solvers.milp.SCIP_FEASTOL`; its bounds are trusted up to
    :data:`UPPER_TOL` (absolute, scaled by ``1 + |value|``). This, and the float cell maxima
    of the overlay method below, are the only non-exact links. A direction SCIP did not finish
    gets ``min(dual bound, interval bound)`` (interval arithmetic on the output layer).
@@ -97,13 +97,13 @@ import numpy as np
 import pyscipopt
 from pyscipopt import SCIP_PARAMEMPHASIS, quicksum
 
-from . import lp
 from .bounds import Bounds, preactivation_bounds
 from .domain import Domain
 from .errors import InputError
-from .milp import add_input_vars, configure_scip, encode_network
 from .network import ReLUNetwork, exact_layers
 from .product import check_pair, product_network
+from .solvers import lp
+from .solvers.milp import add_input_vars, configure_scip, encode_network
 
 #: Upper bounds (SCIP's dual bounds, float cell maxima) are trusted up to
 #: ``UPPER_TOL * (1 + |value|)``: "equivalent" needs

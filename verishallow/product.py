@@ -1,8 +1,9 @@
 """The product network ``P(x) = [f_A(x); f_B(x)]`` of two ReLU networks, as one ReLU network.
 
-An equivalence certificate (:mod:`verishallow.equiv_certificate`) is a partition certificate of
+An equivalence certificate (:mod:`verishallow.proofs.equivalence`) is a partition certificate of
 this network plus, per region, a bound on ``f_A - f_B``; the independent checker
-(:mod:`verishallow.equiv_checker`) rebuilds the network from the two model files with this
+(:mod:`verishallow.proofs.equivalence_checker`) rebuilds the network from the two model files with
+this
 module, so the construction is part of the trusted base and kept small: it imports only numpy
 and the network class, never a solver.
 

@@ -69,10 +69,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import lp
 from .domain import Domain
 from .errors import InputError
 from .network import ReLUNetwork
+from .solvers import lp
 from .vnnlib import InputRegion, LinearConstraints, VnnlibProperty
 
 #: Random points sampled per input case before anything else.
@@ -692,10 +692,11 @@ def _prove_coverage(net: ReLUNetwork, domain: Domain, part, left: float | None,
                     deadline: float, proofs: list[str], workers: int | None = 1,
                     on_thin_region: Callable | None = None) -> str | None:
     """Prove that ``part`` covers ``domain``: SCIP's query within its budget, else the exact
-    certificate (:mod:`verishallow.certificate`, re-checked by the independent
-    :mod:`verishallow.checker`). None when proved (the proof's name goes to ``proofs``),
+    certificate (:mod:`verishallow.proofs.partition`, re-checked by the independent
+    :mod:`verishallow.proofs.partition_checker`). None when proved (the proof's name goes to
+    ``proofs``),
     else why not."""
-    from .milp import find_uncovered
+    from .solvers.milp import find_uncovered
 
     budget = max(SCIP_COVERAGE_SECONDS, SCIP_COVERAGE_FACTOR * part.seconds)
     if left is not None:
@@ -709,8 +710,8 @@ def _prove_coverage(net: ReLUNetwork, domain: Domain, part, left: float | None,
                 "please report)")
     if time.perf_counter() >= deadline:
         return "time limit reached in the SCIP coverage proof"
-    from .certificate import certify
-    from .checker import check_certificate
+    from .proofs.partition import certify
+    from .proofs.partition_checker import check_certificate
 
     cert = certify(net, domain, partition=part, z3=False, workers=workers,
                    on_thin_region=on_thin_region)

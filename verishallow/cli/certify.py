@@ -91,7 +91,7 @@ def command(model: str, domain: str | None, output: str | None, z3: bool, z3_tim
     model's bundled domain is used. --z3 adds z3's independent double-checks (slow; off by
     default). Exit 0 complete, 3 written but incomplete, 2 bad input.
     """
-    from ..certificate import certificate_bytes, certify
+    from ..proofs.partition import certificate_bytes, certify
     from ..regions import enumerate_regions
     from .convert import write_all
 

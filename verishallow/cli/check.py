@@ -4,8 +4,10 @@
 (written by ``verishallow equiv A B --certificate CERT.json``). Proof trees
 (``docs/proof-search.md``) dispatch on their kind: ``check PROOF.json MODEL PROP.vnnlib``
 (property) and ``check EQ.json A B [DOMAIN]`` (equivalence). This command is part of the
-trusted base of an audit: it imports the independent checkers (:mod:`verishallow.checker`,
-:mod:`verishallow.equiv_checker`, :mod:`verishallow.proofs.tree_checker`), the model loaders
+trusted base of an audit: it imports the independent checkers
+(:mod:`verishallow.proofs.partition_checker`,
+:mod:`verishallow.proofs.equivalence_checker`, :mod:`verishallow.proofs.tree_checker`), the model
+loaders
 and the VNN-LIB parser only, never the enumeration code or a solver. Exit codes: 0 valid,
 1 invalid (the first failed check on one line), 2 bad input
 (missing, unreadable, truncated or garbled file, not a certificate, unknown version).
@@ -52,9 +54,12 @@ def command(certificate: str, model: str, model_b: str | None, domain: str | Non
     checked with check PROOF MODEL PROP.vnnlib (property) or check PROOF MODEL_A MODEL_B
     [DOMAIN] (equivalence). Exit 0 valid, 1 invalid, 2 bad input.
     """
-    from ..checker import check_certificate
-    from ..equiv_checker import check_equivalence_certificate, is_equivalence_certificate
     from ..io import load
+    from ..proofs.equivalence_checker import (
+        check_equivalence_certificate,
+        is_equivalence_certificate,
+    )
+    from ..proofs.partition_checker import check_certificate
     from ..proofs.tree_checker import is_proof_tree, load_any_certificate
     from .common import parse_domain
 

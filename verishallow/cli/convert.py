@@ -108,7 +108,7 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
         outputs.append((Path(npz_path), shallow.to_npz_bytes()))
     cert = None
     if cert_path:
-        from ..certificate import certificate_bytes, certify
+        from ..proofs.partition import certificate_bytes, certify
 
         bar = ProgressBar(enabled=not (quiet or as_json), desc="certify")
         try:

@@ -56,8 +56,8 @@ def write_equivalence_certificate(net_a: Any, net_b: Any, dom: Any, epsilon: flo
     equivalent", when its evidence is incomplete ``res`` becomes unknown. Returns the JSON
     report fields (``certificate``: the path written, or None).
     """
-    from ..certificate import write_certificate
-    from ..equiv_certificate import NotEquivalentError, certify_equivalence
+    from ..proofs.equivalence import NotEquivalentError, certify_equivalence
+    from ..proofs.partition import write_certificate
 
     bar = ProgressBar(enabled=show, desc="certify")
     try:

@@ -84,8 +84,8 @@ def _exact_coverage(net, dom, part, report: dict, workers: int | None) -> None:
     ``complete`` and ``coverage["certificate"]`` (valid, certificate complete, seconds)."""
     import time
 
-    from ..certificate import certify
-    from ..checker import check_certificate
+    from ..proofs.partition import certify
+    from ..proofs.partition_checker import check_certificate
 
     t0 = time.perf_counter()
     cert = certify(net, dom, partition=part, z3=False, workers=workers)

@@ -12,7 +12,7 @@ preorder node list and its path of splits.
 
 Trusted base: imports the standard library, numpy, the network class, the goals,
 :mod:`verishallow.exact`, :mod:`verishallow.product`, :mod:`verishallow.forkpool` and the
-certificate reader of :mod:`verishallow.checker`; never a solver or the search.
+certificate reader of :mod:`verishallow.proofs.partition_checker`; never a solver or the search.
 
 A leaf whose node turns out empty while computing its bound refutes every disjunct (the node
 holds no input), so an ``"l"`` leaf on an empty node is accepted.
@@ -34,17 +34,6 @@ from typing import Any
 import numpy as np
 
 from .. import forkpool
-from ..checker import (
-    FORMAT as PARTITION_FORMAT,
-)
-from ..checker import (
-    CertificateError,
-    CheckResult,
-    check_header,
-    parse_rational,
-    read_document,
-    run_guarded,
-)
 from ..errors import InputError
 from ..exact.differential import (
     LEVELS,
@@ -58,6 +47,17 @@ from ..network import ReLUNetwork, network_fingerprint
 from ..product import product_network
 from . import goals as goals_mod
 from .goals import Goal
+from .partition_checker import (
+    FORMAT as PARTITION_FORMAT,
+)
+from .partition_checker import (
+    CertificateError,
+    CheckResult,
+    check_header,
+    parse_rational,
+    read_document,
+    run_guarded,
+)
 
 FORMAT = "verishallow.proof-tree"
 VERSION = 1

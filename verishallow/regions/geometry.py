@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import lp
 from ..bounds import Bounds
 from ..network import ReLUNetwork
+from ..solvers import lp
 
 #: A pattern is a region iff its largest inscribed ball has a radius above this (input units).
 REGION_RADIUS_TOL = 1e-9

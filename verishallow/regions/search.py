@@ -259,7 +259,7 @@ def _start_pattern(net: ReLUNetwork, oracle: RegionOracle, red: Reduction
     """The region of the domain's Chebyshev centre, or of nearby random points if that
     centre happens to lie on a region boundary."""
     G, h = oracle.G, oracle.h
-    from .. import lp
+    from ..solvers import lp
 
     cheb = lp.chebyshev_center(G, h) if len(G) else (np.zeros(net.input_dim), lp.RADIUS_CAP)
     if cheb is None:
@@ -656,7 +656,7 @@ def prove_coverage_by_scip(net: ReLUNetwork, domain: Domain, patterns, method: s
                            ) -> tuple[dict, bool]:
     """SCIP's proof that no pattern outside ``patterns`` has an interior point:
     ``(stats entry, complete)``. A region SCIP finds that the search missed is a bug."""
-    from .. import milp
+    from ..solvers import milp
 
     budget = time_limit
     if budget is None:
@@ -675,7 +675,7 @@ def prove_coverage_by_scip(net: ReLUNetwork, domain: Domain, patterns, method: s
 def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
                 time_limit: float | None = None, on_region: OnRegion | None = None
                 ) -> tuple[_Builder, RegionOracle, Reduction, Bounds, bool]:
-    from .. import milp
+    from ..solvers import milp
 
     red, rnet, bounds, oracle = _prepare(net, domain)
     enum = milp.enumerate_patterns(net, domain, time_limit=time_limit)

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from .. import lp
 from ..bounds import Bounds
 from ..domain import Domain, Reduction
 from ..errors import InputError
 from ..network import ReLUNetwork, pattern_key
+from ..solvers import lp
 from .geometry import (
     FACET_RADIUS_TOL,
     REGION_RADIUS_TOL,

@@ -51,10 +51,10 @@ import numpy as np
 import pyscipopt
 from pyscipopt import SCIP_PARAMEMPHASIS, SCIP_RESULT, quicksum
 
-from .bounds import Bounds, preactivation_bounds
-from .domain import Domain
-from .errors import InputError, VerishallowError
-from .network import ReLUNetwork, pattern_key
+from ..bounds import Bounds, preactivation_bounds
+from ..domain import Domain
+from ..errors import InputError, VerishallowError
+from ..network import ReLUNetwork, pattern_key
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo

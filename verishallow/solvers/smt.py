@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import z3
 
-from .domain import Domain
-from .network import ReLUNetwork, exact_layers, pattern_key
+from ..domain import Domain
+from ..network import ReLUNetwork, exact_layers, pattern_key
 
 #: Coverage is attempted by z3 only for networks with at most this many unstable neurons.
 COVERAGE_MAX_UNSTABLE = 40

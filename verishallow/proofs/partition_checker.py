@@ -57,9 +57,9 @@ from typing import Any
 
 import numpy as np
 
-from . import forkpool
-from .errors import InputError
-from .network import ReLUNetwork, network_fingerprint
+from .. import forkpool
+from ..errors import InputError
+from ..network import ReLUNetwork, network_fingerprint
 
 FORMAT = "verishallow.certificate"
 VERSION = 1

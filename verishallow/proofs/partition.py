@@ -1,14 +1,15 @@
 """Certificates: everything an auditor needs to re-prove a partition without our solvers.
 
 :func:`certify` turns a :class:`~verishallow.regions.Partition` into a versioned JSON document
-that :mod:`verishallow.checker` verifies in exact arithmetic (see that module for the theorem and
+that :mod:`verishallow.proofs.partition_checker` verifies in exact arithmetic (see that module for
+the theorem and
 the checks). Floating point is used here only to *find* evidence: the basis of the region's
 extreme vertex in the needed direction (qhull on the polar dual of the facets), else HiGHS's
 support of a Farkas combination; the multipliers are then solved exactly on that support and
 verified (an exact simplex takes over when the float support is degenerate). Nothing computed
 in floating point is written as a fact; what cannot be proved exactly is reported and makes the
 certificate ``complete: false``. Regions are certified in pattern order (shared layer prefixes,
-see :class:`~verishallow.checker.ExactRows`), on forked workers when asked.
+see :class:`~verishallow.proofs.partition_checker.ExactRows`), on forked workers when asked.
 
 Per region the certificate holds the pattern, an exact interior witness, the exact affine model,
 the facets (exact groups of rows on one hyperplane, with the neighbour across each), coordinate
@@ -31,9 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, forkpool, lp
-from .atomic import write_bytes
-from .checker import (
+from .. import __version__, forkpool
+from ..atomic import write_bytes
+from ..domain import Domain, Whole
+from ..jsonable import jsonable
+from ..network import ReLUNetwork, pattern_key
+from ..regions import Partition, Region, enumerate_regions
+from ..regions import geometry as G
+from ..regions.search import thin_regions
+from ..solvers import lp
+from .partition_checker import (
     FORMAT,
     VERSION,
     ExactDomain,
@@ -45,12 +53,6 @@ from .checker import (
     rational_str,
     strict_sign_failures,
 )
-from .domain import Domain, Whole
-from .jsonable import jsonable
-from .network import ReLUNetwork, pattern_key
-from .regions import Partition, Region, enumerate_regions
-from .regions import geometry as G
-from .regions.search import thin_regions
 
 #: Multipliers below this (relative to the largest) are outside the float LP's support.
 SUPPORT_TOL = 1e-9
@@ -637,7 +639,8 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
         if domain is None:
             domain = Whole(net.input_dim)
         if "prove_coverage" not in enum_kw:
-            enum_kw["prove_coverage"] = importlib.util.find_spec("verishallow.milp") is not None
+            enum_kw["prove_coverage"] = (
+                importlib.util.find_spec("verishallow.solvers.milp") is not None)
         partition = enumerate_regions(net, domain, workers=workers, **enum_kw)
         t_enum = time.perf_counter() - t0
     else:
@@ -675,7 +678,7 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     z3_report = None
     t_z3 = 0.0
     if z3:
-        from . import smt
+        from ..solvers import smt
 
         t2 = time.perf_counter()
         models = [(e["alpha"], e["beta"]) for e in entries]

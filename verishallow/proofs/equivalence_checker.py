@@ -1,10 +1,12 @@
 """Independent exact checker of equivalence certificates: no solver, no enumeration code.
 
-An equivalence certificate (written by :mod:`verishallow.equiv_certificate`) claims
+An equivalence certificate (written by :mod:`verishallow.proofs.equivalence`) claims
 ``max_{x in domain} |f_A(x) - f_B(x)|_inf <= epsilon`` for two ReLU networks A and B. Like
-:mod:`verishallow.checker`, this module is part of the trusted base of an audit: it imports the
+:mod:`verishallow.proofs.partition_checker`, this module is part of the trusted base of an audit:
+it imports the
 standard library, numpy, the network class, :mod:`verishallow.product` (the product network)
-and :mod:`verishallow.checker` (the partition checker and its exact helpers), never a solver.
+and :mod:`verishallow.proofs.partition_checker` (the partition checker and its exact helpers),
+never a solver.
 
 What a valid equivalence certificate proves
 -------------------------------------------
@@ -12,7 +14,8 @@ What a valid equivalence certificate proves
    models (:func:`~verishallow.product.product_network`; exact in rational arithmetic), and the
    certificate names both models by fingerprint.
 2. The embedded partition certificate is checked against ``P`` with
-   :func:`~verishallow.checker.check_certificate`: its closed regions ``P_s`` cover the domain,
+   :func:`~verishallow.proofs.partition_checker.check_certificate`: its closed regions ``P_s``
+   cover the domain,
    each is exactly the polyhedron of its listed facets, and on each ``P`` is the exact affine
    map ``alpha_s x + beta_s``. So on ``P_s`` the difference ``g_j = (f_A - f_B)_j`` is the
    affine map ``(alpha_A - alpha_B)_j x + (beta_A - beta_B)_j``, which the checker recomputes
@@ -41,7 +44,9 @@ from typing import Any
 
 import numpy as np
 
-from .checker import (
+from ..network import ReLUNetwork, network_fingerprint
+from ..product import product_network
+from .partition_checker import (
     FORMAT,
     VERSION,
     CertificateError,
@@ -56,8 +61,6 @@ from .checker import (
     rational_str,
     run_guarded,
 )
-from .network import ReLUNetwork, network_fingerprint
-from .product import product_network
 
 #: ``kind`` of an equivalence certificate (a partition certificate has no ``kind``).
 KIND = "equivalence"

@@ -2,7 +2,7 @@
 
 :func:`certify_equivalence` builds the product network ``P = [f_A; f_B]``
 (:mod:`verishallow.product`), certifies its partition with
-:func:`verishallow.certificate.certify` (on each region both networks are affine), and bounds
+:func:`verishallow.proofs.partition.certify` (on each region both networks are affine), and bounds
 every output's difference ``g_j = (f_A - f_B)_j`` on every region from both sides:
 
 * when ``g_j`` is constant on the region (zero coefficients in the free coordinates; always the
@@ -10,14 +10,15 @@ every output's difference ``g_j = (f_A - f_B)_j`` on every region from both side
   constant itself;
 * otherwise exact Farkas multipliers over the region's facet inequalities prove
   ``+-g_j <= bound <= epsilon``. HiGHS proposes the support and the multipliers are solved
-  exactly on it (:class:`verishallow.certificate._Farkas`, the partition certificate's own
+  exactly on it (:class:`verishallow.proofs.partition._Farkas`, the partition certificate's own
   evidence finder), so the bound is the region's maximum whenever the float support is optimal.
 
 The largest bound is recorded, and an exact point attaining it (the optimal vertex of that
 region's LP, or a witness where the difference is constant): then the certificate also states
 the exact maximum. A region whose exact maximum exceeds epsilon (or is unbounded) means the
 networks are *not* equivalent: :class:`NotEquivalentError`, and no certificate. The
-independent, solver-free checker is :mod:`verishallow.equiv_checker`; the format is documented
+independent, solver-free checker is :mod:`verishallow.proofs.equivalence_checker`; the format is
+documented
 in ``docs/certificates.md``.
 """
 
@@ -31,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .certificate import _Farkas, _simplex, certify
-from .checker import FORMAT, VERSION, ExactNet, ExactRows, rational_str
-from .domain import Domain
-from .equiv_checker import (
+from .. import __version__
+from ..domain import Domain
+from ..errors import InputError, VerishallowError
+from ..network import ReLUNetwork
+from ..product import product_description, product_network
+from .equivalence_checker import (
     KIND,
     difference_map,
     exact_domain,
@@ -43,9 +45,8 @@ from .equiv_checker import (
     max_abs_difference,
     model_entry,
 )
-from .errors import InputError, VerishallowError
-from .network import ReLUNetwork
-from .product import product_description, product_network
+from .partition import _Farkas, _simplex, certify
+from .partition_checker import FORMAT, VERSION, ExactNet, ExactRows, rational_str
 
 #: At most this many region/direction bounds are re-solved exactly while looking for a point
 #: that attains the largest bound (one is enough unless a float LP support was suboptimal).
@@ -92,7 +93,7 @@ def _exact_vertex(fkeys: list[tuple[int, ...]], c: list[Fraction], n: int
                   ) -> tuple[Fraction, list[Fraction]] | None:
     """Exact maximum of ``c . x`` over ``{h_k x <= c_k}`` and a vertex attaining it (free
     coordinates), by the exact LP of :mod:`verishallow.equiv`; None if it finds none."""
-    from .equiv import _LP, _exact_lp_max
+    from ..equiv import _LP, _exact_lp_max
 
     lp_ = _LP(n)
     for k in fkeys:
@@ -137,13 +138,13 @@ def certify_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain |
                         **certify_kw: Any) -> dict:
     """Certificate (a JSON-ready dict) that ``max_{x in domain} |f_A(x) - f_B(x)|_inf <=
     epsilon``, re-checkable without solvers by
-    :func:`verishallow.equiv_checker.check_equivalence_certificate`.
+    :func:`verishallow.proofs.equivalence_checker.check_equivalence_certificate`.
 
     Why: ``verishallow equiv`` trusts SCIP's or the overlay's float bounds; this proof rests
     on exact arithmetic only. ``epsilon`` is taken exactly (a float is its exact binary
     value; a string may be ``"p/q"``). ``z3``, ``progress`` and ``certify_kw`` (``method``,
     ``workers``, ``scheduler``, ``time_limit``, ...) go to
-    :func:`~verishallow.certificate.certify` for the product network's partition; SCIP's
+    :func:`~verishallow.proofs.partition.certify` for the product network's partition; SCIP's
     coverage query is off unless ``prove_coverage=True`` (the certificate proves coverage
     itself). Raises :class:`NotEquivalentError` when some region's difference provably exceeds
     epsilon; a certificate whose evidence is incomplete has ``complete: false`` and

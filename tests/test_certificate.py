@@ -25,12 +25,9 @@ from verishallow.cli import main
 from verishallow.domain import Box, Whole
 from verishallow.io import save_npz
 from verishallow.network import ReLUNetwork, network_fingerprint
+from verishallow.proofs.document import CertificateError, load_certificate
 from verishallow.proofs.partition import certify, write_certificate
-from verishallow.proofs.partition_checker import (
-    CertificateError,
-    check_certificate,
-    load_certificate,
-)
+from verishallow.proofs.partition_checker import check_certificate
 from verishallow.regions import enumerate_regions
 
 MOONS = ROOT / "models" / "moons.onnx"
@@ -498,7 +495,7 @@ def test_exact_simplex_against_linprog():
     """``_simplex`` (the exact fallback for Farkas multipliers) agrees with scipy's linprog."""
     from scipy.optimize import linprog
 
-    from verishallow.proofs.partition import _simplex
+    from verishallow.exact.linalg import simplex as _simplex
 
     rng = np.random.default_rng(0)
     feasible = 0
@@ -525,7 +522,7 @@ def test_exact_simplex_against_linprog():
 
 
 def test_solve_support_exact():
-    from verishallow.proofs.partition import _solve_support
+    from verishallow.exact.linalg import solve_support as _solve_support
 
     rng = np.random.default_rng(1)
     for _ in range(100):
@@ -710,7 +707,7 @@ def test_parallel_certify_and_check_equal_serial():
 
 def test_exact_rows_memo_equals_fresh_computation():
     """ExactRows' layer memo (pattern order) gives the rows an unmemoised computation gives."""
-    from verishallow.proofs.partition_checker import ExactDomain, ExactNet, ExactRows, pattern_rows
+    from verishallow.exact.maps import ExactDomain, ExactNet, ExactRows, pattern_rows
 
     net = random_net(seed=3, sizes=(3, 6, 6, 4, 1))
     lo, up = [Fraction(-1), Fraction(0), Fraction(-2)], [Fraction(1), Fraction(0), Fraction(2)]
@@ -728,7 +725,7 @@ def test_exact_rows_memo_equals_fresh_computation():
 def test_bounds_from_vertices_match_lp():
     """Multipliers read off the region's vertices prove the same (tight) coordinate bounds as
     the LP-found ones, and an implication holds exactly when the LP says it does."""
-    from verishallow.proofs.partition import _Farkas
+    from verishallow.proofs.farkas import FarkasFinder as _Farkas
 
     rng = np.random.default_rng(5)
     n = 3

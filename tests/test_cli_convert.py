@@ -13,7 +13,7 @@ from verishallow.cli import convert as convert_mod
 from verishallow.cli import main
 from verishallow.domain import Box
 from verishallow.network import ReLUNetwork
-from verishallow.shallow import load_shallow, to_shallow
+from verishallow.shallow import load_shallow, save_shallow, to_shallow
 
 CONVERT_KEYS = {"regions", "hyperplanes", "function_pieces", "seconds", "output", "complete",
                 "onnx"}
@@ -164,7 +164,7 @@ def saved(tmp_path_factory):
     net = random_net(3, (5, 4))
     sh = to_shallow(net, Box([-1.0, -1.0], [1.0, 1.0]), prove_coverage=False)
     path = tmp_path_factory.mktemp("show") / "s.json"
-    sh.save(path)
+    save_shallow(sh, path)
     return sh, path
 
 

@@ -20,13 +20,14 @@ from conftest import ROOT, loaded_after
 from verishallow.cli import main
 from verishallow.domain import Box
 from verishallow.equiv import check_equivalence
+from verishallow.exact.numbers import rational_str
 from verishallow.io import load, load_with_domain, save_npz
 from verishallow.network import ReLUNetwork
 from verishallow.product import product_network
+from verishallow.proofs.document import CertificateError, load_certificate
 from verishallow.proofs.equivalence import NotEquivalentError, certify_equivalence
 from verishallow.proofs.equivalence_checker import check_equivalence_certificate
 from verishallow.proofs.partition import certify, write_certificate
-from verishallow.proofs.partition_checker import CertificateError, load_certificate, rational_str
 
 SINE = ROOT / "models" / "sine.onnx"
 BOX = Box([-1.0, -1.0], [1.0, 1.0])

@@ -103,7 +103,7 @@ def _round_trip(results, patterns):
 
 
 def test_region_batch_round_trip_of_oracle_answers():
-    from verishallow.regions.search import _prepare
+    from verishallow.regions.builder import prepare as _prepare
 
     net, dom = _net(), Box([-2, -2, -2], [2, 2, 2])
     part = enumerate_regions(net, dom, prove_coverage=False)
@@ -163,7 +163,7 @@ def test_region_batch_rejects_mismatched_patterns():
 
 def test_flipped_key_matches_pattern_key():
     from verishallow.network import pattern_key
-    from verishallow.regions.search import _flipped_key
+    from verishallow.regions.builder import flipped_key as _flipped_key
 
     rng = np.random.default_rng(1)
     for n in (1, 7, 8, 9, 300):
@@ -221,7 +221,7 @@ def test_edge_labels_are_the_union_of_both_sides(monkeypatch, tmp_path):
 def test_edge_label_does_not_depend_on_the_order_sides_are_added():
     import networkx as nx
 
-    from verishallow.regions.search import add_edge_label
+    from verishallow.regions.builder import add_edge_label
 
     graphs = []
     for sides in (((0, 1, (0, 3)), (1, 0, (0,))), ((1, 0, (0,)), (0, 1, (0, 3))),

@@ -26,7 +26,7 @@ from verishallow.io import save_npz
 from verishallow.network import ReLUNetwork
 from verishallow.product import product_network
 from verishallow.proofs import goals
-from verishallow.proofs.partition_checker import CertificateError
+from verishallow.proofs.document import CertificateError
 from verishallow.proofs.tree_checker import (
     check_equivalence_proof,
     check_proof_tree,

@@ -20,6 +20,10 @@ from verishallow.shallow import (
     ShallowNetwork,
     ext_mul,
     load_shallow,
+    save_onnx,
+    save_shallow,
+    shallow_from_partition,
+    to_onnx,
     to_shallow,
 )
 
@@ -284,10 +288,10 @@ def test_empty_partial_network_covers_nothing(tmp_path):
     with pytest.raises(InputError, match="no region covers it"):
         sh(X[:1])
     for suffix in (".json", ".npz"):
-        sh.save(tmp_path / f"e{suffix}")
+        save_shallow(sh, tmp_path / f"e{suffix}")
         assert load_shallow(tmp_path / f"e{suffix}").n_regions == 0
     ort = pytest.importorskip("onnxruntime")
-    Y, region = ort.InferenceSession(sh.to_onnx().SerializeToString()).run(None, {"X": X})
+    Y, region = ort.InferenceSession(to_onnx(sh).SerializeToString()).run(None, {"X": X})
     assert np.isnan(Y).all() and np.array_equal(region, [-1, -1])
 
 
@@ -309,7 +313,7 @@ def test_from_partition_and_to_shallow_agree():
     net = random_net(rng, [6, 5], 2)
     dom = Box([-1.0, -1.0], [1.0, 1.0])
     part, a = build(net, dom)
-    b = ShallowNetwork.from_partition(part)
+    b = shallow_from_partition(part)
     c = to_shallow(net, dom, prove_coverage=False)
     for other in (b, c):
         for attr in ("H", "c", "selector_ptr", "selector_index", "selector_sigma", "alpha",
@@ -430,7 +434,7 @@ def test_save_load_round_trip_exact(tmp_path, suffix, name):
     net = random_net(np.random.default_rng(31), widths, d)
     _, sh = build(net, mk())
     path = tmp_path / f"net{suffix}"
-    sh.save(path)
+    save_shallow(sh, path)
     back = load_shallow(path)
     assert_same_network(sh, back)
     X = sample(sh.domain, np.random.default_rng(0), 500)
@@ -448,7 +452,7 @@ def test_save_load_round_trip_exact(tmp_path, suffix, name):
 def test_json_floats_are_repr_exact(tmp_path):
     net = _tiny_net([[0.1], [1 / 3]], [0.2, -0.7], [[np.pi, -np.e]], [1e-300])
     _, sh = build(net, Box([-5.0], [5.0]))
-    sh.save(tmp_path / "a.json")
+    save_shallow(sh, tmp_path / "a.json")
     back = load_shallow(tmp_path / "a.json")
     assert np.array_equal(back.beta, sh.beta) and np.array_equal(back.H, sh.H)
     assert np.array_equal(back.c, sh.c)
@@ -473,7 +477,7 @@ def test_truncated_and_tampered_files(tmp_path, suffix):
     net = random_net(np.random.default_rng(3), [5], 2)
     _, sh = build(net, Box([-1.0, -1.0], [1.0, 1.0]))
     p = tmp_path / f"n{suffix}"
-    sh.save(p)
+    save_shallow(sh, p)
     raw = p.read_bytes()
     for cut in (len(raw) // 3, len(raw) - 7):
         q = tmp_path / f"cut{cut}{suffix}"
@@ -501,7 +505,7 @@ def test_loaded_without_source_uses_faithful_path(tmp_path):
     net = random_net(np.random.default_rng(6), [5], 2)
     _, sh = build(net, Box([-1.0, -1.0], [1.0, 1.0]))
     p = tmp_path / "n.json"
-    sh.save(p)
+    save_shallow(sh, p)
     data = json.loads(p.read_text())
     data["source"] = None
     p.write_text(json.dumps(data))
@@ -522,7 +526,7 @@ def test_onnx_export_matches(tmp_path, name):
     net = random_net(np.random.default_rng(41), widths, d)
     part, sh = build(net, mk())
     path = tmp_path / "s.onnx"
-    sh.save_onnx(path)
+    save_onnx(sh, path)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     inside = np.vstack([sample(sh.domain, rng, 1000), facet_points(part, True),
@@ -554,7 +558,7 @@ def test_onnx_opset_and_no_big_m():
 
     net = random_net(np.random.default_rng(2), [5, 5], 2)
     _, sh = build(net, Box([-1.0, -1.0], [1.0, 1.0]))
-    model = sh.to_onnx()
+    model = to_onnx(sh)
     assert model.opset_import[0].version == 17
     onnx.checker.check_model(model)
     for init in model.graph.initializer:

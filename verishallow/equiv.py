@@ -100,9 +100,12 @@ from pyscipopt import SCIP_PARAMEMPHASIS, quicksum
 from .bounds import Bounds, preactivation_bounds
 from .domain import Domain
 from .errors import InputError
-from .network import ReLUNetwork, exact_layers
+from .exact.linalg import ExactLP
+from .exact.maps import ExactPiece, exact_pattern, exact_piece
+from .network import ReLUNetwork
 from .product import check_pair, product_network
 from .solvers import lp
+from .solvers.exact_lp import exact_lp_max
 from .solvers.milp import add_input_vars, configure_scip, encode_network
 
 #: Upper bounds (SCIP's dual bounds, float cell maxima) are trusted up to
@@ -115,11 +118,6 @@ UPPER_TOL = 1e-9
 PROVED_GAP_TOL = 1e-8
 #: Random domain points used to order the directions (largest sampled value first).
 N_SAMPLES = 256
-#: A row is a candidate tight row of the float LP's vertex when its slack (rows normalised to
-#: max-abs 1) is at most ``TIGHT_TOL * (1 + |rhs|)``.
-TIGHT_TOL = 1e-7
-#: z3 time limit (seconds) for the exact LP fallback.
-Z3_TIMEOUT = 60.0
 #: onnxruntime replay: its outputs must match the float64 forward pass at the same point within
 #: ``ORT_REL_TOL * (1 + max|y|)`` (float32 models compute in float32).
 ORT_REL_TOL = 1e-4
@@ -164,113 +162,7 @@ class EquivalenceResult:
         }
 
 
-# ----------------------------------------------------------------------------------------------
-# Exact (dyadic integer) pattern-fixed maps
-# ----------------------------------------------------------------------------------------------
-def _int_layers(net: ReLUNetwork) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """Each layer as ``(W_int, b_int, E)`` with ``W = W_int / 2^E`` exactly (object arrays)."""
-    cached = net.__dict__.get("_equiv_int_layers")
-    if cached is not None:
-        return cached
-    out = []
-    for W, b in exact_layers(net):
-        vals = [v for row in W for v in row] + list(b)
-        E = max(v.denominator.bit_length() - 1 for v in vals)
-        conv = [v.numerator << (E - (v.denominator.bit_length() - 1)) for v in vals]
-        n_out, n_in = len(W), len(W[0])
-        Wi = np.empty((n_out, n_in), dtype=object)
-        Wi[:, :] = np.array(conv[:n_out * n_in], dtype=object).reshape(n_out, n_in)
-        bi = np.empty(n_out, dtype=object)
-        bi[:] = conv[n_out * n_in:]
-        out.append((Wi, bi, E))
-    net.__dict__["_equiv_int_layers"] = out
-    return out
-
-
-@dataclass
-class _ExactPiece:
-    """A network with its pattern fixed, exactly: pre-activation ``k`` is
-    ``(A[k] x + d[k]) / 2^S[k]`` and the output ``(alpha x + beta) / 2^T``."""
-
-    A: np.ndarray  # object (N, n)
-    d: np.ndarray  # object (N,)
-    S: np.ndarray  # int exponents (N,)
-    alpha: np.ndarray  # object (m, n)
-    beta: np.ndarray  # object (m,)
-    T: int
-
-    def output(self, j: int) -> tuple[list[Fraction], Fraction]:
-        den = 1 << self.T
-        return [Fraction(int(v), den) for v in self.alpha[j]], Fraction(int(self.beta[j]), den)
-
-
-def _exact_piece(net: ReLUNetwork, pattern: np.ndarray) -> _ExactPiece:
-    d = net.input_dim
-    M = np.empty((d, d), dtype=object)
-    M[:, :] = 0
-    for i in range(d):
-        M[i, i] = 1
-    m = np.empty(d, dtype=object)
-    m[:] = 0
-    S = 0
-    As, ds, Ss = [], [], []
-    offs = net.layer_offsets
-    layers = _int_layers(net)
-    for k, (Wi, bi, E) in enumerate(layers):
-        A = Wi.dot(M)
-        dd = Wi.dot(m) + np.array([int(v) << S for v in bi], dtype=object)
-        S = S + E
-        if k == len(layers) - 1:
-            return _ExactPiece(np.vstack(As) if As else np.zeros((0, d), dtype=object),
-                               np.concatenate(ds) if ds else np.zeros(0, dtype=object),
-                               np.array(Ss, dtype=np.int64), A, dd, S)
-        As.append(A)
-        ds.append(dd)
-        Ss.extend([S] * A.shape[0])
-        on = np.asarray(pattern[offs[k]:offs[k + 1]], dtype=bool)
-        M = A.copy()
-        M[~on, :] = 0
-        m = dd.copy()
-        m[~on] = 0
-    raise AssertionError("unreachable")
-
-
-def _exact_pattern(net: ReLUNetwork, x: list[Fraction]) -> np.ndarray:
-    """The activation pattern at ``x`` in exact arithmetic (z > 0 active)."""
-    bits: list[bool] = []
-    a = list(x)
-    layers = exact_layers(net)
-    for W, b in layers[:-1]:
-        z = [sum((wi * ai for wi, ai in zip(row, a, strict=True)), bj)
-             for row, bj in zip(W, b, strict=True)]
-        bits.extend(v > 0 for v in z)
-        a = [v if v > 0 else Fraction(0) for v in z]
-    return np.array(bits, dtype=bool)
-
-
-# ----------------------------------------------------------------------------------------------
-# Exact LP: maximise c.v + c0 over {G v <= h} (v = (x, extra variables))
-# ----------------------------------------------------------------------------------------------
-@dataclass
-class _LP:
-    n: int
-    rows: list[list[Any]] = field(default_factory=list)  # exact (int or Fraction) coefficients
-    rhs: list[Any] = field(default_factory=list)
-    fixed: dict[int, Fraction] = field(default_factory=dict)  # x_i = value (equalities)
-    col_lower: np.ndarray | None = None
-    col_upper: np.ndarray | None = None
-    empty: bool = False  # a constant row is violated: the polyhedron is empty
-
-    def add(self, row: list[Any], rhs: Any) -> None:
-        if all(v == 0 for v in row):
-            if rhs < 0:
-                self.empty = True
-            return
-        self.rows.append(list(row))
-        self.rhs.append(rhs)
-
-
-def _domain_rows(lp_: _LP, domain: Domain) -> None:
+def _domain_rows(lp_: ExactLP, domain: Domain) -> None:
     d = domain.dim
     for i in range(d):
         lo, hi = float(domain.lower[i]), float(domain.upper[i])
@@ -290,7 +182,7 @@ def _domain_rows(lp_: _LP, domain: Domain) -> None:
     lp_.col_upper = np.concatenate([domain.upper, np.full(lp_.n - d, np.inf)])
 
 
-def _pattern_rows(lp_: _LP, piece: _ExactPiece, pattern: np.ndarray) -> None:
+def _pattern_rows(lp_: ExactLP, piece: ExactPiece, pattern: np.ndarray) -> None:
     """``z_k >= 0`` for active, ``z_k <= 0`` for inactive neurons (closed polyhedron)."""
     pad = [0] * (lp_.n - piece.A.shape[1])
     for k in range(piece.A.shape[0]):
@@ -299,147 +191,6 @@ def _pattern_rows(lp_: _LP, piece: _ExactPiece, pattern: np.ndarray) -> None:
             lp_.add([-v for v in row] + pad, int(piece.d[k]))
         else:
             lp_.add(row + pad, -int(piece.d[k]))
-
-
-def _float_row(row: list[Any], rhs: Any) -> tuple[np.ndarray, float]:
-    scale = max(abs(v) for v in row)
-    return np.array([float(Fraction(v) / scale) for v in row]), float(Fraction(rhs) / scale)
-
-
-def _solve_square(M: list[list[Fraction]], b: list[Fraction]) -> list[Fraction] | None:
-    n = len(M)
-    A = [list(map(Fraction, r)) + [Fraction(bi)] for r, bi in zip(M, b, strict=True)]
-    for c in range(n):
-        p = next((r for r in range(c, n) if A[r][c] != 0), None)
-        if p is None:
-            return None
-        A[c], A[p] = A[p], A[c]
-        piv = A[c][c]
-        for r in range(n):
-            if r != c and A[r][c] != 0:
-                f = A[r][c] / piv
-                A[r] = [a - f * bb for a, bb in zip(A[r], A[c], strict=True)]
-    return [A[i][n] / A[i][i] for i in range(n)]
-
-
-class _Echelon:
-    """Incremental exact rank test for choosing independent tight rows."""
-
-    def __init__(self) -> None:
-        self.basis: list[tuple[int, list[Fraction]]] = []
-
-    def try_add(self, row: list[Any]) -> bool:
-        v = [Fraction(t) for t in row]
-        for piv, b in self.basis:
-            if v[piv] != 0:
-                f = v[piv] / b[piv]
-                v = [a - f * bb for a, bb in zip(v, b, strict=True)]
-        nz = next((i for i, t in enumerate(v) if t != 0), None)
-        if nz is None:
-            return False
-        self.basis.append((nz, v))
-        return True
-
-
-def _exact_lp_max(lp_: _LP, c: list[Fraction], hint: np.ndarray | None = None
-                  ) -> tuple[Fraction, list[Fraction], str] | None:
-    """Exact maximum of ``c.v`` over the LP: ``(value, vertex, how)`` or None if empty.
-
-    ``how`` is ``"vertex"`` (float LP vertex verified in rationals) or ``"z3"``.
-    """
-    if lp_.empty:
-        return None
-    n = lp_.n
-    G = np.array([_float_row(r, h)[0] for r, h in zip(lp_.rows, lp_.rhs, strict=True)]) \
-        if lp_.rows else np.zeros((0, n))
-    h = np.array([_float_row(r, hh)[1] for r, hh in zip(lp_.rows, lp_.rhs, strict=True)])
-    lo, hi = lp_.col_lower.copy(), lp_.col_upper.copy()
-    for i, v in lp_.fixed.items():
-        lo[i] = hi[i] = float(v)
-    cf = np.array([float(t) for t in c])
-    sol = lp.solve_lp(cf, G, np.full(G.shape[0], -np.inf), h, lo, hi, maximize=True)
-    if sol.status == "optimal":
-        got = _verify_vertex(lp_, c, G, h, sol.x)
-        if got is not None:
-            return got[0], got[1], "vertex"
-    return _z3_lp_max(lp_, c)
-
-
-def _verify_vertex(lp_: _LP, c: list[Fraction], G: np.ndarray, h: np.ndarray,
-                   xf: np.ndarray) -> tuple[Fraction, list[Fraction]] | None:
-    n = lp_.n
-    ech = _Echelon()
-    basis_rows: list[list[Any]] = []
-    basis_rhs: list[Any] = []
-    is_eq: list[bool] = []
-    for i, v in sorted(lp_.fixed.items()):
-        e = [0] * n
-        e[i] = 1
-        if ech.try_add(e):
-            basis_rows.append(e)
-            basis_rhs.append(v)
-            is_eq.append(True)
-    if G.shape[0]:
-        slack = h - G @ xf
-        cand = np.flatnonzero(slack <= TIGHT_TOL * (1.0 + np.abs(h)))
-        for r in cand[np.argsort(slack[cand], kind="stable")]:
-            if len(basis_rows) == n:
-                break
-            if ech.try_add(lp_.rows[r]):
-                basis_rows.append(lp_.rows[r])
-                basis_rhs.append(lp_.rhs[r])
-                is_eq.append(False)
-    if len(basis_rows) < n:
-        return None
-    v = _solve_square(basis_rows, basis_rhs)
-    if v is None:
-        return None
-    # primal feasibility, exactly (common denominator, integer arithmetic)
-    D = 1
-    for t in v:
-        D = D * t.denominator // math.gcd(D, t.denominator)
-    vn = [int(t * D) for t in v]
-    for row, rhs in zip(lp_.rows, lp_.rhs, strict=True):
-        lhs = sum(Fraction(a) * b for a, b in zip(row, vn, strict=True) if a != 0)
-        if lhs > Fraction(rhs) * D:
-            return None
-    for i, val in lp_.fixed.items():
-        if v[i] != val:
-            return None
-    # dual feasibility: c = B^T lam with lam >= 0 on inequality rows
-    BT = [[Fraction(basis_rows[r][col]) for r in range(n)] for col in range(n)]
-    lam = _solve_square(BT, c)
-    if lam is None:
-        return None
-    if any(lv < 0 for lv, eq in zip(lam, is_eq, strict=True) if not eq):
-        return None
-    return sum((ci * vi for ci, vi in zip(c, v, strict=True)), Fraction(0)), v
-
-
-def _z3_lp_max(lp_: _LP, c: list[Fraction]) -> tuple[Fraction, list[Fraction], str] | None:
-    import z3
-
-    def rv(t: Any) -> z3.ArithRef:
-        f = Fraction(t)
-        return z3.RealVal(f"{f.numerator}/{f.denominator}")
-
-    opt = z3.Optimize()
-    opt.set("timeout", int(Z3_TIMEOUT * 1000))
-    xs = [z3.Real(f"v{i}") for i in range(lp_.n)]
-    for row, rhs in zip(lp_.rows, lp_.rhs, strict=True):
-        opt.add(z3.Sum([rv(a) * x for a, x in zip(row, xs, strict=True) if a != 0]) <= rv(rhs))
-    for i, val in lp_.fixed.items():
-        opt.add(xs[i] == rv(val))
-    opt.maximize(z3.Sum([rv(a) * x for a, x in zip(c, xs, strict=True) if a != 0] or [rv(0)]))
-    res = opt.check()
-    if res != z3.sat:
-        return None
-    mdl = opt.model()
-    v = []
-    for x in xs:
-        val = mdl.eval(x, model_completion=True)
-        v.append(Fraction(val.numerator_as_long(), val.denominator_as_long()))
-    return sum((ci * vi for ci, vi in zip(c, v, strict=True)), Fraction(0)), v, "z3"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -688,9 +439,9 @@ def _exact_direction_lp(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
                         ) -> tuple[Fraction, list[Fraction], str] | None:
     """Exact maximum of the direction over the closed cell where both patterns hold."""
     d = domain.dim
-    pa, pb = _exact_piece(net_a, pat_a), _exact_piece(net_b, pat_b)
+    pa, pb = exact_piece(net_a, pat_a), exact_piece(net_b, pat_b)
     n = d if dr.kind == "diff" else d + 1
-    lp_ = _LP(n)
+    lp_ = ExactLP(n)
     _domain_rows(lp_, domain)
     _pattern_rows(lp_, pa, pat_a)
     _pattern_rows(lp_, pb, pat_b)
@@ -701,12 +452,12 @@ def _exact_direction_lp(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
         ab, bb = pb.output(dr.j)
         c = [dr.sign * (u - w) for u, w in zip(aa, ab, strict=True)]
         c0 = dr.sign * (ba - bb)
-        got = _exact_lp_max(lp_, c)
+        got = exact_lp_max(lp_, c)
         return None if got is None else (got[0] + c0, got[1], got[2])
     P, Q = (pa, pb) if dr.sign > 0 else (pb, pa)
     i = dr.j
 
-    def out_row(piece: _ExactPiece, hi_: int, lo_: int) -> list[int]:
+    def out_row(piece: ExactPiece, hi_: int, lo_: int) -> list[int]:
         # t - (y_hi - y_lo) <= 0, scaled by 2^T: t*2^T - (alpha_hi - alpha_lo) x <= beta_hi - ..
         r = [-(int(piece.alpha[hi_][col]) - int(piece.alpha[lo_][col])) for col in range(d)]
         return r + [1 << piece.T]
@@ -716,7 +467,7 @@ def _exact_direction_lp(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
             lp_.add(out_row(P, i, j), int(P.beta[i]) - int(P.beta[j]))
     lp_.add(out_row(Q, k, i), int(Q.beta[k]) - int(Q.beta[i]))
     c = [Fraction(0)] * d + [Fraction(1)]
-    return _exact_lp_max(lp_, c)
+    return exact_lp_max(lp_, c)
 
 
 def _solve_direction(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
@@ -756,7 +507,7 @@ def _solve_direction(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
         got = _exact_direction_lp(net_a, net_b, domain, pat_a, pat_b, dr, k)
         if got is None:  # SCIP's binaries admit no exact point: read the patterns exactly
             xe = [Fraction(float(v)) for v in x]
-            pat_a, pat_b = _exact_pattern(net_a, xe), _exact_pattern(net_b, xe)
+            pat_a, pat_b = exact_pattern(net_a, xe), exact_pattern(net_b, xe)
             got = _exact_direction_lp(net_a, net_b, domain, pat_a, pat_b, dr, k)
             rec["repattern"] = True
         if got is not None:
@@ -1164,7 +915,7 @@ def check_shallow_equivalence(net: ReLUNetwork, shallow: Any, domain: Domain | N
     worst = -1
     identical = 0
     suspects: list[int] = []
-    pieces: dict[int, _ExactPiece] = {}
+    pieces: dict[int, ExactPiece] = {}
     per_region = shallow.patterns is not None and shallow.patterns.shape[1] == net.n_hidden
     details["per_region_check"] = per_region
     if per_region:
@@ -1176,7 +927,7 @@ def check_shallow_equivalence(net: ReLUNetwork, shallow: Any, domain: Domain | N
             al, be = shallow.alpha[r], shallow.beta[r]
             _, _, al_f, be_f = net.local_affine(p)
             identical += bool(np.array_equal(al, al_f) and np.array_equal(be, be_f))
-            piece = _exact_piece(net, p)
+            piece = exact_piece(net, p)
             budget = _rounding_budget(net, p, xmax_f)
             den = 1 << piece.T
             dev = Fraction(0)

@@ -35,7 +35,8 @@ from fractions import Fraction
 import numpy as np
 
 from .errors import InputError
-from .network import ReLUNetwork, exact_layers
+from .exact.maps import exact_layers
+from .network import ReLUNetwork
 
 #: Exact (all-coalition) Shapley values are offered up to this many input features.
 MAX_EXACT_DIM = 16

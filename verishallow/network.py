@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from .errors import InputError
+from .exact.maps import exact_layers
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -203,18 +204,6 @@ def network_fingerprint(weights: Sequence[np.ndarray], biases: Sequence[np.ndarr
         h.update(w.tobytes())
         h.update(b.tobytes())
     return h.hexdigest()
-
-
-def exact_layers(net: ReLUNetwork) -> list[tuple[list[list[Fraction]], list[Fraction]]]:
-    """The weights as exact rationals (``Fraction(float)`` is exact)."""
-    cached = net.__dict__.get("_exact_layers")
-    if cached is None:
-        cached = [
-            ([[Fraction(float(v)) for v in row] for row in w], [Fraction(float(v)) for v in b])
-            for w, b in zip(net.weights, net.biases, strict=True)
-        ]
-        net.__dict__["_exact_layers"] = cached
-    return cached
 
 
 def pattern_key(pattern: np.ndarray) -> bytes:

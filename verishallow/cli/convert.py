@@ -81,7 +81,7 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
     network is built.
     """
     from ..regions import enumerate_regions
-    from ..shallow import ShallowBuilder
+    from ..shallow import ShallowBuilder, to_json, to_npz_bytes, to_onnx
 
     t0 = time.perf_counter()
     out = Path(output) if output else default_output(model)
@@ -99,13 +99,13 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
     finally:
         bar.close()
     shallow = builder.build(part)
-    main_bytes = shallow.to_npz_bytes() if out.suffix == ".npz" else \
-        shallow.to_json().encode("utf-8")
+    main_bytes = to_npz_bytes(shallow) if out.suffix == ".npz" else \
+        to_json(shallow).encode("utf-8")
     outputs = [(out, main_bytes)]
     if onnx_path:
-        outputs.append((Path(onnx_path), shallow.to_onnx().SerializeToString()))
+        outputs.append((Path(onnx_path), to_onnx(shallow).SerializeToString()))
     if npz_path:
-        outputs.append((Path(npz_path), shallow.to_npz_bytes()))
+        outputs.append((Path(npz_path), to_npz_bytes(shallow)))
     cert = None
     if cert_path:
         from ..proofs.partition import certificate_bytes, certify

@@ -38,30 +38,27 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..network import ReLUNetwork
 from .leaf_bounds import (
     LEVELS as BASE_LEVELS,
 )
 from .leaf_bounds import (
     ExactNetwork,
     LayerBounds,
-    _add,
-    _align,
-    _concretise,
-    _dyadic,
-    _fraction,
-    _normalise,
-    _scaled_rows,
-    _to_double,
-    _zeros,
+    concretise,
     imatmul,
     layer_bounds,
     limbs,
     row_lower_bounds,
+    scaled_rows,
 )
+from .numbers import add, align, dyadic, fraction, normalise, to_double, zeros
+
+if TYPE_CHECKING:
+    from ..network import ReLUNetwork
 
 LEVELS = (*BASE_LEVELS, "differential")
 
@@ -107,14 +104,14 @@ class DifferentialNetwork:
         self.layers: list[_DLayer] = []
         for WA, bA, WB, bB in zip(net_a.weights, net_a.biases, net_b.weights, net_b.biases,
                                   strict=True):
-            IA, eA = _dyadic(WA)
-            IB, eB = _dyadic(WB)
-            x, y, eD = _align(IA, eA, IB, eB)
+            IA, eA = dyadic(WA)
+            IB, eB = dyadic(WB)
+            x, y, eD = align(IA, eA, IB, eB)
             DW = x - y
-            (DW,), eD = _normalise([DW], eD)
-            ba, eba = _dyadic(bA)
-            bb, ebb = _dyadic(bB)
-            x, y, eDb = _align(ba, eba, bb, ebb)
+            (DW,), eD = normalise([DW], eD)
+            ba, eba = dyadic(bA)
+            bb, ebb = dyadic(bB)
+            x, y, eDb = align(ba, eba, bb, ebb)
             Db = x - y
             IAabs, DWabs = np.abs(IA), np.abs(DW)
             self.layers.append(_DLayer(IA, IAabs, eA, DW, DWabs, eD, Db, eDb, limbs(IA),
@@ -155,14 +152,14 @@ def _next_forms(dl: _DLayer, SE: np.ndarray, DE: np.ndarray, eE: int, SB: np.nda
     VS = imatmul(dl.DW, SB, dl.LDW)
     VD = imatmul(dl.DWabs, DB, dl.LDWabs)
     e2 = dl.eDW + eB
-    S, e = _add(WS, e1, VS, e2)  # DU + DL
-    D, e_ = _add(AD, e1, VD, e2)  # DU - DL
-    S, D, e = _align(S, e, D, e_)
-    bcol = _zeros(S.shape)
+    S, e = add(WS, e1, VS, e2)  # DU + DL
+    D, e_ = add(AD, e1, VD, e2)  # DU - DL
+    S, D, e = align(S, e, D, e_)
+    bcol = zeros(S.shape)
     bcol[:, -1] = 2 * dl.Db  # DU + DL gets 2 Db
-    S, e2 = _add(S, e, bcol, dl.eDb)
-    D, S, e2 = _align(D, e, S, e2)
-    (S, D), e2 = _normalise([S, D], e2)
+    S, e2 = add(S, e, bcol, dl.eDb)
+    D, S, e2 = align(D, e, S, e2)
+    (S, D), e2 = normalise([S, D], e2)
     return S, D, e2
 
 
@@ -181,11 +178,11 @@ def differential_bounds(enet: ExactNetwork, dnet: DifferentialNetwork, lo: Seque
     xmid, xrad, ex = lb.x
     d = dnet.input_dim
     L0 = dnet.layers[0]
-    Wc, bc, e0 = _align(L0.DW, L0.eDW, L0.Db, L0.eDb)
+    Wc, bc, e0 = align(L0.DW, L0.eDW, L0.Db, L0.eDb)
     F0 = np.concatenate([Wc, bc[:, None]], axis=1)
     # forms of delta as (DU + DL, DU - DL, e)
-    S, D, eS = F0, _zeros(F0.shape), e0 + 1
-    SE = DE = _zeros((0, d + 1))  # forms of e (set by each hidden layer)
+    S, D, eS = F0, zeros(F0.shape), e0 + 1
+    SE = DE = zeros((0, d + 1))  # forms of e (set by each hidden layer)
     eE = n_prev = 0
     for k, n in enumerate(dnet.widths):
         if k > 0:
@@ -193,17 +190,17 @@ def differential_bounds(enet: ExactNetwork, dnet: DifferentialNetwork, lo: Seque
             S, D, eS = _next_forms(dnet.layers[k], SE, DE, eE, Sq[n_prev:], Dq[n_prev:], eq)
         DU, DL = S + D, S - D  # at eS - 1
         eDU = eS - 1
-        du_, edu = _concretise(DU, eDU, xmid, xrad, ex, upper=True)
-        dl_, edl = _concretise(DL, eDU, xmid, xrad, ex, upper=False)
+        du_, edu = concretise(DU, eDU, xmid, xrad, ex, upper=True)
+        dl_, edl = concretise(DL, eDU, xmid, xrad, ex, upper=False)
         lf, uf = lb.l[k], lb.u[k]
-        bnd, eb = _dyadic(lf + uf)
+        bnd, eb = dyadic(lf + uf)
         l_i, u_i = bnd[:2 * n], bnd[2 * n:]
-        x1, x2, e = _align(du_, edu, u_i[:n] - l_i[n:], eb)
+        x1, x2, e = align(du_, edu, u_i[:n] - l_i[n:], eb)
         du_v, edu = np.minimum(x1, x2), e
-        x1, x2, e = _align(dl_, edl, l_i[:n] - u_i[n:], eb)
+        x1, x2, e = align(dl_, edl, l_i[:n] - u_i[n:], eb)
         dl_v, edl = np.maximum(x1, x2), e
-        duf = [_to_double(v, edu, up=True) for v in du_v.tolist()]
-        dlf = [_to_double(v, edl, up=False) for v in dl_v.tolist()]
+        duf = [to_double(v, edu, up=True) for v in du_v.tolist()]
+        dlf = [to_double(v, edl, up=False) for v in dl_v.tolist()]
         res.du.append(duf)
         res.dl.append(dlf)
         # relaxation of e = relu(zA) - relu(zB):
@@ -212,8 +209,8 @@ def differential_bounds(enet: ExactNetwork, dnet: DifferentialNetwork, lo: Seque
         aL: list[float] = []
         cU: list[float] = []  # constants -s dl (exact products of doubles, below)
         cL: list[float] = []
-        fa = _zeros((n,))
-        fb = _zeros((n,))
+        fa = zeros((n,))
+        fb = zeros((n,))
         for j in range(n):
             lA, uA, lB, uB = lf[j], uf[j], lf[n + j], uf[n + j]
             actA, actB = lA >= 0, lB >= 0
@@ -243,29 +240,29 @@ def differential_bounds(enet: ExactNetwork, dnet: DifferentialNetwork, lo: Seque
             cU.append(s)
             cL.append(t)
         # constants: -s dl and -t du as exact dyadic products
-        sv, es = _dyadic(cU)
-        tv, et = _dyadic(cL)
-        dlv, edl2 = _dyadic(dlf)
-        duv, edu2 = _dyadic(duf)
+        sv, es = dyadic(cU)
+        tv, et = dyadic(cL)
+        dlv, edl2 = dyadic(dlf)
+        duv, edu2 = dyadic(duf)
         cUv, ecU = -sv * dlv, es + edl2
         cLv, ecL = -tv * duv, et + edu2
-        aUv, eaU = _dyadic(aU)
-        aLv, eaL = _dyadic(aL)
+        aUv, eaU = dyadic(aU)
+        aLv, eaL = dyadic(aL)
         EU, eU = aUv[:, None] * DU, eaU + eDU
         EL, eL = aLv[:, None] * DL, eaL + eDU
         Zu, Zl, eZ = lb.pre_forms[k]
         cu = fa[:, None] * Zu[:n] - fb[:, None] * Zl[n:]
         cl = fa[:, None] * Zl[:n] - fb[:, None] * Zu[n:]
-        EU, eU = _add(EU, eU, cu, eZ)
-        EL, eL = _add(EL, eL, cl, eZ)
-        col = _zeros(EU.shape)
+        EU, eU = add(EU, eU, cu, eZ)
+        EL, eL = add(EL, eL, cl, eZ)
+        col = zeros(EU.shape)
         col[:, -1] = cUv
-        EU, eU = _add(EU, eU, col, ecU)
-        col = _zeros(EL.shape)
+        EU, eU = add(EU, eU, col, ecU)
+        col = zeros(EL.shape)
         col[:, -1] = cLv
-        EL, eL = _add(EL, eL, col, ecL)
-        EU, EL, eE = _align(EU, eU, EL, eL)
-        (SE, DE), eE = _normalise([EU + EL, EU - EL], eE)
+        EL, eL = add(EL, eL, col, ecL)
+        EU, EL, eE = align(EU, eU, EL, eL)
+        (SE, DE), eE = normalise([EU + EL, EU - EL], eE)
         n_prev = n
     if dnet.widths:
         Sq, Dq, eq = lb.post_forms[-1]
@@ -291,18 +288,18 @@ def differential_row_lower_bounds(enet: ExactNetwork, db: DifferentialBounds,
     pure = [i for i, row in enumerate(C_rows) if pure_difference(row, m)]
     if not pure:
         return sym
-    Cq, dq, qs = _scaled_rows([C_rows[i] for i in pure], [d[i] for i in pure], 2 * m)
+    Cq, dq, qs = scaled_rows([C_rows[i] for i in pure], [d[i] for i in pure], 2 * m)
     CA = Cq[:, :m]
     xmid, xrad, ex = db.lb.x
     S, D, eS = db.out  # DU + DL, DU - DL
     # CA+ DL + CA- DU = (CA S - |CA| D) / 2
     G = CA @ S - np.abs(CA) @ D
     eG = eS - 1
-    low, el = _concretise(G, eG, xmid, xrad, ex, upper=False)
-    low, el = _add(low, el, -dq, 0)
+    low, el = concretise(G, eG, xmid, xrad, ex, upper=False)
+    low, el = add(low, el, -dq, 0)
     out = list(sym)
     for r, i in enumerate(pure):
-        v = _fraction(int(low[r]), el) / qs[r]
+        v = fraction(int(low[r]), el) / qs[r]
         if v > out[i]:
             out[i] = v
     return out

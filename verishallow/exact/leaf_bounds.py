@@ -51,93 +51,17 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..network import ReLUNetwork
+from .numbers import add, align, dyadic, fraction, normalise, to_double, zeros
+
+if TYPE_CHECKING:
+    from ..network import ReLUNetwork
+
 
 LEVELS = ("interval", "symbolic")
-
-
-# ----- dyadic integer arrays ---------------------------------------------------------------
-def _dyadic(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
-    """Exact ``values = ints * 2**e`` (``ints`` an object array, one shared exponent)."""
-    a = np.asarray(values, dtype=np.float64)
-    flat = a.ravel().tolist()
-    pairs = []
-    for v in flat:
-        if not math.isfinite(v):
-            raise ValueError("cannot represent a non-finite value exactly")
-        p, q = v.as_integer_ratio()
-        pairs.append((p, 1 - q.bit_length()))
-    exps = [e for p, e in pairs if p]
-    E = min(exps) if exps else 0
-    out = np.empty(len(flat), dtype=object)
-    out[:] = [p << (e - E) if p else 0 for p, e in pairs]
-    return out.reshape(a.shape), E
-
-
-def _zeros(shape: tuple[int, ...]) -> np.ndarray:
-    out = np.empty(shape, dtype=object)
-    out.fill(0)
-    return out
-
-
-def _align(a: np.ndarray, ea: int, b: np.ndarray, eb: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """``a * 2**ea`` and ``b * 2**eb`` over one exponent (the smaller)."""
-    if ea == eb:
-        return a, b, ea
-    if ea > eb:
-        return a * (1 << (ea - eb)), b, eb
-    return a, b * (1 << (eb - ea)), ea
-
-
-def _add(a: np.ndarray, ea: int, b: np.ndarray, eb: int) -> tuple[np.ndarray, int]:
-    x, y, e = _align(a, ea, b, eb)
-    return x + y, e
-
-
-def _normalise(arrays: list[np.ndarray], e: int) -> tuple[list[np.ndarray], int]:
-    """Divide out the power of two common to every entry (keeps integers short)."""
-    tz = None
-    for a in arrays:
-        for v in a.ravel().tolist():
-            if v:
-                t = (v & -v).bit_length() - 1
-                if tz is None or t < tz:
-                    tz = t
-                    if tz == 0:
-                        return arrays, e
-    if not tz:
-        return arrays, e
-    return [a // (1 << tz) for a in arrays], e + tz
-
-
-def _to_double(n: int, e: int, up: bool) -> float:
-    """The nearest float64 at or beyond ``n * 2**e`` (above when ``up``)."""
-    if n == 0:
-        return 0.0
-    try:
-        if e >= 0:
-            v = n << e
-            f = float(v)
-            g = int(f)
-            if up and g < v:
-                f = math.nextafter(f, math.inf)
-            elif not up and g > v:
-                f = math.nextafter(f, -math.inf)
-            return f + 0.0
-        k = -e
-        f = n / (1 << k)  # correctly rounded
-        p, q = f.as_integer_ratio()
-        lhs, rhs = p << k, n * q
-        if up and lhs < rhs:
-            f = math.nextafter(f, math.inf)
-        elif not up and lhs > rhs:
-            f = math.nextafter(f, -math.inf)
-        return f + 0.0
-    except OverflowError:
-        raise ValueError("a bound exceeds the float64 range") from None
 
 
 # ----- exact integer products through float64 BLAS ----------------------------------------------
@@ -202,10 +126,6 @@ def imatmul(A: np.ndarray, B: np.ndarray, LA: np.ndarray | None = None) -> np.nd
     return out if vec else out.reshape(n, m)
 
 
-def _fraction(n: int, e: int) -> Fraction:
-    return Fraction(n << e) if e >= 0 else Fraction(n, 1 << -e)
-
-
 def _interval(W: np.ndarray, Wabs: np.ndarray, eW: int, mid: np.ndarray, rad: np.ndarray,
               em: int, b: np.ndarray, eb: int, lower: bool, upper: bool,
               LW: np.ndarray | None = None, LWabs: np.ndarray | None = None
@@ -217,20 +137,20 @@ def _interval(W: np.ndarray, Wabs: np.ndarray, eW: int, mid: np.ndarray, rad: np
     lo = hi = None
     e = ec
     if lower:
-        lo, e = _add(c - r, ec, b, eb)
+        lo, e = add(c - r, ec, b, eb)
     if upper:
-        hi, e = _add(c + r, ec, b, eb)
+        hi, e = add(c + r, ec, b, eb)
     return lo, hi, e
 
 
-def _concretise(F: np.ndarray, eF: int, xmid: np.ndarray, xrad: np.ndarray, ex: int,
+def concretise(F: np.ndarray, eF: int, xmid: np.ndarray, xrad: np.ndarray, ex: int,
                 upper: bool) -> tuple[np.ndarray, int]:
     """Max (``upper``) or min over the box of the affine forms ``F = [coefficients | const]``."""
     C = F[:, :-1]
     m = C @ xmid
     r = np.abs(C) @ xrad
     v = m + r if upper else m - r
-    return _add(v, eF + ex, F[:, -1], eF)
+    return add(v, eF + ex, F[:, -1], eF)
 
 
 # ----- the network --------------------------------------------------------------------------
@@ -254,8 +174,8 @@ class ExactNetwork:
         self.net = net
         self.layers: list[_Layer] = []
         for W, b in zip(net.weights, net.biases, strict=True):
-            IW, eW = _dyadic(W)
-            Ib, eb = _dyadic(b)
+            IW, eW = dyadic(W)
+            Ib, eb = dyadic(b)
             IA = np.abs(IW)
             WT = np.ascontiguousarray(IW.T)
             self.layers.append(_Layer(IW, IA, eW, Ib, eb, limbs(IW), limbs(IA), WT, limbs(WT)))
@@ -308,7 +228,7 @@ def _box(lo: Sequence[Fraction], hi: Sequence[Fraction]) -> tuple[np.ndarray, np
     for v, f in zip((*lo, *hi), (*lf, *hf), strict=True):
         if Fraction(f) != v:
             raise ValueError(f"box bound {v} is not a float64 value")
-    both, e = _dyadic(lf + hf)
+    both, e = dyadic(lf + hf)
     n = len(lf)
     L, H = both[:n], both[n:]
     return H + L, H - L, e - 1
@@ -344,7 +264,7 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
             if k == 0:
                 # the input's forms are x itself: Zu = Zl = [W | b], and the concretisation
                 # equals the interval bound exactly
-                Wb, bb, eZ = _align(lay.W, lay.eW, lay.b, lay.eb)
+                Wb, bb, eZ = align(lay.W, lay.eW, lay.b, lay.eb)
                 Zu = Zl = np.concatenate([Wb, bb[:, None]], axis=1)
                 l_, u_, e = il, iu, ei
             else:
@@ -352,18 +272,18 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
                 AD = imatmul(lay.Wabs, D, lay.LWabs)
                 Zu, Zl = WS + AD, WS - AD
                 eZ = lay.eW + eF - 1
-                bcol = _zeros(Zu.shape)
+                bcol = zeros(Zu.shape)
                 bcol[:, -1] = lay.b
-                Zu, bu, eZ2 = _align(Zu, eZ, bcol, lay.eb)
-                Zl, bl, _ = _align(Zl, eZ, bcol, lay.eb)
+                Zu, bu, eZ2 = align(Zu, eZ, bcol, lay.eb)
+                Zl, bl, _ = align(Zl, eZ, bcol, lay.eb)
                 Zu, Zl, eZ = Zu + bu, Zl + bl, eZ2
-                su, esu = _concretise(Zu, eZ, xmid, xrad, ex, upper=True)
-                sl, esl = _concretise(Zl, eZ, xmid, xrad, ex, upper=False)
-                a1, a2, e = _align(il, ei, sl, esl)
+                su, esu = concretise(Zu, eZ, xmid, xrad, ex, upper=True)
+                sl, esl = concretise(Zl, eZ, xmid, xrad, ex, upper=False)
+                a1, a2, e = align(il, ei, sl, esl)
                 l_ = np.maximum(a1, a2)
-                b1, b2, e2 = _align(iu, ei, su, esu)
+                b1, b2, e2 = align(iu, ei, su, esu)
                 u_ = np.minimum(b1, b2)
-                l_, u_, e = _align(l_, e, u_, e2)
+                l_, u_, e = align(l_, e, u_, e2)
         else:
             l_, u_, e = il, iu, ei
         l_ = l_.copy()
@@ -378,12 +298,12 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
                 res.empty = True
                 res.empty_neuron = enet.offsets[k] + j
                 return res
-        lf = [_to_double(v, e, up=False) for v in l_.tolist()]
-        uf = [_to_double(v, e, up=True) for v in u_.tolist()]
+        lf = [to_double(v, e, up=False) for v in l_.tolist()]
+        uf = [to_double(v, e, up=True) for v in u_.tolist()]
         res.l.append(lf)
         res.u.append(uf)
         # relaxation
-        lower_slope = _zeros((width,))
+        lower_slope = zeros((width,))
         up_s: list[float] = []
         alo: list[float] = []
         ahi: list[float] = []
@@ -413,49 +333,49 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
                 alo.append(0.0)
                 ahi.append(uj)
                 unstable.append(j)
-        s_int, es = _dyadic(up_s)
+        s_int, es = dyadic(up_s)
         # upper intercepts t = -s l of the unstable neurons (exact products of doubles)
-        l_int, el = _dyadic(lf)
-        t = _zeros((width,))
+        l_int, el = dyadic(lf)
+        t = zeros((width,))
         for j in unstable:
             t[j] = -s_int[j] * l_int[j]
         et = es + el
         res.relax.append((lower_slope, s_int, es, t, et))
-        both, eab = _dyadic(alo + ahi)
+        both, eab = dyadic(alo + ahi)
         A_lo, A_hi = both[:width], both[width:]
         amid, arad, ea = A_hi + A_lo, A_hi - A_lo, eab - 1
         if symbolic:
             Ua = Zu * s_int[:, None]
             eU = eZ + es
-            tcol = _zeros(Ua.shape)
+            tcol = zeros(Ua.shape)
             tcol[:, -1] = t
-            Ua, eU = _add(Ua, eU, tcol, et)
+            Ua, eU = add(Ua, eU, tcol, et)
             La = Zl * lower_slope[:, None]
-            Ua, La, eF = _align(Ua, eU, La, eZ)
-            (S, D), eF = _normalise([Ua + La, Ua - La], eF)
+            Ua, La, eF = align(Ua, eU, La, eZ)
+            (S, D), eF = normalise([Ua + La, Ua - La], eF)
             if keep_forms:
                 res.pre_forms.append((Zu, Zl, eZ))
                 res.post_forms.append((S, D, eF))
     res.a = (amid, arad, ea)
     if symbolic:
         if S is None:  # no hidden layer: the forms are x itself
-            eye = _zeros((d, d + 1))
+            eye = zeros((d, d + 1))
             for i in range(d):
                 eye[i, i] = 2
-            S, D, eF = eye, _zeros((d, d + 1)), -1
+            S, D, eF = eye, zeros((d, d + 1)), -1
         res.forms = (S, D, eF)
     return res
 
 
 # ----- rows ----------------------------------------------------------------------------------
-def _scaled_rows(C_rows: Sequence[Sequence[Fraction]], d: Sequence[Fraction], m: int
+def scaled_rows(C_rows: Sequence[Sequence[Fraction]], d: Sequence[Fraction], m: int
                  ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Integer rows ``q_i C_i`` and offsets ``q_i d_i`` with ``q_i > 0`` (common denominator)."""
     r = len(C_rows)
     if len(d) != r:
         raise ValueError(f"{r} rows but {len(d)} offsets")
-    Cq = _zeros((r, m))
-    dq = _zeros((r,))
+    Cq = zeros((r, m))
+    dq = zeros((r,))
     qs = []
     for i, (row, di) in enumerate(zip(C_rows, d, strict=True)):
         if len(row) != m:
@@ -477,10 +397,10 @@ def row_lower_bounds(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Seque
     if not len(C_rows):
         return []
     out = enet.layers[-1]
-    Cq, dq, qs = _scaled_rows(C_rows, d, enet.output_dim)
+    Cq, dq, qs = scaled_rows(C_rows, d, enet.output_dim)
     Wg = Cq @ out.W
     eg = out.eW
-    bg, ebg = _add(Cq @ out.b, out.eb, -dq, 0)
+    bg, ebg = add(Cq @ out.b, out.eb, -dq, 0)
     Wgabs = np.abs(Wg)
     amid, arad, ea = lb.a
     best, _, eb_ = _interval(Wg, Wgabs, eg, amid, arad, ea, bg, ebg, True, False)
@@ -490,11 +410,11 @@ def row_lower_bounds(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Seque
         # forward: Gl = Wg+ L + Wg- U = (Wg S - |Wg| D) / 2, plus bg
         G = Wg @ S - Wgabs @ D
         eG = eg + eF - 1
-        bcol = _zeros(G.shape)
+        bcol = zeros(G.shape)
         bcol[:, -1] = bg
-        G, eG = _add(G, eG, bcol, ebg)
-        fwd, ef = _concretise(G, eG, xmid, xrad, ex, upper=False)
-        x1, x2, e = _align(best, eb_, fwd, ef)
+        G, eG = add(G, eG, bcol, ebg)
+        fwd, ef = concretise(G, eG, xmid, xrad, ex, upper=False)
+        x1, x2, e = align(best, eb_, fwd, ef)
         best, eb_ = np.maximum(x1, x2), e
         # backward
         Lam, eL = Wg, eg
@@ -504,16 +424,16 @@ def row_lower_bounds(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Seque
             lay = enet.layers[k]
             P = np.where(Lam > 0, Lam, 0)
             N = Lam - P
-            c, ec = _add(c, ec, N @ t, eL + et)
-            Lz, eLz = _add(P * lower_slope[None, :], eL, N * s_int[None, :], eL + es)
-            c, ec = _add(c, ec, Lz @ lay.b, eLz + lay.eb)
+            c, ec = add(c, ec, N @ t, eL + et)
+            Lz, eLz = add(P * lower_slope[None, :], eL, N * s_int[None, :], eL + es)
+            c, ec = add(c, ec, Lz @ lay.b, eLz + lay.eb)
             Lam, eL = imatmul(lay.WT, Lz.T, lay.LWT).T, eLz + lay.eW
-            (Lam,), eL = _normalise([Lam], eL)
+            (Lam,), eL = normalise([Lam], eL)
         m = Lam @ xmid - np.abs(Lam) @ xrad
-        bwd, ebw = _add(m, eL + ex, c, ec)
-        x1, x2, e = _align(best, eb_, bwd, ebw)
+        bwd, ebw = add(m, eL + ex, c, ec)
+        x1, x2, e = align(best, eb_, bwd, ebw)
         best, eb_ = np.maximum(x1, x2), e
-    return [_fraction(int(v), eb_) / q for v, q in zip(best.tolist(), qs, strict=True)]
+    return [fraction(int(v), eb_) / q for v, q in zip(best.tolist(), qs, strict=True)]
 
 
 @dataclass

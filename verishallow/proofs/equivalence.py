@@ -10,7 +10,7 @@ every output's difference ``g_j = (f_A - f_B)_j`` on every region from both side
   constant itself;
 * otherwise exact Farkas multipliers over the region's facet inequalities prove
   ``+-g_j <= bound <= epsilon``. HiGHS proposes the support and the multipliers are solved
-  exactly on it (:class:`verishallow.proofs.partition._Farkas`, the partition certificate's own
+  exactly on it (:class:`verishallow.proofs.farkas.FarkasFinder`, the partition certificate's own
   evidence finder), so the bound is the region's maximum whenever the float support is optimal.
 
 The largest bound is recorded, and an exact point attaining it (the optimal vertex of that
@@ -35,8 +35,13 @@ import numpy as np
 from .. import __version__
 from ..domain import Domain
 from ..errors import InputError, VerishallowError
+from ..exact.linalg import ExactLP, simplex
+from ..exact.maps import ExactNet, ExactRows
+from ..exact.numbers import rational_str
 from ..network import ReLUNetwork
 from ..product import product_description, product_network
+from ..solvers.exact_lp import exact_lp_max
+from .document import FORMAT, VERSION
 from .equivalence_checker import (
     KIND,
     difference_map,
@@ -45,8 +50,8 @@ from .equivalence_checker import (
     max_abs_difference,
     model_entry,
 )
-from .partition import _Farkas, _simplex, certify
-from .partition_checker import FORMAT, VERSION, ExactNet, ExactRows, rational_str
+from .farkas import FarkasFinder
+from .partition import certify
 
 #: At most this many region/direction bounds are re-solved exactly while looking for a point
 #: that attains the largest bound (one is enough unless a float LP support was suboptimal).
@@ -93,14 +98,12 @@ def _exact_vertex(fkeys: list[tuple[int, ...]], c: list[Fraction], n: int
                   ) -> tuple[Fraction, list[Fraction]] | None:
     """Exact maximum of ``c . x`` over ``{h_k x <= c_k}`` and a vertex attaining it (free
     coordinates), by the exact LP of :mod:`verishallow.equiv`; None if it finds none."""
-    from ..equiv import _LP, _exact_lp_max
-
-    lp_ = _LP(n)
+    lp_ = ExactLP(n)
     for k in fkeys:
         lp_.add(list(k[:n]), k[n])
     lp_.col_lower = np.full(n, -np.inf)
     lp_.col_upper = np.full(n, np.inf)
-    got = _exact_lp_max(lp_, c)
+    got = exact_lp_max(lp_, c)
     return None if got is None else (got[0], got[1])
 
 
@@ -110,7 +113,7 @@ def _optimal_multipliers(fkeys: list[tuple[int, ...]], target: list[Fraction], n
     not a non-negative combination of the facet normals (the maximum is unbounded)."""
     M = [[Fraction(k[t]) for k in fkeys] for t in range(n)]
     cost = [Fraction(k[n]) for k in fkeys]
-    lam = _simplex(M, list(target), cost)
+    lam = simplex(M, list(target), cost)
     if lam is None:
         return None
     return {k: v for k, v in enumerate(lam) if v != 0}
@@ -172,7 +175,7 @@ def certify_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain |
         bits = np.array([ch == "1" for ch in reg["pattern"]], dtype=bool)
         rows = xrows.rows(bits)
         fkeys = facet_keys(rows, reg["facets"], N)
-        fk = _Farkas(fkeys, n)
+        fk = FarkasFinder(fkeys, n)
         found: list[_Bound] = []
         for j in range(m):
             a, b = difference_map(rows, edom, j, m)

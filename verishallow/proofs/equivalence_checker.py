@@ -35,7 +35,6 @@ passes of A and B) equals that bound, ``max_difference`` is the exact maximum.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,31 +43,26 @@ from typing import Any
 
 import numpy as np
 
+from ..exact.linalg import FarkasError, implied_bound
+from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
+from ..exact.numbers import parse_rational, rational_str
 from ..network import ReLUNetwork, network_fingerprint
 from ..product import product_network
-from .partition_checker import (
+from .document import (
     FORMAT,
+    INVALID,
     VERSION,
     CertificateError,
     CheckResult,
-    ExactDomain,
-    ExactNet,
-    ExactRows,
-    PatternRows,
-    check_certificate,
+    Invalid,
     load_certificate,
-    parse_rational,
-    rational_str,
     run_guarded,
 )
+from .partition_checker import check_certificate
 
 #: ``kind`` of an equivalence certificate (a partition certificate has no ``kind``).
 KIND = "equivalence"
 SIDES = {"upper": 1, "lower": -1}
-
-
-class _Invalid(Exception):
-    """A check failed; the message says which."""
 
 
 @dataclass
@@ -88,13 +82,6 @@ class EquivalenceCheckResult(CheckResult):
 
 
 # ----- exact helpers shared with the builder --------------------------------------------------
-def _rational(text: Any) -> Fraction:
-    try:
-        return parse_rational(text)
-    except Exception as exc:  # the checker's own exception type is private
-        raise _Invalid(str(exc)) from None
-
-
 def is_equivalence_certificate(cert: Any) -> bool:
     """Whether a loaded certificate document is an equivalence certificate (two models)."""
     return isinstance(cert, dict) and cert.get("kind") == KIND
@@ -109,12 +96,12 @@ def exact_domain(dom: dict) -> ExactDomain:
     ex = dom["exact"]
 
     def opt(v: Any) -> Fraction | None:
-        return None if v is None else _rational(v)
+        return None if v is None else parse_rational(v)
 
     lower = [opt(v) for v in ex["lower"]]
     upper = [opt(v) for v in ex["upper"]]
-    A = [[_rational(v) for v in row] for row in ex.get("A", [])]
-    b = [_rational(v) for v in ex.get("b", [])]
+    A = [[parse_rational(v) for v in row] for row in ex.get("A", [])]
+    b = [parse_rational(v) for v in ex.get("b", [])]
     return ExactDomain(lower, upper, A, b)
 
 
@@ -143,7 +130,7 @@ def facet_keys(rows: PatternRows, facets: list[dict], n_hidden: int) -> list[tup
         ids = list(f["neurons"]) + [n_hidden + i for i in f["domain"]]
         key = rows.keys[ids[0]]
         if key is None:
-            raise _Invalid("a facet row is constant")
+            raise Invalid("a facet row is constant")
         out.append(key)
     return out
 
@@ -156,24 +143,19 @@ def farkas_value(fkeys: list[tuple[int, ...]], fidx: Any, mults: Any,
     """
     if not isinstance(fidx, list) or not isinstance(mults, list) or len(fidx) != len(mults) \
             or not fidx:
-        raise _Invalid("malformed multipliers")
+        raise Invalid("malformed multipliers")
     if len(set(map(repr, fidx))) != len(fidx):
-        raise _Invalid("a facet is used twice")
-    mu = [_rational(v) for v in mults]
-    if any(v < 0 for v in mu):
-        raise _Invalid("a multiplier is negative")
+        raise Invalid("a facet is used twice")
+    mu = [parse_rational(v) for v in mults]
     ks = []
     for k in fidx:
         if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < len(fkeys):
-            raise _Invalid(f"refers to facet {k!r}, which does not exist")
+            raise Invalid(f"refers to facet {k!r}, which does not exist")
         ks.append(fkeys[k])
-    n = len(target)
-    den = math.lcm(*(v.denominator for v in mu))
-    nums = [v.numerator * (den // v.denominator) for v in mu]
-    for t in range(n):
-        if sum(c * key[t] for c, key in zip(nums, ks, strict=True)) != den * target[t]:
-            raise _Invalid(f"the multipliers do not reproduce the difference (coordinate {t})")
-    return Fraction(sum(c * key[n] for c, key in zip(nums, ks, strict=True)), den)
+    try:
+        return implied_bound(ks, mu, target)
+    except FarkasError as exc:
+        raise Invalid(str(exc).replace("inequality", "difference")) from None
 
 
 def max_abs_difference(net_a: ReLUNetwork, net_b: ReLUNetwork, x: list[Fraction]) -> Fraction:
@@ -212,26 +194,26 @@ class _EquivChecker:
         cert = self.cert
         models = cert.get("models")
         if not isinstance(models, dict):
-            raise _Invalid("certificate names no models")
+            raise Invalid("certificate names no models")
         for side, net in (("a", self.net_a), ("b", self.net_b)):
             entry = models.get(side)
             fp = network_fingerprint(net.weights, net.biases)
             if not isinstance(entry, dict) or entry.get("fingerprint") != fp:
                 got = entry.get("fingerprint") if isinstance(entry, dict) else None
-                raise _Invalid(f"model {side.upper()} fingerprint differs: certificate "
+                raise Invalid(f"model {side.upper()} fingerprint differs: certificate "
                                f"{str(got)[:16]}..., model {fp[:16]}... (a different network, "
                                "or A and B swapped)")
         if self.net_a.output_dim != self.net_b.output_dim:
-            raise _Invalid("the models have different numbers of outputs")
-        eps = _rational(cert.get("epsilon"))
+            raise Invalid("the models have different numbers of outputs")
+        eps = parse_rational(cert.get("epsilon"))
         if eps < 0:
-            raise _Invalid("epsilon is negative")
+            raise Invalid("epsilon is negative")
         self.epsilon = eps
         prod = product_network(self.net_a, self.net_b)
         part = cert.get("partition")
         if not isinstance(part, dict) or part.get("format") != FORMAT \
                 or part.get("version") != VERSION:
-            raise _Invalid("no embedded partition certificate (version "
+            raise Invalid("no embedded partition certificate (version "
                            f"{VERSION}) of the product network")
         res = check_certificate(part, prod, domain=domain, max_failures=self.max_failures)
         self.checked.update(res.checked)
@@ -247,7 +229,7 @@ class _EquivChecker:
         regions = part["regions"]
         diffs = self.cert.get("differences")
         if not isinstance(diffs, list) or len(diffs) != len(regions):
-            raise _Invalid(f"differences must list every region of the partition "
+            raise Invalid(f"differences must list every region of the partition "
                            f"({len(regions)}), in order")
         enet = ExactNet(prod)
         edom = exact_domain(part["domain"])
@@ -259,24 +241,24 @@ class _EquivChecker:
         for r, (reg, dif) in enumerate(zip(regions, diffs, strict=True)):
             try:
                 if not isinstance(dif, dict) or dif.get("region") != r:
-                    raise _Invalid("entries must have region ids 0, 1, 2, ... in order")
+                    raise Invalid("entries must have region ids 0, 1, 2, ... in order")
                 bits = np.array([ch == "1" for ch in reg["pattern"]], dtype=bool)
                 rows = xrows.rows(bits)
                 fkeys = facet_keys(rows, reg["facets"], N)
                 given: dict[tuple[int, int], dict] = {}
                 bounds = dif.get("bounds")
                 if not isinstance(bounds, list):
-                    raise _Invalid("bounds must be a list")
+                    raise Invalid("bounds must be a list")
                 for e in bounds:
                     if not isinstance(e, dict):
-                        raise _Invalid("malformed bound entry")
+                        raise Invalid("malformed bound entry")
                     j, side = e.get("output"), e.get("side")
                     if not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < m \
                             or side not in SIDES:
-                        raise _Invalid(f"bound for output {j!r} side {side!r}: no such output "
+                        raise Invalid(f"bound for output {j!r} side {side!r}: no such output "
                                        "or side")
                     if (j, SIDES[side]) in given:
-                        raise _Invalid(f"two bounds for output {j} side {side}")
+                        raise Invalid(f"two bounds for output {j} side {side}")
                     given[(j, SIDES[side])] = e
                 for j in range(m):
                     a, b = difference_map(rows, edom, j, m)
@@ -285,7 +267,7 @@ class _EquivChecker:
                         e = given.get((j, s))
                         if e is None:
                             if any(a):
-                                raise _Invalid(f"{what}: the difference is not constant on the "
+                                raise Invalid(f"{what}: the difference is not constant on the "
                                                "region and no multipliers are given")
                             value = s * b
                             counts["constant_differences"] += 1
@@ -293,20 +275,20 @@ class _EquivChecker:
                             try:
                                 value = farkas_value(fkeys, e.get("facets"), e.get("multipliers"),
                                                      [s * v for v in a]) + s * b
-                            except _Invalid as exc:
-                                raise _Invalid(f"{what}: {exc}") from None
+                            except INVALID as exc:
+                                raise Invalid(f"{what}: {exc}") from None
                             if e.get("bound") != rational_str(value):
-                                raise _Invalid(f"{what}: the recorded bound {e.get('bound')!r} "
+                                raise Invalid(f"{what}: the recorded bound {e.get('bound')!r} "
                                                f"is not what the multipliers give "
                                                f"({rational_str(value)})")
                             counts["difference_bounds"] += 1
                         if value > eps:
-                            raise _Invalid(f"{what}: {'' if s > 0 else '-'}(f_A - f_B)_{j} <= "
+                            raise Invalid(f"{what}: {'' if s > 0 else '-'}(f_A - f_B)_{j} <= "
                                            f"{rational_str(value)} exceeds epsilon "
                                            f"{rational_str(eps)}")
                         best = value if best is None else max(best, value)
                 counts["difference_regions"] += 1
-            except _Invalid as exc:
+            except INVALID as exc:
                 self.fail(f"region {r}: {exc}")
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 self.fail(f"region {r}: malformed difference entry ({type(exc).__name__}: "
@@ -319,7 +301,7 @@ class _EquivChecker:
         assert best is not None
         rec = self.cert.get("max_difference_bound")
         if rec != rational_str(best):
-            raise _Invalid(f"max_difference_bound {rec!r} is not the largest proved bound "
+            raise Invalid(f"max_difference_bound {rec!r} is not the largest proved bound "
                            f"({rational_str(best)})")
         self.max_bound = best
         self._max_point(edom, best)
@@ -329,23 +311,23 @@ class _EquivChecker:
         point, claimed = self.cert.get("max_point"), self.cert.get("max_difference")
         if point is None:
             if claimed is not None:
-                raise _Invalid("max_difference is claimed without a max_point")
+                raise Invalid("max_difference is claimed without a max_point")
             return
         if not isinstance(point, list) or len(point) != edom.dim:
-            raise _Invalid(f"max_point must have {edom.dim} coordinates")
-        x = [_rational(v) for v in point]
+            raise Invalid(f"max_point must have {edom.dim} coordinates")
+        x = [parse_rational(v) for v in point]
         for i in range(edom.dim):
             if edom.fixed[i] and x[i] != edom.x0[i]:
-                raise _Invalid(f"max_point coordinate {i} differs from the fixed input value")
+                raise Invalid(f"max_point coordinate {i} differs from the fixed input value")
         for k, (h, c) in enumerate(edom.rows):
             if sum((u * v for u, v in zip(h, x, strict=True)), Fraction(0)) > c:
-                raise _Invalid(f"max_point is outside the domain (row {k})")
+                raise Invalid(f"max_point is outside the domain (row {k})")
         val = max_abs_difference(self.net_a, self.net_b, x)
         if val != best:
-            raise _Invalid(f"|f_A - f_B| at max_point is {rational_str(val)}, not the proved "
+            raise Invalid(f"|f_A - f_B| at max_point is {rational_str(val)}, not the proved "
                            f"bound {rational_str(best)}")
         if claimed != rational_str(val):
-            raise _Invalid(f"max_difference {claimed!r} differs from its value at max_point "
+            raise Invalid(f"max_difference {claimed!r} differs from its value at max_point "
                            f"({rational_str(val)})")
         self.max_exact = val
 
@@ -373,7 +355,7 @@ def check_equivalence_certificate(cert_or_path: dict | str | Path, net_a: ReLUNe
         raise CertificateError("this is a partition certificate of one model, not an "
                                "equivalence certificate: check it with one model")
     chk = _EquivChecker(cert, net_a, net_b, max_failures)
-    run_guarded(chk.run, chk.fail, domain, invalid=_Invalid)
+    run_guarded(chk.run, chk.fail, domain, invalid=INVALID)
     valid = not chk.failures
     return EquivalenceCheckResult(
         valid, chk.failures, chk.checked, time.perf_counter() - t0,

@@ -35,262 +35,24 @@ import numpy as np
 from .. import __version__, forkpool
 from ..atomic import write_bytes
 from ..domain import Domain, Whole
+from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
+from ..exact.numbers import dyadic_str, rational_str
 from ..jsonable import jsonable
 from ..network import ReLUNetwork, pattern_key
 from ..regions import Partition, Region, enumerate_regions
 from ..regions import geometry as G
-from ..regions.search import thin_regions
+from ..regions.builder import thin_regions
 from ..solvers import lp
-from .partition_checker import (
-    FORMAT,
-    VERSION,
-    ExactDomain,
-    ExactNet,
-    ExactRows,
-    PatternRows,
-    box_failures,
-    dyadic_str,
-    rational_str,
-    strict_sign_failures,
-)
+from .document import FORMAT, VERSION
+from .farkas import SUPPORT_TOL, FarkasFinder, unit_rows
+from .partition_checker import box_failures, strict_sign_failures
 
-#: Multipliers below this (relative to the largest) are outside the float LP's support.
-SUPPORT_TOL = 1e-9
 #: At most this many rounds of adding missed facets / dropping redundant ones per region.
 MAX_ROUNDS = 4
-#: Vertices tried (the extreme one, then near-ties) before an implication falls back to an LP.
-VERTEX_TRIES = 4
 #: At most this many rounds of adding thin regions (a thin region's facets can lead to more).
 MAX_THIN_ROUNDS = 8
 
 Progress = Callable[[int, int], None]
-
-
-# ----- exact linear algebra ------------------------------------------------------------------
-def _solve_support(K: list[tuple[int, ...]], S: list[int], target: list[int]
-                   ) -> dict[int, Fraction] | None:
-    """Exact ``sum_{k in S} lam_k K_k[:n] = target`` (free variables 0), or None if the system
-    is inconsistent. Fraction-free Gauss-Jordan elimination on integers (each row kept
-    primitive), one division per pivot at the end: much faster than Fraction arithmetic on
-    the large integers of deep layers."""
-    n = len(target)
-    m = len(S)
-    rows = [[K[k][j] for k in S] + [target[j]] for j in range(n)]
-    piv_cols: list[int] = []
-    r = 0
-    for c in range(m):
-        p = next((i for i in range(r, n) if rows[i][c] != 0), None)
-        if p is None:
-            continue
-        rows[r], rows[p] = rows[p], rows[r]
-        pr = rows[r]
-        pv = pr[c]
-        for i in range(n):
-            if i != r and rows[i][c] != 0:
-                f = rows[i][c]
-                new = [a * pv - f * b for a, b in zip(rows[i], pr, strict=True)]
-                g = math.gcd(*new)
-                rows[i] = [v // g for v in new] if g > 1 else new
-        piv_cols.append(c)
-        r += 1
-        if r == n:
-            break
-    if any(rows[i][m] != 0 for i in range(r, n)):
-        return None  # inconsistent
-    lam = {S[c]: Fraction(rows[i][m], rows[i][c]) for i, c in enumerate(piv_cols)}
-    return {k: v for k, v in lam.items() if v != 0}
-
-
-def _simplex(M: list[list[Fraction]], t: list[Fraction], cost: list[Fraction]
-             ) -> list[Fraction] | None:
-    """Exact two-phase simplex (Bland's rule): argmin ``cost.lam`` s.t. ``M lam = t, lam >= 0``;
-    ``None`` if infeasible or unbounded. Tiny dense problems only (a fallback)."""
-    n, K = len(M), len(cost)
-    T = []
-    for j in range(n):
-        sgn = -1 if t[j] < 0 else 1
-        T.append([sgn * M[j][k] for k in range(K)] + [Fraction(int(a == j)) for a in range(n)]
-                 + [sgn * t[j]])
-    basis = [K + j for j in range(n)]
-    width = K + n
-
-    def run(c: list[Fraction], allowed: int) -> bool:
-        while True:
-            enter = None
-            for j in range(allowed):
-                if j in basis:
-                    continue
-                rc = c[j] - sum(c[basis[i]] * T[i][j] for i in range(len(T)))
-                if rc < 0:
-                    enter = j
-                    break
-            if enter is None:
-                return True
-            best = None
-            for i in range(len(T)):
-                if T[i][enter] > 0:
-                    ratio = T[i][width] / T[i][enter]
-                    if best is None or ratio < best[0] or (ratio == best[0]
-                                                           and basis[i] < basis[best[1]]):
-                        best = (ratio, i)
-            if best is None:
-                return False  # unbounded
-            _pivot(best[1], enter)
-
-    def _pivot(i: int, j: int) -> None:
-        pv = T[i][j]
-        T[i] = [v / pv for v in T[i]]
-        for r in range(len(T)):
-            if r != i and T[r][j] != 0:
-                f = T[r][j]
-                T[r] = [a - f * b for a, b in zip(T[r], T[i], strict=True)]
-        basis[i] = j
-
-    phase1 = [Fraction(0)] * K + [Fraction(1)] * n
-    run(phase1, width)
-    if sum(T[i][width] for i in range(len(T)) if basis[i] >= K) != 0:
-        return None
-    # drive artificial variables out of the basis (or drop redundant rows)
-    i = 0
-    while i < len(T):
-        if basis[i] >= K:
-            j = next((j for j in range(K) if T[i][j] != 0), None)
-            if j is None:
-                del T[i]
-                del basis[i]
-                continue
-            _pivot(i, j)
-        i += 1
-    if not run(list(cost) + [Fraction(0)] * n, K):
-        return None
-    lam = [Fraction(0)] * K
-    for i, b in enumerate(basis):
-        lam[b] = T[i][width]
-    return lam
-
-
-def _float_rows(keys: list[tuple[int, ...]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-normal float copies of exact integer inequalities (for the LP only)."""
-    H = np.zeros((len(keys), n))
-    c = np.zeros(len(keys))
-    for r, k in enumerate(keys):
-        big = max(abs(v) for v in k[:n])
-        row = np.array([v / big for v in k[:n]])
-        nrm = float(np.linalg.norm(row))
-        H[r] = row / nrm
-        c[r] = (k[n] / big) / nrm
-    return H, c
-
-
-class _Farkas:
-    """Finds exact multipliers over a fixed list of facet inequalities."""
-
-    def __init__(self, fkeys: list[tuple[int, ...]], n: int):
-        self.K = fkeys
-        self.n = n
-        self.H, self.c = _float_rows(fkeys, n) if fkeys else (np.zeros((0, n)), np.zeros(0))
-        self.lps = 0
-        self._inner: np.ndarray | None = None
-        self._vertices: tuple | None = None  # () when there are none
-        self._lp = lp.RowBoundsFamily(self.c, self.H.T, np.zeros(len(fkeys)),
-                                      np.full(len(fkeys), lp.INF))
-
-    def prove(self, target: list[int], tc: Fraction, exact_fallback: bool = True
-              ) -> dict[int, Fraction] | None:
-        """Exact multipliers implying ``target . x <= tc``, or None.
-
-        HiGHS proposes the support; the system is then solved exactly on it. If that fails
-        (degenerate or inexact support) the exact simplex decides, unless ``exact_fallback`` is
-        off and the LP itself found no multipliers (an unbounded direction, for box bounds).
-        """
-        n = self.n
-        if not self.K:
-            return None
-        big = max(abs(v) for v in target)
-        t = np.array([v / big for v in target])
-        scale = float(np.linalg.norm(t))
-        t = t / scale
-        self.lps += 1
-        sol = self._lp.solve(t, t)
-        if sol.ok:
-            lam = sol.x
-            top = float(lam.max()) if lam.size else 0.0
-            S = [k for k in range(len(self.K)) if lam[k] > SUPPORT_TOL * max(top, 1e-300)]
-            if S:
-                ex = _solve_support(self.K, S, target)
-                if ex is not None and self._ok(ex, target, tc):
-                    return ex
-        elif not exact_fallback:
-            return None
-        # exact fallback: minimise the offset over all multipliers
-        M = [[Fraction(k[j]) for k in self.K] for j in range(n)]
-        cost = [Fraction(k[n]) for k in self.K]
-        lam_ex = _simplex(M, [Fraction(v) for v in target], cost)
-        if lam_ex is not None:
-            ex = {k: v for k, v in enumerate(lam_ex) if v != 0}
-            if ex and self._ok(ex, target, tc):
-                return ex
-        return None
-
-    def use_vertices(self, inner: np.ndarray) -> None:
-        """Let :meth:`prove_at_vertex` use the region's vertices (found on first use around
-        the interior point ``inner``)."""
-        self._inner = inner
-
-    def _find_vertices(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The region's vertices, each with a basis of ``d`` facets tight there: one qhull
-        call on the polar dual of the facets around the interior point, whose facets are the
-        region's vertices. None for unbounded regions and qhull failures."""
-        from scipy.spatial import ConvexHull, QhullError
-
-        inner = self._inner
-        H, c, n = self.H, self.c, self.n
-        if inner is None or n < 2 or len(H) <= n:
-            return None
-        slack = c - H @ inner
-        if np.any(slack <= 0):
-            return None
-        P = H / slack[:, None]
-        try:
-            hull = ConvexHull(P)
-        except (QhullError, ValueError):
-            return None
-        eq = hull.equations
-        if np.any(eq[:, -1] >= -1e-9 * float(np.abs(P).max())):
-            return None  # the origin is not strictly inside the dual hull: unbounded
-        return inner + eq[:, :-1] / (-eq[:, -1])[:, None], hull.simplices
-
-    def prove_at_vertex(self, target: list[int], tc: Fraction) -> dict[int, Fraction] | None:
-        """Exact multipliers implying ``target . x <= tc`` from the basis of the region's
-        extreme vertex in direction ``target`` (then near-ties), or None: no LP. Its
-        multipliers are non-negative unless the vertex is degenerate; the caller falls back
-        to :meth:`prove` then. Needs :meth:`use_vertices` first."""
-        if self._vertices is None:
-            if self._inner is None:
-                return None
-            self._vertices = self._find_vertices() or ()
-        if not self._vertices:
-            return None
-        V, simplices = self._vertices
-        score = V @ np.array([float(v) for v in target])
-        for k in np.argsort(-score)[:VERTEX_TRIES]:
-            ex = _solve_support(self.K, sorted(int(i) for i in simplices[k]), target)
-            if ex and self._ok(ex, target, tc):
-                return ex
-        return None
-
-    def _ok(self, lam: dict[int, Fraction], target: list[int], tc: Fraction) -> bool:
-        """The checker's test, in integers: ``lam >= 0`` reproduces ``target`` and its bound
-        is at most ``tc``."""
-        if not lam or any(v < 0 for v in lam.values()):
-            return False
-        n = self.n
-        den = math.lcm(*(v.denominator for v in lam.values()))
-        nums = [(self.K[k], v.numerator * (den // v.denominator)) for k, v in lam.items()]
-        for j in range(n):
-            if sum(c * key[j] for key, c in nums) != den * target[j]:
-                return False
-        return sum(c * key[n] for key, c in nums) <= den * tc
 
 
 def _round_bound(v: Fraction, up: bool) -> Fraction:
@@ -373,7 +135,7 @@ class _Certifier:
         keys = [k for k in rows.keys if k is not None]
         if not keys:
             return None
-        H, c = _float_rows(keys, self.n)
+        H, c = unit_rows(keys, self.n)
         self.lps += 1
         res = lp.chebyshev_center(H, c)
         if res is None:
@@ -463,7 +225,7 @@ class _Certifier:
                 neighbours[k] = rid
                 if rid is None:
                     others = [g for g in fkeys if g != k]
-                    lam = _Farkas(others, self.n).prove(list(k[:self.n]), Fraction(k[self.n]))
+                    lam = FarkasFinder(others, self.n).prove(list(k[:self.n]), Fraction(k[self.n]))
                     if lam is not None:
                         drop.append(k)
                     elif far is not None:
@@ -498,7 +260,7 @@ class _Certifier:
         """Box bounds and explicit multipliers for every non-facet row; rows not implied.
         ``inner`` is a point inside the region (free coordinates)."""
         n = self.n
-        fk = _Farkas(fkeys, n)
+        fk = FarkasFinder(fkeys, n)
         fk.use_vertices(inner)
         fset = set(fkeys)
         box: list[dict] = []

@@ -43,14 +43,8 @@ affine model.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
-import re
 import time
-import zlib
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -58,180 +52,11 @@ from typing import Any
 import numpy as np
 
 from .. import forkpool
-from ..errors import InputError
+from ..exact.linalg import FarkasError, implied_bound
+from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
+from ..exact.numbers import parse_rational
 from ..network import ReLUNetwork, network_fingerprint
-
-FORMAT = "verishallow.certificate"
-VERSION = 1
-#: Layer maps remembered per layer (least recently used dropped): enough for the prefixes that
-#: regions visited in pattern order revisit, bounded so that a million regions stay in memory.
-MEMO_SIZE = 256
-
-
-class CertificateError(InputError):
-    """The file is not a readable verishallow certificate (missing, truncated, wrong format)."""
-
-
-class _Invalid(Exception):
-    """A check failed; the message says which (caught per region)."""
-
-
-@dataclass
-class CheckResult:
-    """Verdict of :func:`check_certificate`; ``failures`` holds messages, first failure first."""
-
-    valid: bool
-    failures: list[str]
-    checked: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def first_failure(self) -> str | None:
-        return self.failures[0] if self.failures else None
-
-    def to_dict(self) -> dict:
-        return {"valid": self.valid, "failures": list(self.failures),
-                "checked": dict(self.checked), "seconds": self.seconds}
-
-
-# ----- rationals ---------------------------------------------------------------------------
-_RATIONAL = re.compile(r"-?[0-9]+(/[0-9]+)?")
-
-
-def parse_rational(text: Any) -> Fraction:
-    """Strict ``"p"`` or ``"p/q"`` (q > 0); anything else (floats, ``inf``) is rejected."""
-    if not isinstance(text, str) or not _RATIONAL.fullmatch(text):
-        raise _Invalid(f"not an exact rational string: {text!r}")
-    if "/" in text:
-        p, q = text.split("/")
-        if int(q) == 0:
-            raise _Invalid(f"zero denominator in {text!r}")
-        return Fraction(int(p), int(q))
-    return Fraction(int(text))
-
-
-def rational_str(x: Fraction | int) -> str:
-    """``"p/q"`` (or ``"p"`` for an integer) of an exact rational."""
-    return str(Fraction(x))
-
-
-def dyadic_str(n: int, e: int) -> str:
-    """``n * 2**e`` as a rational string."""
-    return str(Fraction(n) * (Fraction(2) ** e))
-
-
-# ----- dyadic integers -----------------------------------------------------------------------
-def dyadic(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Exact ``values = ints * 2**e`` with one shared exponent (``ints`` an object array)."""
-    a = np.asarray(values, dtype=np.float64)
-    flat = a.ravel().tolist()
-    pairs = []
-    for v in flat:
-        if not math.isfinite(v):
-            raise InputError("cannot represent a non-finite value exactly")
-        p, q = float(v).as_integer_ratio()  # q is a power of two
-        pairs.append((p, -(q.bit_length() - 1)))
-    exps = [e for p, e in pairs if p != 0]
-    E = min(exps) if exps else 0
-    out = np.empty(len(flat), dtype=object)
-    out[:] = [p << (e - E) if p else 0 for p, e in pairs]
-    return out.reshape(a.shape), E
-
-
-def _shift(a: np.ndarray, k: int) -> np.ndarray:
-    """``a * 2**k`` for an object int array and ``k >= 0``."""
-    return a if k == 0 else a * (1 << k)
-
-
-def _zeros(shape: tuple[int, ...]) -> np.ndarray:
-    out = np.empty(shape, dtype=object)
-    out.fill(0)
-    return out
-
-
-class ExactNet:
-    """A network's weights as dyadic integers, and the exact affine pieces of a pattern."""
-
-    def __init__(self, net: ReLUNetwork):
-        self.layers = []
-        for W, b in zip(net.weights, net.biases, strict=True):
-            IW, eW = dyadic(W)
-            Ib, eb = dyadic(b)
-            self.layers.append((IW, eW, Ib, eb))
-        self.input_dim = net.input_dim
-        self.widths = tuple(net.hidden_widths)
-        self.n_hidden = int(sum(self.widths))
-        self.offsets = net.layer_offsets
-        self.layer_of = [k for k, w in enumerate(self.widths) for _ in range(w)]
-        self._memo: list[OrderedDict] = [OrderedDict() for _ in self.layers]
-
-    def layer_map(self, k: int, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Layer ``k``'s pattern-fixed pre-activation ``z = (A x + d) * 2**e``; ``k`` may be
-        the output layer. It depends only on the bits of layers ``< k``, and regions in pattern
-        order share those prefixes (neighbours differ in one neuron), so each is memoised."""
-        if k == 0:
-            IW, eW, Ib, eb = self.layers[0]
-            E = min(eW, eb)
-            return _shift(IW, eW - E), _shift(Ib, eb - E), E
-        prefix = np.packbits(bits[:self.offsets[k]]).tobytes()
-        memo = self._memo[k]
-        hit = memo.get(prefix)
-        if hit is not None:
-            memo.move_to_end(prefix)
-            return hit
-        A, dv, E = self.layer_map(k - 1, bits)
-        IW, eW, Ib, eb = self.layers[k]
-        act = np.asarray(bits[self.offsets[k - 1]:self.offsets[k]], dtype=bool)
-        if act.any():
-            Wa = IW[:, act]
-            A2 = Wa.dot(A[act])
-            d2 = Wa.dot(dv[act])
-            e2 = eW + E
-        else:
-            A2 = _zeros((IW.shape[0], self.input_dim))
-            d2 = _zeros((IW.shape[0],))
-            e2 = eb
-        E2 = min(e2, eb)
-        out = (_shift(A2, e2 - E2), _shift(d2, e2 - E2) + _shift(Ib, eb - E2), E2)
-        memo[prefix] = out
-        if len(memo) > MEMO_SIZE:
-            memo.popitem(last=False)
-        return out
-
-
-class ExactDomain:
-    """A certificate's domain in exact rationals: rows ``h x <= c`` in ``Domain.constraints()``
-    order (finite upper then lower bound per coordinate, then the rows of ``A``), the fixed
-    coordinates (``lower == upper``), and every row restricted to the free coordinates."""
-
-    def __init__(self, lower: list[Fraction | None], upper: list[Fraction | None],
-                 A: list[list[Fraction]], b: list[Fraction]):
-        d = len(lower)
-        self.dim = d
-        self.lower, self.upper, self.A, self.b = lower, upper, A, b
-        rows: list[tuple[list[Fraction], Fraction]] = []
-        for i in range(d):
-            if upper[i] is not None:
-                rows.append(([Fraction(int(j == i)) for j in range(d)], upper[i]))
-            if lower[i] is not None:
-                rows.append(([Fraction(-int(j == i)) for j in range(d)], -lower[i]))
-        rows += [(list(a), c) for a, c in zip(A, b, strict=True)]
-        self.rows = rows
-        self.fixed = [lower[i] is not None and lower[i] == upper[i] for i in range(d)]
-        self.free = [i for i in range(d) if not self.fixed[i]]
-        self.x0 = [lower[i] if self.fixed[i] else Fraction(0) for i in range(d)]
-        # reduced rows as primitive integer vectors (h_free..., c) or zero rows
-        self.red_int: list[tuple[list[int], int]] = []
-        for h, c in rows:
-            c_red = c - sum((h[i] * self.x0[i] for i in range(d) if self.fixed[i]), Fraction(0))
-            vals = [h[i] for i in self.free] + [c_red]
-            den = math.lcm(*(v.denominator for v in vals))
-            ints = [int(v * den) for v in vals]
-            self.red_int.append((ints[:-1], ints[-1]))
-        # the fixed values as a dyadic-or-not common-denominator vector
-        den = math.lcm(*(v.denominator for v in self.x0)) if d else 1
-        self.x0_den = den
-        self.x0_num = [int(v * den) for v in self.x0]
+from .document import INVALID, CheckResult, Invalid, check_header, load_certificate, run_guarded
 
 
 def _index_list(v: Any, limit: int) -> bool:
@@ -240,169 +65,25 @@ def _index_list(v: Any, limit: int) -> bool:
         isinstance(i, int) and not isinstance(i, bool) and 0 <= i < limit for i in v)
 
 
-def primitive(vals: list[int]) -> tuple[int, ...] | None:
-    """The primitive integer vector of ``h x <= c`` (``vals = h + [c]``): equal for positive
-    multiples of one inequality. ``None`` for a zero normal (decided by its constant alone)."""
-    if not any(vals[:-1]):
-        return None
-    g = math.gcd(*vals)
-    return tuple(v // g for v in vals)
-
-
-@dataclass
-class PatternRows:
-    """Exact rows of one pattern in the free coordinates."""
-
-    raw: list[tuple[list[int], int]]  # per neuron: z(x) ~ a.x + d (a positive scale per layer)
-    keys: list[tuple[int, ...] | None]  # per neuron then per domain row: primitive inequality
-    consts: list[int]  # the constant c of each row (sign matters for zero rows)
-    alpha: np.ndarray  # output map (object ints) at exponent ``out_exp``, full coordinates
-    beta: np.ndarray
-    out_exp: int
-    #: ``raw`` as object-int arrays, (N, free) and (N,), for vectorised exact evaluation
-    A: np.ndarray | None = None
-    d: np.ndarray | None = None
-
-    def neuron_values(self, wn: list[int], q: int) -> np.ndarray:
-        """``q * z_i(w)`` up to each layer's positive scale, exactly, for ``w = wn / q``."""
-        if self.A is None or not len(self.raw):
-            return np.array([sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
-                             for a, d in self.raw], dtype=object)
-        return self.A.dot(np.array(wn, dtype=object)) + q * self.d
-
-
-class ExactRows:
-    """:func:`pattern_rows` for many patterns of one network and domain.
-
-    A layer's rows depend only on the bits of earlier layers and its primitive keys on its own
-    bits too; both are memoised per layer, so patterns visited in sorted order (as the
-    certifier and the checker do) recompute only the layers after their first difference.
-    """
-
-    def __init__(self, enet: ExactNet, edom: ExactDomain):
-        self.enet, self.edom = enet, edom
-        self.fixed = [i for i in range(edom.dim) if edom.fixed[i]]
-        self._memo: list[OrderedDict] = [OrderedDict() for _ in enet.widths]
-        dom_keys = [primitive([*h, c]) for h, c in edom.red_int]
-        self._dom = (dom_keys, [c for _, c in edom.red_int])
-
-    def _layer(self, k: int, bits: np.ndarray) -> tuple:
-        enet, edom = self.enet, self.edom
-        key = np.packbits(bits[:enet.offsets[k + 1]]).tobytes()
-        memo = self._memo[k]
-        hit = memo.get(key)
-        if hit is not None:
-            memo.move_to_end(key)
-            return hit
-        A, dv, _ = enet.layer_map(k, bits)
-        if self.fixed:
-            # d' = d + A[:, fixed] . x0 ; scale by the x0 denominator to stay integral
-            x0 = np.array([edom.x0_num[i] for i in self.fixed], dtype=object)
-            dv = dv * edom.x0_den + A[:, self.fixed].dot(x0)
-            A = A[:, edom.free] * edom.x0_den
-        raw = list(zip(A.tolist(), dv.tolist(), strict=True))
-        own = bits[enet.offsets[k]:enet.offsets[k + 1]]
-        keys: list[tuple[int, ...] | None] = []
-        consts: list[int] = []
-        for (a, d), on in zip(raw, own, strict=True):
-            # active: -z <= 0  ->  h = -a, c = d ; inactive: z <= 0  ->  h = a, c = -d
-            vals = [-v for v in a] + [d] if on else [*a, -d]
-            keys.append(primitive(vals))
-            consts.append(vals[-1])
-        out = (raw, keys, consts, A, dv)
-        memo[key] = out
-        if len(memo) > MEMO_SIZE:
-            memo.popitem(last=False)
-        return out
-
-    def rows(self, bits: np.ndarray) -> PatternRows:
-        """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
-        raw: list[tuple[list[int], int]] = []
-        keys: list[tuple[int, ...] | None] = []
-        consts: list[int] = []
-        As, ds = [], []
-        for k in range(len(self.enet.widths)):
-            r, kk, cc, A, dv = self._layer(k, bits)
-            raw += r
-            keys += kk
-            consts += cc
-            As.append(A)
-            ds.append(dv)
-        keys += self._dom[0]
-        consts += self._dom[1]
-        alpha, beta, eo = self.enet.layer_map(len(self.enet.layers) - 1, bits)
-        A = np.vstack(As) if As else None
-        d = np.concatenate(ds) if ds else None
-        return PatternRows(raw, keys, consts, alpha, beta, eo, A, d)
-
-
-def pattern_rows(enet: ExactNet, edom: ExactDomain, bits: np.ndarray) -> PatternRows:
-    """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
-    return ExactRows(enet, edom).rows(bits)
-
-
-# ----- reading -----------------------------------------------------------------------------
-def read_document(path: str | Path) -> dict:
-    """A certificate document of any format (gzip detected by its magic bytes), not yet
-    checked for its format; an unreadable file raises :class:`CertificateError`."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CertificateError(f"certificate file not found: {path}") from None
-    except OSError as exc:
-        raise CertificateError(f"cannot read certificate {path}: {exc}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise CertificateError(f"certificate {path} is a damaged gzip file: {exc}") from None
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CertificateError(f"certificate {path} is not valid JSON (truncated?): {exc}"
-                               ) from None
-    if not isinstance(doc, dict):
-        raise CertificateError(f"{path} is not a verishallow certificate (not a JSON object)")
-    return doc
-
-
-def load_certificate(path: str | Path) -> dict:
-    """Read a partition certificate; bad files raise CertificateError."""
-    cert = read_document(path)
-    check_header(cert, str(path))
-    return cert
-
-
-def check_header(cert: Any, where: str) -> None:
-    """Raise CertificateError unless ``cert`` is a partition certificate of this version."""
-    if not isinstance(cert, dict) or cert.get("format") != FORMAT:
-        raise CertificateError(f"{where} is not a verishallow certificate (no "
-                               f"\"format\": \"{FORMAT}\")")
-    if cert.get("version") != VERSION:
-        raise CertificateError(f"{where}: unsupported certificate version "
-                               f"{cert.get('version')!r} (this checker reads {VERSION})")
-
-
 def _parse_domain(dom: Any, dim: int) -> ExactDomain:
     """The certificate's domain; the exact strings must equal the float form exactly."""
     if not isinstance(dom, dict) or "exact" not in dom:
-        raise _Invalid("domain: missing or without an exact form")
+        raise Invalid("domain: missing or without an exact form")
     kind = dom.get("kind")
     if kind not in ("box", "polytope", "whole"):
-        raise _Invalid(f"domain: unknown kind {kind!r}")
+        raise Invalid(f"domain: unknown kind {kind!r}")
     ex = dom["exact"]
 
     def bound(fl: Any, st: Any, what: str) -> Fraction | None:
         if fl is None or st is None:
             if fl is not None or st is not None:
-                raise _Invalid(f"domain: {what} is infinite in one form and finite in the other")
+                raise Invalid(f"domain: {what} is infinite in one form and finite in the other")
             return None
         if not isinstance(fl, int | float) or isinstance(fl, bool) or not math.isfinite(fl):
-            raise _Invalid(f"domain: {what} float form {fl!r} is not a finite number")
+            raise Invalid(f"domain: {what} float form {fl!r} is not a finite number")
         v = parse_rational(st)
         if v != Fraction(float(fl)):
-            raise _Invalid(f"domain: {what} exact {st} differs from its float form {fl!r}")
+            raise Invalid(f"domain: {what} exact {st} differs from its float form {fl!r}")
         return v
 
     try:
@@ -415,21 +96,21 @@ def _parse_domain(dom: Any, dim: int) -> ExactDomain:
         Ae = ex.get("A", [])
         be = ex.get("b", [])
         if not (len(Af) == len(Ae) == len(bf) == len(be)):
-            raise _Invalid("domain: A and b have inconsistent lengths")
+            raise Invalid("domain: A and b have inconsistent lengths")
         A = [[bound(f, s, f"A[{k}][{j}]") for j, (f, s) in enumerate(zip(rf, re_, strict=True))]
              for k, (rf, re_) in enumerate(zip(Af, Ae, strict=True))]
         b = [bound(f, s, f"b[{k}]") for k, (f, s) in enumerate(zip(bf, be, strict=True))]
     except (KeyError, TypeError, ValueError) as exc:
-        raise _Invalid(f"domain: malformed ({type(exc).__name__}: {exc})") from None
+        raise Invalid(f"domain: malformed ({type(exc).__name__}: {exc})") from None
     if len(lo) != dim or any(len(r) != dim for r in A):
-        raise _Invalid(f"domain has {len(lo)} coordinates but the model has {dim} inputs")
+        raise Invalid(f"domain has {len(lo)} coordinates but the model has {dim} inputs")
     if any(v is None for r in A for v in r) or any(v is None for v in b):
-        raise _Invalid("domain: polytope rows must be finite")
+        raise Invalid("domain: polytope rows must be finite")
     for i in range(dim):
         if lo[i] is not None and up[i] is not None and lo[i] > up[i]:
-            raise _Invalid(f"domain: lower > upper in coordinate {i}")
+            raise Invalid(f"domain: lower > upper in coordinate {i}")
     if kind == "whole" and (any(v is not None for v in lo + up) or A):
-        raise _Invalid("domain: kind 'whole' with finite bounds or rows")
+        raise Invalid("domain: kind 'whole' with finite bounds or rows")
     return ExactDomain(lo, up, A, b)  # type: ignore[arg-type]
 
 
@@ -541,7 +222,7 @@ class _Checker:
             return
         try:
             self.edom = _parse_domain(cert.get("domain"), self.net.input_dim)
-        except _Invalid as exc:
+        except INVALID as exc:
             self.fail(str(exc))
             return
         if domain is not None:
@@ -561,14 +242,14 @@ class _Checker:
         for r, reg in enumerate(regions):
             try:
                 if not isinstance(reg, dict) or reg.get("id") != r:
-                    raise _Invalid("ids must be 0, 1, 2, ... in order")
+                    raise Invalid("ids must be 0, 1, 2, ... in order")
                 bits = self._pattern(reg.get("pattern"))
                 key = np.packbits(bits).tobytes()
                 if key in seen:
-                    raise _Invalid(f"same pattern as region {seen[key]}")
+                    raise Invalid(f"same pattern as region {seen[key]}")
                 seen[key] = r
                 self.patterns.append(bits)
-            except _Invalid as exc:
+            except INVALID as exc:
                 self.patterns.append(None)
                 self.fail(f"region {r}: {exc}", r)
                 if self.full:
@@ -601,7 +282,7 @@ class _Checker:
             for r in ids:
                 try:
                     self._region(r, regions[r])
-                except _Invalid as exc:
+                except INVALID as exc:
                     self.fail(f"region {r}: {exc}", r)
                 except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                     self.fail(f"region {r}: malformed entry ({type(exc).__name__}: {exc})", r)
@@ -613,7 +294,7 @@ class _Checker:
 
     def _pattern(self, text: Any) -> np.ndarray:
         if not isinstance(text, str) or len(text) != self.N or set(text) - {"0", "1"}:
-            raise _Invalid(f"pattern must be a string of {self.N} 0/1 characters")
+            raise Invalid(f"pattern must be a string of {self.N} 0/1 characters")
         return np.frombuffer(text.encode(), dtype=np.uint8) == ord("1")
 
     # ---------------------------------------------------------------------------------------
@@ -631,69 +312,69 @@ class _Checker:
         alpha, beta = reg["alpha"], reg["beta"]
         m, d = rows.alpha.shape
         if len(alpha) != m or any(len(a) != d for a in alpha) or len(beta) != m:
-            raise _Invalid("affine model has the wrong shape")
+            raise Invalid("affine model has the wrong shape")
         scale = Fraction(2) ** rows.out_exp
         for o in range(m):
             for j in range(d):
                 if parse_rational(alpha[o][j]) != rows.alpha[o, j] * scale:
-                    raise _Invalid(f"affine model differs from the network: alpha[{o}][{j}]")
+                    raise Invalid(f"affine model differs from the network: alpha[{o}][{j}]")
             if parse_rational(beta[o]) != rows.beta[o] * scale:
-                raise _Invalid(f"affine model differs from the network: beta[{o}]")
+                raise Invalid(f"affine model differs from the network: beta[{o}]")
         self.counts["models"] += 1
 
     def _witness(self, reg: dict, bits: np.ndarray, rows: PatternRows) -> None:
         w = [parse_rational(v) for v in reg["witness"]]
         ed = self.edom
         if len(w) != ed.dim:
-            raise _Invalid(f"witness has {len(w)} coordinates, expected {ed.dim}")
+            raise Invalid(f"witness has {len(w)} coordinates, expected {ed.dim}")
         for i in range(ed.dim):
             if ed.fixed[i] and w[i] != ed.x0[i]:
-                raise _Invalid(f"witness coordinate {i} differs from the fixed input value")
+                raise Invalid(f"witness coordinate {i} differs from the fixed input value")
         wf = [w[i] for i in ed.free]
         q = math.lcm(*(v.denominator for v in wf)) if wf else 1
         wn = [int(v * q) for v in wf]
         bad = strict_sign_failures(rows, bits, wn, q)
         if bad.size:
-            raise _Invalid(f"witness does not satisfy the pattern strictly at "
+            raise Invalid(f"witness does not satisfy the pattern strictly at "
                            f"{self.name(int(bad[0]))} (moved or wrong witness)")
         for k, (h, c) in enumerate(ed.red_int):
             v = sum(x * y for x, y in zip(h, wn, strict=True))
             if (v >= q * c) if any(h) else (c < 0):
-                raise _Invalid(f"witness is not strictly inside domain row {k}")
+                raise Invalid(f"witness is not strictly inside domain row {k}")
         self.counts["witnesses"] += 1
 
     def _facets(self, reg: dict, rows: PatternRows
                 ) -> tuple[list[dict], list[tuple[int, ...]]]:
         facets = reg["facets"]
         if not isinstance(facets, list):
-            raise _Invalid("facets must be a list")
+            raise Invalid("facets must be a list")
         fkeys: list[tuple[int, ...]] = []
         members: dict[tuple[int, ...], set[int]] = {}
         used: set[int] = set()
         for k, f in enumerate(facets):
             neurons, drows = f["neurons"], f["domain"]
             if not (_index_list(neurons, self.N) and _index_list(drows, self.M)):
-                raise _Invalid(f"facet {k} refers to a row that does not exist")
+                raise Invalid(f"facet {k} refers to a row that does not exist")
             ids = list(neurons) + [self.N + i for i in drows]
             if not ids:
-                raise _Invalid(f"facet {k} lists no rows")
+                raise Invalid(f"facet {k} lists no rows")
             if used & set(ids) or len(set(ids)) != len(ids):
-                raise _Invalid(f"facet {k} repeats a row")
+                raise Invalid(f"facet {k} repeats a row")
             used |= set(ids)
             key = rows.keys[ids[0]]
             if key is None:
-                raise _Invalid(f"facet {k}: {self.name(ids[0])} is constant on the region")
+                raise Invalid(f"facet {k}: {self.name(ids[0])} is constant on the region")
             for i in ids[1:]:
                 if rows.keys[i] != key:
-                    raise _Invalid(f"facet {k}: {self.name(i)} is not on the same hyperplane as "
+                    raise Invalid(f"facet {k}: {self.name(i)} is not on the same hyperplane as "
                                    f"{self.name(ids[0])}")
             if key in members:
-                raise _Invalid(f"facets {fkeys.index(key)} and {k} are the same hyperplane")
+                raise Invalid(f"facets {fkeys.index(key)} and {k} are the same hyperplane")
             members[key] = set(ids)
             fkeys.append(key)
         for i, key in enumerate(rows.keys):
             if key is not None and key in members and i not in members[key]:
-                raise _Invalid(f"{self.name(i)} lies on facet {fkeys.index(key)}'s hyperplane "
+                raise Invalid(f"{self.name(i)} lies on facet {fkeys.index(key)}'s hyperplane "
                                "but is not listed in it")
         self.counts["facets"] += len(facets)
         return facets, fkeys
@@ -702,24 +383,21 @@ class _Checker:
                 target: list[Fraction] | list[int], tc: Fraction | int, what: str) -> None:
         """``sum m_k key_k[:n] == target`` and ``sum m_k key_k[n] <= tc`` with ``m >= 0``."""
         if len(fidx) != len(mults) or not fidx:
-            raise _Invalid(f"{what}: malformed multipliers")
+            raise Invalid(f"{what}: malformed multipliers")
         ms = [parse_rational(m) for m in mults]
         if any(m < 0 for m in ms):
-            raise _Invalid(f"{what}: a multiplier is negative")
+            raise Invalid(f"{what}: a multiplier is negative")
         ks = []
         for k in fidx:
             if not isinstance(k, int) or not 0 <= k < len(fkeys):
-                raise _Invalid(f"{what}: refers to facet {k!r}, which does not exist")
+                raise Invalid(f"{what}: refers to facet {k!r}, which does not exist")
             ks.append(fkeys[k])
-        den = math.lcm(*(m.denominator for m in ms))
-        nums = [m.numerator * (den // m.denominator) for m in ms]
-        n = len(target)
-        for j in range(n):
-            if sum(c * k[j] for c, k in zip(nums, ks, strict=True)) != den * target[j]:
-                raise _Invalid(f"{what}: the multipliers do not reproduce the inequality "
-                               f"(coordinate {j})")
-        if sum(c * k[n] for c, k in zip(nums, ks, strict=True)) > den * tc:
-            raise _Invalid(f"{what}: the implied bound is weaker than needed")
+        try:
+            bound = implied_bound(ks, ms, target)
+        except FarkasError as exc:
+            raise Invalid(f"{what}: {exc}") from None
+        if bound > tc:
+            raise Invalid(f"{what}: the implied bound is weaker than needed")
 
     def _implications(self, reg: dict, bits: np.ndarray, rows: PatternRows, facets: list[dict],
                       fkeys: list[tuple[int, ...]]) -> None:
@@ -732,12 +410,12 @@ class _Checker:
         for e in reg.get("box", []):
             j = e["coord"]
             if j not in pos:
-                raise _Invalid(f"box bound on coordinate {j!r}, which is not a free input")
+                raise Invalid(f"box bound on coordinate {j!r}, which is not a free input")
             t = pos[j]
             bound = parse_rational(e["bound"])
             side = e["side"]
             if side not in ("upper", "lower"):
-                raise _Invalid(f"box bound side {side!r}")
+                raise Invalid(f"box bound side {side!r}")
             sgn = 1 if side == "upper" else -1
             target = [sgn * int(t == u) for u in range(n)]
             self._farkas(fkeys, e["facets"], e["multipliers"], target, sgn * bound,
@@ -751,19 +429,19 @@ class _Checker:
         for e in reg.get("implied", []):
             i = e["row"]
             if not isinstance(i, int) or not 0 <= i < self.N + self.M or i in explicit:
-                raise _Invalid(f"implication for row {i!r}: no such row, or given twice")
+                raise Invalid(f"implication for row {i!r}: no such row, or given twice")
             explicit[i] = e
         boxed: list[int] = []
         for i, key in enumerate(rows.keys):
             if key is not None and key in fset:
                 if i in explicit:
-                    raise _Invalid(f"implication given for {self.name(i)}, which is a facet")
+                    raise Invalid(f"implication given for {self.name(i)}, which is a facet")
                 continue
             if key is None:
                 c = rows.consts[i]
                 ok = c > 0 or (c == 0 and (i >= self.N or not bits[i]))
                 if not ok:
-                    raise _Invalid(f"{self.name(i)} is constant with the wrong sign")
+                    raise Invalid(f"{self.name(i)} is constant with the wrong sign")
                 self.counts["zero_rows"] += 1
                 continue
             if i in explicit:
@@ -775,7 +453,7 @@ class _Checker:
             boxed.append(i)
         bad = box_failures([rows.keys[i] for i in boxed], upper, lower)
         if bad.size:
-            raise _Invalid(f"{self.name(boxed[int(bad[0])])} is not shown implied by the facets "
+            raise Invalid(f"{self.name(boxed[int(bad[0])])} is not shown implied by the facets "
                            "(missing facet or evidence)")
         self.counts["box_implied"] += len(boxed)
 
@@ -787,15 +465,15 @@ class _Checker:
             nb = f.get("neighbour")
             if f["domain"]:
                 if nb is not None:
-                    raise _Invalid(f"facet {k} lies on the domain boundary but names a "
+                    raise Invalid(f"facet {k} lies on the domain boundary but names a "
                                    "neighbour")
                 continue
             if not isinstance(nb, int) or isinstance(nb, bool) or not 0 <= nb < self.n_regions:
-                raise _Invalid(f"facet {k} ({self._fname(f)}) has no neighbour region (missing "
+                raise Invalid(f"facet {k} ({self._fname(f)}) has no neighbour region (missing "
                                "region or incomplete certificate)")
             other = self.patterns[nb]
             if other is None:
-                raise _Invalid(f"facet {k}: neighbour {nb} has an unreadable pattern")
+                raise Invalid(f"facet {k}: neighbour {nb} has an unreadable pattern")
             J = [int(i) for i in f["neurons"]]
             first = min(layer_of[i] for i in J)
             expect = bits.copy()
@@ -808,7 +486,7 @@ class _Checker:
             if nb == r or np.any(expect[mask] != other[mask]):
                 bad = np.flatnonzero((expect != other) & mask)
                 where = self.name(int(bad[0])) if bad.size else "every bit"
-                raise _Invalid(f"facet {k} ({self._fname(f)}): neighbour {nb} does not have the "
+                raise Invalid(f"facet {k} ({self._fname(f)}): neighbour {nb} does not have the "
                                f"pattern beyond the facet (differs at {where})")
             neg = tuple(-v for v in fkeys[k])
             for i in amb:
@@ -837,20 +515,6 @@ class _Checker:
                     self.fail(f"{where}: in neighbour {nb}, {self.name(i)} has the wrong bit for "
                               "the points beyond the facet", nb)
                     break
-
-
-def run_guarded(run: Any, fail: Any, *args: Any, invalid: type[Exception] | None = None
-                ) -> None:
-    """``run(*args)``, turning a failed check (``invalid``, default this module's) or a
-    structurally broken document that got past the per-region guards into a failure message
-    (``fail(msg)``) instead of a traceback."""
-    expected = invalid or _Invalid
-    try:
-        run(*args)
-    except expected as exc:
-        fail(str(exc))
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        fail(f"malformed certificate ({type(exc).__name__}: {exc})")
 
 
 def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,

@@ -43,29 +43,25 @@ from ..exact.differential import (
     differential_row_lower_bounds,
 )
 from ..exact.leaf_bounds import ExactNetwork, layer_bounds, row_lower_bounds
+from ..exact.numbers import parse_rational
 from ..network import ReLUNetwork, network_fingerprint
 from ..product import product_network
 from . import goals as goals_mod
-from .goals import Goal
-from .partition_checker import (
-    FORMAT as PARTITION_FORMAT,
-)
-from .partition_checker import (
+from .document import FORMAT as PARTITION_FORMAT
+from .document import (
+    INVALID,
     CertificateError,
     CheckResult,
+    Invalid,
     check_header,
-    parse_rational,
     read_document,
     run_guarded,
 )
+from .goals import Goal
 
 FORMAT = "verishallow.proof-tree"
 VERSION = 1
 KINDS = ("property", "equivalence")
-
-
-class _Invalid(Exception):
-    """A check failed; the message says which."""
 
 
 # ----- reading -------------------------------------------------------------------------------
@@ -318,7 +314,7 @@ class _TreeChecker:
                 head = f"case {leaf.case}, leaf at node {leaf.index} ({leaf.path})"
                 try:
                     self._leaf(leaf, head)
-                except _Invalid as exc:
+                except INVALID as exc:
                     self.fail(f"{head}: {exc}", (leaf.case, leaf.index))
                 except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                     self.fail(f"{head}: malformed leaf ({type(exc).__name__}: {exc})",
@@ -337,53 +333,53 @@ class _TreeChecker:
         if tag == "o":
             r = node[1] if len(node) == 2 else None
             if not (_is_int(r) and 0 <= r < len(case.A)):
-                raise _Invalid(f"input row {r!r} does not exist (the case has {len(case.A)})")
+                raise Invalid(f"input row {r!r} does not exist (the case has {len(case.A)})")
             row = case.A[r]
             low = sum((a * (lo if a > 0 else hi) for a, lo, hi in
                        zip(row, leaf.lo, leaf.hi, strict=True)), Fraction(0))
             if not low > case.b[r]:
-                raise _Invalid(f"input row {r} does not exclude the box: its minimum over the "
+                raise Invalid(f"input row {r} does not exclude the box: its minimum over the "
                                f"box is {low}, not > {case.b[r]}")
             self.counts["input_row_leaves"] += 1
             return
         level = node[1] if len(node) >= 2 else None
         if level not in LEVELS:
-            raise _Invalid(f"unknown level {level!r} (expected {', '.join(LEVELS)})")
+            raise Invalid(f"unknown level {level!r} (expected {', '.join(LEVELS)})")
         differential = level == "differential"
         if differential and self.dnet is None:
-            raise _Invalid(self.no_differential)
+            raise Invalid(self.no_differential)
         base = "symbolic" if differential else level
         if tag == "e":
             if len(node) != 2:
-                raise _Invalid(f"malformed empty leaf {_short(node)}")
+                raise Invalid(f"malformed empty leaf {_short(node)}")
             lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, base)
             self.counts["bound_computations"] += 1
             if not lb.empty:
-                raise _Invalid(f"the node is not empty at level {level}: no phase fixing is "
+                raise Invalid(f"the node is not empty at level {level}: no phase fixing is "
                                "contradicted")
             self.counts["empty_leaves"] += 1
             return
         # "l"
         if len(node) != 3 or not isinstance(node[2], list):
-            raise _Invalid(f"malformed leaf {_short(node)}")
+            raise Invalid(f"malformed leaf {_short(node)}")
         nd = len(case.disjuncts)
         chosen: dict[int, int] = {}
         for pair in node[2]:
             if not (isinstance(pair, list) and len(pair) == 2 and _is_int(pair[0])
                     and _is_int(pair[1])):
-                raise _Invalid(f"malformed refutation {_short(pair)} (expected [disjunct, row])")
+                raise Invalid(f"malformed refutation {_short(pair)} (expected [disjunct, row])")
             q, i = pair
             if not 0 <= q < nd:
-                raise _Invalid(f"disjunct {q} does not exist (the case has {nd})")
+                raise Invalid(f"disjunct {q} does not exist (the case has {nd})")
             if q in chosen:
-                raise _Invalid(f"disjunct {q} is listed twice")
+                raise Invalid(f"disjunct {q} is listed twice")
             if not 0 <= i < len(case.disjuncts[q].C):
-                raise _Invalid(f"row {i} of disjunct {q} does not exist (it has "
+                raise Invalid(f"row {i} of disjunct {q} does not exist (it has "
                                f"{len(case.disjuncts[q].C)})")
             chosen[q] = i
         missing = [q for q in range(nd) if q not in chosen]
         if missing:
-            raise _Invalid(f"disjunct {missing[0]} is not refuted (missing from the leaf)")
+            raise Invalid(f"disjunct {missing[0]} is not refuted (missing from the leaf)")
         if differential:
             db = differential_bounds(self.enet, self.dnet, leaf.lo, leaf.hi, leaf.fix)
             lb = db.lb
@@ -406,7 +402,7 @@ class _TreeChecker:
             v = lows[(q, i)]
             closed = case.disjuncts[q].closed
             if not (v > 0 if closed else v >= 0):
-                raise _Invalid(f"row {i} of disjunct {q} has exact lower bound {_fmt(v)}, "
+                raise Invalid(f"row {i} of disjunct {q} has exact lower bound {_fmt(v)}, "
                                f"not {'>' if closed else '>='} 0")
 
 
@@ -449,7 +445,7 @@ def check_proof_tree(cert: dict, net_F: ReLUNetwork, goal: Goal, workers: int | 
         if not same:
             raise InputError("net_F is not the product network of the given pair")
     chk = _TreeChecker(cert, net_F, goal, fingerprints, max_failures, nw, pair)
-    run_guarded(chk.run, chk.fail, invalid=_Invalid)
+    run_guarded(chk.run, chk.fail, invalid=INVALID)
     failures = chk.failures[:max_failures]
     return CheckResult(not failures, failures, chk.counts, time.perf_counter() - t0)
 
@@ -489,19 +485,19 @@ def check_equivalence_proof(cert_or_path: dict | str | Path, net_a: ReLUNetwork,
         eq = cert["equivalence"]
         mode = eq["mode"]
         if mode not in ("epsilon", "top1"):
-            raise _Invalid(f"unknown equivalence mode {mode!r}")
+            raise Invalid(f"unknown equivalence mode {mode!r}")
         eps = parse_rational(eq["epsilon"])
         lower = [parse_rational(v) for v in eq["lower"]]
         upper = [parse_rational(v) for v in eq["upper"]]
         if len(lower) != net_a.input_dim or len(upper) != net_a.input_dim:
-            raise _Invalid(f"the box has {len(lower)}/{len(upper)} coordinates, the models "
+            raise Invalid(f"the box has {len(lower)}/{len(upper)} coordinates, the models "
                            f"{net_a.input_dim} inputs")
         goal = goals_mod.equivalence_goal(lower, upper, m=net_a.output_dim, epsilon=eps,
                                           top1=mode == "top1")
-    except (_Invalid, InputError, KeyError, TypeError, ValueError) as exc:
-        msg = str(exc) if isinstance(exc, _Invalid | InputError) else \
+    except (*INVALID, InputError, KeyError, TypeError, ValueError) as exc:
+        msg = str(exc) if isinstance(exc, (*INVALID, InputError)) else \
             f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, _Invalid | InputError):
+        if not isinstance(exc, (*INVALID, InputError)):
             msg = f"malformed equivalence block ({msg})"
         elif "equivalence" not in msg:
             msg = f"equivalence block: {msg}"

@@ -69,6 +69,37 @@ class LocalRegion:
     beta: np.ndarray | None = None
 
 
+def polar_dual(H: np.ndarray, c: np.ndarray, center: np.ndarray) -> tuple | None:
+    """The polar dual of ``{x : H x <= c}`` around the strictly interior ``center``: one qhull
+    call whose facets are the region's vertices. Returns ``(hull, P, scale, V)`` (``P`` the
+    dual points ``h_i / slack_i``, ``V[k]`` the primal vertex of dual facet ``k``, spanned by
+    the rows ``hull.simplices[k]``), or None for an unbounded region or a qhull failure."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    slack = c - H @ center
+    if np.any(slack <= 0):
+        return None
+    P = H / slack[:, None]
+    try:
+        hull = ConvexHull(P)
+    except (QhullError, ValueError):
+        return None
+    eq = hull.equations  # unit normal . p + offset <= 0 inside the hull
+    scale = float(np.abs(P).max())
+    if np.any(eq[:, -1] >= -DUAL_SCREEN_TOL * scale):
+        return None  # the origin is not strictly inside: the region is unbounded
+    V = center + eq[:, :-1] / (-eq[:, -1])[:, None]  # dual facet k <-> primal vertex
+    return hull, P, scale, V
+
+
+def polar_dual_vertices(H: np.ndarray, c: np.ndarray, center: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The vertices of the bounded region ``{x : H x <= c}`` and, per vertex, the ``d`` rows
+    tight there (``(V, simplices)``), from :func:`polar_dual`; None when unbounded."""
+    dual = polar_dual(H, c, center)
+    return None if dual is None else (dual[3], dual[0].simplices)
+
+
 class RegionOracle:
     """Decides patterns of a network (already restricted to the free coordinates) on a domain.
 
@@ -212,20 +243,12 @@ class RegionOracle:
 
     def _facets_dual(self, H: np.ndarray, c: np.ndarray, center: np.ndarray
                      ) -> list[tuple[int, np.ndarray, float]] | None:
-        from scipy.spatial import ConvexHull, QhullError
-
-        P = H / (c - H @ center)[:, None]
-        try:
-            hull = ConvexHull(P)
-        except (QhullError, ValueError):
+        dual = polar_dual(H, c, center)
+        if dual is None:
             return None
-        eq = hull.equations  # unit normal . p + offset <= 0 inside the hull
-        scale = float(np.abs(P).max())
-        if np.any(eq[:, -1] >= -DUAL_SCREEN_TOL * scale):
-            return None  # the origin is not strictly inside: the region is unbounded
+        hull, P, scale, V = dual
+        eq = hull.equations
         near = (P @ eq[:, :-1].T + eq[:, -1]).max(axis=1) > -DUAL_SCREEN_TOL * scale
-        # dual facet k <-> primal vertex center + n_k / -offset_k
-        V = center + eq[:, :-1] / (-eq[:, -1])[:, None]
         flat = hull.simplices.ravel()
         owner = np.repeat(np.arange(len(hull.simplices)), hull.simplices.shape[1])
         order = np.argsort(flat, kind="stable")

@@ -12,30 +12,29 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from ..bounds import Bounds
 from ..domain import Domain, Reduction
 from ..errors import InputError
 from ..network import ReLUNetwork, pattern_key
-from .geometry import REGION_RADIUS_TOL, LocalRegion, RegionOracle
+from .builder import (
+    OnRegion,
+    Progress,
+    RegionBuilder,
+    across_keys,
+    lift_region,
+    prepare,
+)
+from .geometry import LocalRegion, RegionOracle
 from .region import Facet, Partition, Region
 
 if TYPE_CHECKING:
     from .store import RegionStore
-
-#: Called as ``progress(found, queued)``: regions found so far, and candidate patterns plus
-#: found-but-unexpanded regions waiting. A callback object with a ``detail`` method also gets a
-#: :class:`SearchStatus` (rate, estimated remaining work) just before each call.
-Progress = Callable[[int, int], None]
-#: Called with each region as soon as its geometry is known (facet neighbours not yet filled).
-OnRegion = Callable[[Region], None]
 
 METHODS = ("auto", "graph", "milp", "subdivision")
 
@@ -90,170 +89,6 @@ class _Tracker:
         self.progress(found, queued)
 
 
-def _bounds(net: ReLUNetwork, domain: Domain) -> Bounds:
-    from .. import bounds as B
-
-    if hasattr(B, "preactivation_bounds"):
-        return B.preactivation_bounds(net, domain)
-    return B.interval_bounds(net, domain)
-
-
-def _reduced_domain_rows(red: Reduction) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """The original domain's constraint rows restricted to the free coordinates."""
-    G, h, _ = red.original.constraints()
-    if len(G) == 0:
-        return np.zeros((0, red.free.size)), np.zeros(0), []
-    Gr = G[:, red.free]
-    hr = h - G @ red.x0
-    keep = np.any(Gr != 0, axis=1)
-    return Gr[keep], hr[keep], [int(i) for i in np.flatnonzero(keep)]
-
-
-def _lift(net: ReLUNetwork, red: Reduction, rid: int, loc: LocalRegion,
-          neighbours: list[tuple[int, ...]] | None = None) -> Region:
-    fs = loc.facets
-    if red.trivial and fs:
-        # what ``red.lift_rows`` and ``red.lift`` do for E = I, x0 = 0 (-0.0 becomes 0.0),
-        # once per region rather than twice per facet: this runs for every region found
-        normals = list(np.array([f.normal for f in fs], dtype=np.float64) + 0.0)
-        points = list(np.array([f.point for f in fs], dtype=np.float64) + 0.0)
-    else:
-        normals = [red.lift_rows(f.normal) for f in fs]
-        points = [red.lift(f.point) for f in fs]
-    facets = tuple(
-        # lifted normals are zero on fixed inputs, so the offset carries over as is
-        Facet(f.kind, f.ids, normals[k], f.offset, points[k],
-              neighbours[k] if neighbours else ())
-        for k, f in enumerate(fs)
-    )
-    if red.trivial and loc.alpha is not None:  # the oracle's network is ``net`` itself
-        alpha, beta = loc.alpha, loc.beta
-    else:
-        _, _, alpha, beta = net.local_affine(loc.pattern)
-    return Region(rid, loc.pattern, facets, red.lift(loc.center), loc.radius, alpha, beta)
-
-
-def thin_regions(net: ReLUNetwork, domain: Domain, patterns: list[np.ndarray],
-                 first_id: int) -> list[Region]:
-    """Regions of ``patterns`` whose inscribed ball is positive but not above
-    ``REGION_RADIUS_TOL`` (ids from ``first_id``); patterns with no interior are left out.
-
-    The engines do not report such slivers (a region must contain a ball wider than the
-    tolerance), yet they are full-dimensional: a proof that the regions *cover* the domain
-    needs them. The certifier asks for the ones it finds beyond a facet.
-    """
-    red, _, _, oracle = _prepare(net, domain)
-    out: list[Region] = []
-    for p in patterns:
-        loc = oracle.region(np.asarray(p, dtype=bool), radius_tol=0.0)
-        # wider ones are regions the engine should have found: not this function's business
-        if loc is not None and loc.radius <= REGION_RADIUS_TOL:
-            out.append(_lift(net, red, first_id + len(out), loc))
-    return out
-
-
-def _flipped_key(key: bytes, ids: tuple[int, ...]) -> bytes:
-    """``pattern_key`` of the pattern whose key is ``key`` with the bits ``ids`` flipped
-    (``np.packbits`` order: bit i is the ``0x80 >> i % 8`` bit of byte ``i // 8``)."""
-    b = bytearray(key)
-    for i in ids:
-        b[i >> 3] ^= 0x80 >> (i & 7)
-    return bytes(b)
-
-
-def _across(oracle: RegionOracle, loc: LocalRegion, key: bytes, facet, zero: bool
-            ) -> tuple[list[bytes], Callable[[int], np.ndarray]]:
-    """Keys of the candidate patterns across neuron facet ``facet`` of ``loc`` (whose pattern
-    key is ``key``; ``zero``: ``loc.zero_neurons.any()``), in ``oracle.neighbour_patterns``
-    order, and a function giving the k-th pattern. Without zero neurons there is one
-    candidate, and its key is a byte flip away: the pattern array is only built if the
-    caller asks (for a pattern never seen before)."""
-    if not zero:
-        return [_flipped_key(key, facet.ids)], lambda k: oracle.neighbour_patterns(loc, facet)[k]
-    patterns = oracle.neighbour_patterns(loc, facet)
-    return [pattern_key(p) for p in patterns], patterns.__getitem__
-
-
-def add_edge_label(graph: nx.Graph, a: int, b: int, ids: tuple[int, ...]) -> None:
-    """Add edge ``a - b`` crossed at neurons ``ids``; the label ``neurons`` is the sorted
-    union of the ids each side reports (they differ when a later neuron duplicates the
-    hyperplane on one side only), whatever the order the sides are added in."""
-    data = graph.get_edge_data(a, b)
-    if data is None:
-        graph.add_edge(a, b, neurons=tuple(sorted(ids)))
-    elif data["neurons"] != ids:
-        data["neurons"] = tuple(sorted(set(data["neurons"]).union(ids)))
-
-
-class _Builder:
-    """Turns local (reduced-coordinate) regions into lifted ``Region`` objects and edges."""
-
-    def __init__(self, net: ReLUNetwork, red: Reduction):
-        self.net = net
-        self.red = red
-        self.local: list[LocalRegion] = []
-        self.index: dict[bytes, int] = {}
-        self.keys: list[bytes] = []  # per region id: its pattern key
-        #: per region id: the neuron ids on its neuron facets (for the neighbour test)
-        self.on_facets: list[frozenset[int]] = []
-        #: per region id, per facet: keys of the candidate patterns across it, when the search
-        #: computed them already (saves recomputing them in ``finish``)
-        self.across: dict[int, list[list[bytes]]] = {}
-        self._regions: list[Region] = []  # finalised so far (ids 0..len-1)
-        self._graph = nx.Graph()
-
-    def add(self, loc: LocalRegion) -> int:
-        rid = len(self.local)
-        key = pattern_key(loc.pattern)
-        self.local.append(loc)
-        self.keys.append(key)
-        self.index[key] = rid
-        self.on_facets.append(frozenset(i for f in loc.facets if f.kind == "neuron"
-                                        for i in f.ids))
-        return rid
-
-    def lift(self, rid: int, neighbours: list[tuple[int, ...]] | None = None) -> Region:
-        """Region ``rid`` in full input coordinates (``neighbours``: one tuple per facet)."""
-        return _lift(self.net, self.red, rid, self.local[rid], neighbours)
-
-    def finalise(self, oracle: RegionOracle, upto: int) -> None:
-        """Lift regions ``< upto`` with their neighbours and add their graph edges, in id
-        order. Only for regions whose neighbours are all decided: the graph search calls it
-        for a finished wave while the workers compute the next one."""
-        for rid in range(len(self._regions), upto):
-            self._regions.append(self._finalise_one(oracle, rid, self._graph))
-
-    @property
-    def finalised(self) -> int:
-        return len(self._regions)
-
-    def finish(self, oracle: RegionOracle) -> tuple[list[Region], nx.Graph]:
-        self.finalise(oracle, len(self.local))
-        return self._regions, self._graph
-
-    def _finalise_one(self, oracle: RegionOracle, rid: int, graph: nx.Graph) -> Region:
-        loc = self.local[rid]
-        graph.add_node(rid)
-        per_facet: list[tuple[int, ...]] = []
-        across = self.across.pop(rid, None)  # not needed any more once finalised
-        index, on_facets = self.index, self.on_facets
-        for k, f in enumerate(loc.facets):
-            if f.kind != "neuron":
-                per_facet.append(())
-                continue
-            keys = across[k] if across is not None else \
-                _across(oracle, loc, self.keys[rid], f, bool(loc.zero_neurons.any()))[0]
-            found = []
-            for key in keys:
-                j = index.get(key)
-                # j's own neuron facets must share a neuron with this one
-                if j is not None and not on_facets[j].isdisjoint(f.ids):
-                    found.append(j)
-                    add_edge_label(graph, rid, j, f.ids)
-            per_facet.append(tuple(sorted(found)))
-        return self.lift(rid, per_facet)
-
-
 def _start_pattern(net: ReLUNetwork, oracle: RegionOracle, red: Reduction
                    ) -> LocalRegion:
     """The region of the domain's Chebyshev centre, or of nearby random points if that
@@ -275,18 +110,6 @@ def _start_pattern(net: ReLUNetwork, oracle: RegionOracle, red: Reduction
     raise RuntimeError("could not find a full-dimensional region near the domain centre")
 
 
-def _prepare(net: ReLUNetwork, domain: Domain):
-    if domain.dim != net.input_dim:
-        raise InputError(f"domain has {domain.dim} coordinates but the model has "
-                         f"{net.input_dim} inputs")
-    domain.validate_for(net.input_dim)
-    red = domain.reduce()
-    rnet = net if red.trivial else net.compose_input(red.E, red.x0)
-    bounds = _bounds(net, domain)
-    G, h, ids = _reduced_domain_rows(red)
-    return red, rnet, bounds, RegionOracle(rnet, bounds, G, h, ids)
-
-
 #: Candidates handed to the mapper at once: bounds the latency of progress reports.
 BATCH = 512
 #: A streamed search checkpoints (between batches) once this many seconds have passed since
@@ -296,7 +119,7 @@ CHECKPOINT_SECONDS = 10.0
 
 def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
                  on_region: OnRegion | None = None, workers: int | None = 1,
-                 scheduler=None) -> tuple[_Builder, RegionOracle, Reduction, Bounds]:
+                 scheduler=None) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds]:
     """Breadth-first search over the region adjacency graph, in waves.
 
     Each wave's unseen neighbour patterns are decided in batches (possibly in parallel) and
@@ -304,8 +127,8 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
     """
     from .parallel import make_mapper
 
-    red, rnet, bounds, oracle = _prepare(net, domain)
-    builder = _Builder(net, red)
+    red, rnet, bounds, oracle = prepare(net, domain)
+    builder = RegionBuilder(net, red)
     start = _start_pattern(rnet, oracle, red)
     builder.add(start)
     if on_region is not None:
@@ -331,7 +154,7 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
                     if f.kind != "neuron":
                         across.append([])
                         continue
-                    keys, pattern = _across(oracle, loc, builder.keys[rid], f, zero)
+                    keys, pattern = across_keys(oracle, loc, builder.keys[rid], f, zero)
                     across.append(keys)
                     for k, key in enumerate(keys):
                         if key not in seen:
@@ -440,7 +263,7 @@ class _StreamSearch:
         self.n += 1
 
     def _found(self, loc: LocalRegion) -> _Pending:
-        region = _lift(self.net, self.red, self.n, loc)
+        region = lift_region(self.net, self.red, self.n, loc)
         self._note(region)
         if self.on_region is not None:
             self.on_region(region)
@@ -464,7 +287,7 @@ class _StreamSearch:
             if f.kind != "neuron":
                 pend.cand_keys.append([])
                 continue
-            keys, pattern = _across(self.oracle, loc, own, f, zero)
+            keys, pattern = across_keys(self.oracle, loc, own, f, zero)
             for k, key in enumerate(keys):
                 if key not in self.seen:
                     self.seen[key] = -1
@@ -473,7 +296,7 @@ class _StreamSearch:
         return new
 
     def _resolve(self, pend: _Pending) -> Region:
-        """``pend.region`` with its facet neighbours (as ``_Builder.finish`` finds them)."""
+        """``pend.region`` with its facet neighbours (as ``RegionBuilder.finish`` finds them)."""
         r = pend.region
         facets = []
         for f, keys in zip(r.facets, pend.cand_keys, strict=True):
@@ -604,7 +427,7 @@ def stream_regions(net: ReLUNetwork, domain: Domain | None, store: str | Path,
 
     domain = Whole(net.input_dim) if domain is None else domain
     settings = store_settings()
-    red, rnet, bounds, oracle = _prepare(net, domain)
+    red, rnet, bounds, oracle = prepare(net, domain)
     if resume:
         rs = RegionStore.open(store)
     else:
@@ -674,12 +497,12 @@ def prove_coverage_by_scip(net: ReLUNetwork, domain: Domain, patterns, method: s
 
 def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
                 time_limit: float | None = None, on_region: OnRegion | None = None
-                ) -> tuple[_Builder, RegionOracle, Reduction, Bounds, bool]:
+                ) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds, bool]:
     from ..solvers import milp
 
-    red, rnet, bounds, oracle = _prepare(net, domain)
+    red, rnet, bounds, oracle = prepare(net, domain)
     enum = milp.enumerate_patterns(net, domain, time_limit=time_limit)
-    builder = _Builder(net, red)
+    builder = RegionBuilder(net, red)
     for p in sorted(enum.patterns, key=pattern_key):
         loc = oracle.region(p)
         if loc is not None:

@@ -298,14 +298,14 @@ class RegionStore:
         import networkx as nx
 
         from ..domain import domain_from_dict
+        from .builder import add_edge_label, prepare
         from .region import Partition
-        from .search import _prepare, add_edge_label
 
         if not self.complete:
             raise InputError(f"region store {self.path} is unfinished; resume it first")
         domain = domain_from_dict(self.manifest["domain"]) if domain is None else domain
         self.check_matches(net, domain)
-        red, _, bounds, _ = _prepare(net, domain)
+        red, _, bounds, _ = prepare(net, domain)
         regions = list(self.regions())
         graph = nx.Graph()
         for r in regions:

@@ -49,6 +49,7 @@ from ..domain import Domain, Reduction
 from ..errors import InputError
 from ..network import ReLUNetwork, pattern_key
 from ..solvers import lp
+from .builder import OnRegion, Progress, RegionBuilder, prepare
 from .geometry import (
     FACET_RADIUS_TOL,
     REGION_RADIUS_TOL,
@@ -58,7 +59,6 @@ from .geometry import (
     RegionOracle,
 )
 from .region import Facet, Region
-from .search import OnRegion, Progress, _Builder, _prepare
 
 #: Input dimensions (after removing fixed coordinates) this engine handles.
 SUPPORTED_DIMS = (1, 2)
@@ -637,8 +637,8 @@ def _assemble(cells: _Cells, net: ReLUNetwork, oracle: RegionOracle,
     return _Assembly(out, True, rejected, n_oracle)
 
 
-class _SubdivisionBuilder(_Builder):
-    """``_Builder`` with a vectorised ``finish``: the same neighbour rule (flip the facet's
+class _SubdivisionBuilder(RegionBuilder):
+    """``RegionBuilder`` with a vectorised ``finish``: the same neighbour rule (flip the facet's
     bits, plus every assignment of later identically-zero neurons; keep a candidate that has a
     neuron facet on a shared neuron), but with integer XOR on packed pattern keys, batched
     affine models and batched lifting, because per-region Python work dominated the run.
@@ -800,11 +800,11 @@ def _domain_extent(oracle: RegionOracle, d: int) -> tuple[np.ndarray, np.ndarray
 # ----- the engine ----------------------------------------------------------------------------
 def subdivision_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
                        on_region: OnRegion | None = None, stats: dict | None = None
-                       ) -> tuple[_Builder, RegionOracle, Reduction, Bounds]:
+                       ) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds]:
     """Every region of ``net`` on ``domain`` by layer-wise subdivision (1-D and 2-D inputs,
     after fixed coordinates are removed); same return values as ``graph_search``. ``stats``
     (if given) receives the run's figures: box half-width, cells, oracle fallbacks."""
-    red, rnet, bounds, oracle = _prepare(net, domain)
+    red, rnet, bounds, oracle = prepare(net, domain)
     d = rnet.input_dim
     if d not in SUPPORTED_DIMS:
         raise InputError(

@@ -147,3 +147,11 @@ def to_shallow(net: ReLUNetwork, domain: Domain | None = None, **kw) -> ShallowN
 
     partition = enumerate_regions(net, builder.domain, on_region=hook, **kw)
     return builder.build(partition)
+
+
+def shallow_from_partition(partition: Partition) -> ShallowNetwork:
+    """The shallow network of a finished :class:`~verishallow.regions.Partition`."""
+    b = ShallowBuilder(partition.net, partition.domain)
+    for region in partition.regions:
+        b.add_region(region)
+    return b.build(partition)

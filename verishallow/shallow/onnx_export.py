@@ -30,6 +30,7 @@ import numpy as np
 from ..atomic import write_bytes
 from . import model as M
 from .model import ShallowNetwork
+from .serialise import to_json
 
 OPSET = 17
 #: Metadata of the export: ``verishallow.kind`` is ``shallow-network``; ``verishallow.shallow``
@@ -171,7 +172,7 @@ def to_onnx(net: ShallowNetwork, metadata: bool = True):
     model.doc_string = ("Shallow (three-layer) network equivalent to a deep ReLU network on "
                         f"{dom.describe()}: {R} regions, {net.n_hyperplanes} hyperplanes.")
     if metadata:
-        props = {KIND_KEY: KIND, SHALLOW_KEY: net.to_json(),
+        props = {KIND_KEY: KIND, SHALLOW_KEY: to_json(net),
                  DOMAIN_KEY: json.dumps(dom.to_dict())}
         helper.set_model_props(model, props)
     onnx.checker.check_model(model)

@@ -24,7 +24,8 @@ import numpy as np
 import z3
 
 from ..domain import Domain
-from ..network import ReLUNetwork, exact_layers, pattern_key
+from ..exact.maps import exact_layers
+from ..network import ReLUNetwork, pattern_key
 
 #: Coverage is attempted by z3 only for networks with at most this many unstable neurons.
 COVERAGE_MAX_UNSTABLE = 40

@@ -1,0 +1,283 @@
+"""Exact pattern maps: a network with its activation pattern fixed, in dyadic integers.
+
+For a pattern (one bit per hidden neuron), every pre-activation and the output are affine in
+the input; this module computes those maps exactly (the weights are dyadic rationals, so the
+maps are integer arrays over one power of two per layer), the pattern's inequalities as
+primitive integer rows (equal for positive multiples of one inequality), and the exact pattern
+of a rational point. It is the one implementation the partition checker, the equivalence
+checker, the certifiers and the exact equivalence decisions share. Imports: the standard
+library, numpy and :mod:`verishallow.exact.numbers` (the network class only for type hints).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .numbers import dyadic, shift, zeros
+
+if TYPE_CHECKING:
+    from ..network import ReLUNetwork
+
+#: Memoised layer maps per layer (patterns visited in sorted order share their prefixes).
+MEMO_SIZE = 256
+
+
+def exact_layers(net: ReLUNetwork) -> list[tuple[list[list[Fraction]], list[Fraction]]]:
+    """The weights as exact rationals (``Fraction(float)`` is exact), cached on the network."""
+    cached = net.__dict__.get("_exact_layers")
+    if cached is None:
+        cached = [
+            ([[Fraction(float(v)) for v in row] for row in w], [Fraction(float(v)) for v in b])
+            for w, b in zip(net.weights, net.biases, strict=True)
+        ]
+        net.__dict__["_exact_layers"] = cached
+    return cached
+
+
+def exact_pattern(net: ReLUNetwork, x: list[Fraction]) -> np.ndarray:
+    """The activation pattern at the rational point ``x`` in exact arithmetic (z > 0 active)."""
+    bits: list[bool] = []
+    a = list(x)
+    for W, b in exact_layers(net)[:-1]:
+        z = [sum((wi * ai for wi, ai in zip(row, a, strict=True)), bj)
+             for row, bj in zip(W, b, strict=True)]
+        bits.extend(v > 0 for v in z)
+        a = [v if v > 0 else Fraction(0) for v in z]
+    return np.array(bits, dtype=bool)
+
+
+class ExactNet:
+    """A network's weights as dyadic integers, and the exact affine pieces of a pattern."""
+
+    def __init__(self, net: ReLUNetwork):
+        self.layers = []
+        for W, b in zip(net.weights, net.biases, strict=True):
+            IW, eW = dyadic(W)
+            Ib, eb = dyadic(b)
+            self.layers.append((IW, eW, Ib, eb))
+        self.input_dim = net.input_dim
+        self.widths = tuple(net.hidden_widths)
+        self.n_hidden = int(sum(self.widths))
+        self.offsets = net.layer_offsets
+        self.layer_of = [k for k, w in enumerate(self.widths) for _ in range(w)]
+        self._memo: list[OrderedDict] = [OrderedDict() for _ in self.layers]
+
+    def layer_map(self, k: int, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Layer ``k``'s pattern-fixed pre-activation ``z = (A x + d) * 2**e``; ``k`` may be
+        the output layer. It depends only on the bits of layers ``< k``, and regions in pattern
+        order share those prefixes (neighbours differ in one neuron), so each is memoised."""
+        if k == 0:
+            IW, eW, Ib, eb = self.layers[0]
+            E = min(eW, eb)
+            return shift(IW, eW - E), shift(Ib, eb - E), E
+        prefix = np.packbits(bits[:self.offsets[k]]).tobytes()
+        memo = self._memo[k]
+        hit = memo.get(prefix)
+        if hit is not None:
+            memo.move_to_end(prefix)
+            return hit
+        A, dv, E = self.layer_map(k - 1, bits)
+        IW, eW, Ib, eb = self.layers[k]
+        act = np.asarray(bits[self.offsets[k - 1]:self.offsets[k]], dtype=bool)
+        if act.any():
+            Wa = IW[:, act]
+            A2 = Wa.dot(A[act])
+            d2 = Wa.dot(dv[act])
+            e2 = eW + E
+        else:
+            A2 = zeros((IW.shape[0], self.input_dim))
+            d2 = zeros((IW.shape[0],))
+            e2 = eb
+        E2 = min(e2, eb)
+        out = (shift(A2, e2 - E2), shift(d2, e2 - E2) + shift(Ib, eb - E2), E2)
+        memo[prefix] = out
+        if len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+        return out
+
+
+class ExactDomain:
+    """A certificate's domain in exact rationals: rows ``h x <= c`` in ``Domain.constraints()``
+    order (finite upper then lower bound per coordinate, then the rows of ``A``), the fixed
+    coordinates (``lower == upper``), and every row restricted to the free coordinates."""
+
+    def __init__(self, lower: list[Fraction | None], upper: list[Fraction | None],
+                 A: list[list[Fraction]], b: list[Fraction]):
+        d = len(lower)
+        self.dim = d
+        self.lower, self.upper, self.A, self.b = lower, upper, A, b
+        rows: list[tuple[list[Fraction], Fraction]] = []
+        for i in range(d):
+            if upper[i] is not None:
+                rows.append(([Fraction(int(j == i)) for j in range(d)], upper[i]))
+            if lower[i] is not None:
+                rows.append(([Fraction(-int(j == i)) for j in range(d)], -lower[i]))
+        rows += [(list(a), c) for a, c in zip(A, b, strict=True)]
+        self.rows = rows
+        self.fixed = [lower[i] is not None and lower[i] == upper[i] for i in range(d)]
+        self.free = [i for i in range(d) if not self.fixed[i]]
+        self.x0 = [lower[i] if self.fixed[i] else Fraction(0) for i in range(d)]
+        # reduced rows as primitive integer vectors (h_free..., c) or zero rows
+        self.red_int: list[tuple[list[int], int]] = []
+        for h, c in rows:
+            c_red = c - sum((h[i] * self.x0[i] for i in range(d) if self.fixed[i]), Fraction(0))
+            vals = [h[i] for i in self.free] + [c_red]
+            den = math.lcm(*(v.denominator for v in vals))
+            ints = [int(v * den) for v in vals]
+            self.red_int.append((ints[:-1], ints[-1]))
+        # the fixed values as a dyadic-or-not common-denominator vector
+        den = math.lcm(*(v.denominator for v in self.x0)) if d else 1
+        self.x0_den = den
+        self.x0_num = [int(v * den) for v in self.x0]
+
+
+def primitive(vals: list[int]) -> tuple[int, ...] | None:
+    """The primitive integer vector of ``h x <= c`` (``vals = h + [c]``): equal for positive
+    multiples of one inequality. ``None`` for a zero normal (decided by its constant alone)."""
+    if not any(vals[:-1]):
+        return None
+    g = math.gcd(*vals)
+    return tuple(v // g for v in vals)
+
+
+@dataclass
+class PatternRows:
+    """Exact rows of one pattern in the free coordinates."""
+
+    raw: list[tuple[list[int], int]]  # per neuron: z(x) ~ a.x + d (a positive scale per layer)
+    keys: list[tuple[int, ...] | None]  # per neuron then per domain row: primitive inequality
+    consts: list[int]  # the constant c of each row (sign matters for zero rows)
+    alpha: np.ndarray  # output map (object ints) at exponent ``out_exp``, full coordinates
+    beta: np.ndarray
+    out_exp: int
+    #: ``raw`` as object-int arrays, (N, free) and (N,), for vectorised exact evaluation
+    A: np.ndarray | None = None
+    d: np.ndarray | None = None
+
+    def neuron_values(self, wn: list[int], q: int) -> np.ndarray:
+        """``q * z_i(w)`` up to each layer's positive scale, exactly, for ``w = wn / q``."""
+        if self.A is None or not len(self.raw):
+            return np.array([sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
+                             for a, d in self.raw], dtype=object)
+        return self.A.dot(np.array(wn, dtype=object)) + q * self.d
+
+
+class ExactRows:
+    """:func:`pattern_rows` for many patterns of one network and domain.
+
+    A layer's rows depend only on the bits of earlier layers and its primitive keys on its own
+    bits too; both are memoised per layer, so patterns visited in sorted order (as the
+    certifier and the checker do) recompute only the layers after their first difference.
+    """
+
+    def __init__(self, enet: ExactNet, edom: ExactDomain):
+        self.enet, self.edom = enet, edom
+        self.fixed = [i for i in range(edom.dim) if edom.fixed[i]]
+        self._memo: list[OrderedDict] = [OrderedDict() for _ in enet.widths]
+        dom_keys = [primitive([*h, c]) for h, c in edom.red_int]
+        self._dom = (dom_keys, [c for _, c in edom.red_int])
+
+    def _layer(self, k: int, bits: np.ndarray) -> tuple:
+        enet, edom = self.enet, self.edom
+        key = np.packbits(bits[:enet.offsets[k + 1]]).tobytes()
+        memo = self._memo[k]
+        hit = memo.get(key)
+        if hit is not None:
+            memo.move_to_end(key)
+            return hit
+        A, dv, _ = enet.layer_map(k, bits)
+        if self.fixed:
+            # d' = d + A[:, fixed] . x0 ; scale by the x0 denominator to stay integral
+            x0 = np.array([edom.x0_num[i] for i in self.fixed], dtype=object)
+            dv = dv * edom.x0_den + A[:, self.fixed].dot(x0)
+            A = A[:, edom.free] * edom.x0_den
+        raw = list(zip(A.tolist(), dv.tolist(), strict=True))
+        own = bits[enet.offsets[k]:enet.offsets[k + 1]]
+        keys: list[tuple[int, ...] | None] = []
+        consts: list[int] = []
+        for (a, d), on in zip(raw, own, strict=True):
+            # active: -z <= 0  ->  h = -a, c = d ; inactive: z <= 0  ->  h = a, c = -d
+            vals = [-v for v in a] + [d] if on else [*a, -d]
+            keys.append(primitive(vals))
+            consts.append(vals[-1])
+        out = (raw, keys, consts, A, dv)
+        memo[key] = out
+        if len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+        return out
+
+    def rows(self, bits: np.ndarray) -> PatternRows:
+        """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
+        raw: list[tuple[list[int], int]] = []
+        keys: list[tuple[int, ...] | None] = []
+        consts: list[int] = []
+        As, ds = [], []
+        for k in range(len(self.enet.widths)):
+            r, kk, cc, A, dv = self._layer(k, bits)
+            raw += r
+            keys += kk
+            consts += cc
+            As.append(A)
+            ds.append(dv)
+        keys += self._dom[0]
+        consts += self._dom[1]
+        alpha, beta, eo = self.enet.layer_map(len(self.enet.layers) - 1, bits)
+        A = np.vstack(As) if As else None
+        d = np.concatenate(ds) if ds else None
+        return PatternRows(raw, keys, consts, alpha, beta, eo, A, d)
+
+
+def pattern_rows(enet: ExactNet, edom: ExactDomain, bits: np.ndarray) -> PatternRows:
+    """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
+    return ExactRows(enet, edom).rows(bits)
+
+
+@dataclass
+class ExactPiece:
+    """A network with its pattern fixed, exactly: pre-activation ``k`` is
+    ``(A[k] x + d[k]) / 2^S[k]`` and the output ``(alpha x + beta) / 2^T``."""
+
+    A: np.ndarray  # object (N, n)
+    d: np.ndarray  # object (N,)
+    S: np.ndarray  # int exponents (N,)
+    alpha: np.ndarray  # object (m, n)
+    beta: np.ndarray  # object (m,)
+    T: int
+
+    def output(self, j: int) -> tuple[list[Fraction], Fraction]:
+        """Output ``j``'s exact affine map ``(coefficients, constant)``."""
+        den = Fraction(2) ** self.T
+        return [Fraction(int(v)) / den for v in self.alpha[j]], Fraction(int(self.beta[j])) / den
+
+
+def exact_piece(net: ReLUNetwork | ExactNet, pattern: np.ndarray) -> ExactPiece:
+    """Every pre-activation and the output of ``net`` with ``pattern`` fixed, exactly (the
+    layer maps of :class:`ExactNet`, stacked)."""
+    enet = net if isinstance(net, ExactNet) else exact_net(net)
+    bits = np.asarray(pattern, dtype=bool)
+    As, ds, Ss = [], [], []
+    for k in range(len(enet.widths)):
+        A, dv, E = enet.layer_map(k, bits)
+        As.append(A)
+        ds.append(dv)
+        Ss.extend([-E] * A.shape[0])
+    alpha, beta, E = enet.layer_map(len(enet.layers) - 1, bits)
+    n = enet.input_dim
+    return ExactPiece(np.vstack(As) if As else zeros((0, n)),
+                      np.concatenate(ds) if ds else zeros((0,)),
+                      np.array(Ss, dtype=np.int64), alpha, beta, -E)
+
+
+def exact_net(net: ReLUNetwork) -> ExactNet:
+    """The network's :class:`ExactNet`, built once and cached on the network."""
+    cached = net.__dict__.get("_exact_net")
+    if cached is None:
+        cached = ExactNet(net)
+        net.__dict__["_exact_net"] = cached
+    return cached

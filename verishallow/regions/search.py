@@ -36,7 +36,7 @@ from .region import Facet, Partition, Region
 if TYPE_CHECKING:
     from .store import RegionStore
 
-METHODS = ("auto", "graph", "milp", "subdivision")
+METHODS = ("auto", "graph", "milp", "subdivision", "skeleton")
 
 
 @dataclass(frozen=True)
@@ -515,11 +515,13 @@ def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = No
 
 
 def _auto_method(domain: Domain, workers: int | None, scheduler) -> str:
-    """Subdivision where it applies (1 or 2 free coordinates, serial), else the graph search."""
+    """The fastest engine per input dimension in docs/benchmarks.md (section 9, same-run
+    ratios): the polygon subdivision for 1 or 2 free coordinates, the skeleton engine from 3
+    on (serial runs; with workers or a scheduler, the graph search, which uses them)."""
     if workers not in (None, 1) or scheduler is not None:
         return "graph"
     free = int(np.count_nonzero(domain.lower != domain.upper))
-    return "subdivision" if free <= 2 else "graph"
+    return "subdivision" if free <= 2 else "skeleton"
 
 
 def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: str = "auto",
@@ -560,11 +562,26 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
         method = _auto_method(domain, workers, scheduler)
     t0 = time.perf_counter()
     stats: dict = {}
-    if method in ("graph", "subdivision"):
-        if method == "graph":
+    if method in ("graph", "subdivision", "skeleton"):
+        builder = None
+        if method == "skeleton":  # edge subdivision, any dimension (see .skeleton)
+            from .skeleton import Degenerate, skeleton_search
+
+            stats["skeleton"] = {}
+            try:
+                builder, oracle, red, bounds = skeleton_search(net, domain, progress, None,
+                                                               stats["skeleton"])
+            except Degenerate as e:
+                # not in general position: the graph search gives the identical partition
+                stats["skeleton"] = {"fallback": str(e)}
+            else:
+                if on_region is not None:
+                    for rid in range(len(builder.local)):
+                        on_region(builder.lift(rid))
+        if method == "graph" or (method == "skeleton" and builder is None):
             builder, oracle, red, bounds = graph_search(net, domain, progress, on_region,
                                                            workers, scheduler)
-        else:  # layer-wise subdivision, 1-D and 2-D inputs (see .subdivision)
+        elif method == "subdivision":  # layer-wise subdivision, 1-D and 2-D inputs
             from .subdivision import subdivision_search
 
             stats["subdivision"] = {}

@@ -438,3 +438,107 @@ def test_cli_refuses_softmax_in_one_line_with_exit_2(tmp_path):
     lines = [ln for ln in result.stderr.splitlines() if ln]
     assert result.exit_code == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("error:") and "'sm' of op type Softmax" in lines[0]
+
+
+# ----- Cast to integer and bool types, Shape as the output: constants on the input box -----
+
+I64, BOOL = TensorProto.INT64, TensorProto.BOOL
+
+
+def cast_model(to, back=F, relu=False, out_elem=F):
+    """y = Cast(Cast(x, to), back) + 0 (the suite's shape), optionally through a Relu first."""
+    nodes = [node("Relu", ["x"], ["r"])] if relu else []
+    src = "r" if relu else "x"
+    nodes += [node("Cast", [src], ["c"], to=to)]
+    if back is not None:
+        nodes += [node("Cast", ["c"], ["b"], to=back)]
+    last = "b" if back is not None else "c"
+    zero = np.zeros(1, np.float32 if (back or to) == F else np.int64)
+    nodes += [node("Add", [last, "z"], ["y"])]
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", F, [2])],
+                              [helper.make_tensor_value_info("y", out_elem, [2])],
+                              initializer=[numpy_helper.from_array(zero, "z")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    return model
+
+
+CAST_CASES = {
+    # (to, back, relu, out_elem, box): every input of the box casts to the same value
+    "bool negative and positive": (BOOL, F, False, F, (["-2", "0.25"], ["-1", "0.5"])),
+    "bool exact zero (degenerate box)": (BOOL, F, False, F, (["0", "0.25"], ["0", "0.5"])),
+    "int64 truncates": (I64, F, False, F, (["2.1", "-2.7"], ["2.4", "-2.1"])),
+    "int64 at an integer endpoint": (I64, F, False, F, (["3", "-3.9"], ["3.4", "-3"])),
+    "int64 output": (I64, None, False, I64, (["3.1", "0"], ["3.4", "0.9"])),
+    "after a Relu": (I64, F, True, F, (["-5", "1"], ["0.5", "1.75"])),
+}
+
+
+@pytest.mark.parametrize("case", CAST_CASES, ids=list(CAST_CASES))
+def test_cast_to_integer_or_bool_is_constant_on_the_box(case):
+    # The loaded network must equal onnxruntime at every point of the box (endpoints and
+    # random points); the float32 endpoints are inside the exact decimal box.
+    to, back, relu, out_elem, (lo, hi) = CAST_CASES[case]
+    model = cast_model(to, back, relu, out_elem)
+    box = (tuple(Fraction(v) for v in lo), tuple(Fraction(v) for v in hi))
+    net = network_from_onnx(model, box)
+    assert all(not W.any() for W in net.weights[-1:])  # a constant
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    lo32 = np.array([np.float32(float(v)) for v in lo])
+    hi32 = np.array([np.float32(float(v)) for v in hi])
+    lo32 = np.where(lo32.astype(np.float64) < [float(v) for v in lo],
+                    np.nextafter(lo32, np.float32(np.inf)), lo32)
+    hi32 = np.where(hi32.astype(np.float64) > [float(v) for v in hi],
+                    np.nextafter(hi32, np.float32(-np.inf)), hi32)
+    rng = np.random.default_rng(3)
+    X = np.vstack([lo32, hi32, lo32 + (hi32 - lo32) * rng.random((20, 2), np.float32)])
+    for x in X.astype(np.float32):
+        ref = sess.run(None, {"x": x})[0].astype(np.float64)
+        assert np.array_equal(net(x.astype(np.float64)[None])[0], ref), (x, ref)
+
+
+def test_cast_needs_the_box_and_refuses_a_jump_in_one_line():
+    from verishallow.io.onnx import NeedsInputBox
+
+    model = cast_model(I64)
+    with pytest.raises(NeedsInputBox, match="Cast to int64 .* step function"):
+        network_from_onnx(model)
+    box = ((Fraction(2), Fraction(0)), (Fraction(3), Fraction(1, 2)))  # trunc jumps at 3
+    with pytest.raises(UnsupportedModelError) as info:
+        network_from_onnx(model, box)
+    msg = str(info.value)
+    assert "\n" not in msg and "not constant" in msg and "[2, 3]" in msg
+    assert "supported ops:" not in msg  # Cast is supported: the op list would confuse
+    with pytest.raises(UnsupportedModelError, match="not constant"):  # bool across 0
+        network_from_onnx(cast_model(BOOL), ((Fraction(-1), Fraction(1)), (Fraction(1),) * 2))
+    with pytest.raises(UnsupportedModelError, match="not constant"):  # unbounded
+        network_from_onnx(model, ((None, Fraction(0)), (Fraction(1), Fraction(0))))
+    with pytest.raises(UnsupportedModelError, match="float16, which rounds it"):
+        network_from_onnx(cast_model(TensorProto.FLOAT16), box)
+
+
+@pytest.mark.parametrize("shape", [[3], [2, 3]])
+def test_shape_as_the_output_is_a_constant_network(shape):
+    graph = helper.make_graph([node("Shape", ["x"], ["y"])], "t",
+                              [helper.make_tensor_value_info("x", F, shape)],
+                              [helper.make_tensor_value_info("y", I64, [len(shape)])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    net = network_from_onnx(model)
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {"x": x})[0]
+    assert np.array_equal(net(x.reshape(1, -1).astype(np.float64))[0], ref.astype(np.float64))
+    assert net.input_dim == int(np.prod(shape)) and not net.weights[0].any()
+
+
+@pytest.mark.parametrize("op", ["Mul", "Div"])
+def test_product_of_two_inputs_is_refused_without_the_op_list(op):
+    model = make([node("Slice", ["x", "a0", "a1"], ["p"]), node("Slice", ["x", "b0", "b1"], ["q"]),
+                  node(op, ["p", "q"], ["y"], name="prod")],
+                 {"a0": np.array([0]), "a1": np.array([1]), "b0": np.array([1]),
+                  "b1": np.array([2])}, [2])
+    with pytest.raises(UnsupportedModelError) as info:
+        network_from_onnx(model)
+    msg = str(info.value)
+    assert "'prod'" in msg and "not piecewise-linear" in msg and "supported ops:" not in msg

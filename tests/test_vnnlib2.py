@@ -17,6 +17,7 @@ from verishallow.vnnlib2 import (
     equivalence_form,
     parse_query,
     parse_query_text,
+    query_declarations,
     query_network_names,
     vnnlib1_to_2,
 )
@@ -112,7 +113,8 @@ def test_1_0_file_and_its_2_0_translation_agree_exactly(path: Path):
         assert v2.cases == v1.cases
     else:  # a domain-only file: 2.0 needs an output declaration, which stays unconstrained
         assert [r for r, _ in v2.cases] == [r for r, _ in v1.cases]
-        assert all(len(c) == 0 for _, outs in v2.cases for c in outs)
+        assert all(c.C_exact == ((0,) * 10,) and c.d_exact == (1,)  # always true: 0 y <= 1
+                   for _, outs in v2.cases for c in outs)
 
 
 def test_translation_reshapes_and_writes_exact_decimals():
@@ -263,3 +265,70 @@ def test_1_0_files_through_parse_query(tmp_path: Path):
     assert query_network_names(path) == ()
     with pytest.raises(InputError, match="not found"):
         parse_query(tmp_path / "missing.vnnlib")
+
+
+# ----- integer outputs, element types, queries without an output constraint ---------------
+
+INT_OUT = ("(vnnlib-version <2.0>)\n(declare-network N\n (declare-input X float32 [2])\n"
+           " (declare-output Y int64 [2]))\n(assert (>= X[0] 0.0))\n(assert (<= X[0] 1.0))\n")
+
+
+@pytest.mark.parametrize("constraint, rows", [
+    # over integer outputs a strict comparison is exact (Y < 4 is Y <= 3), not its closure
+    ("(< Y[0] 4)", [((1, 0), 3)]),
+    ("(> Y[0] 3)", [((-1, 0), -4)]),
+    ("(<= Y[0] 3.5)", [((1, 0), 3)]),
+    ("(>= (- Y[0] Y[1]) 1)", [((-1, 1), -1)]),
+    ("(< (- Y[0] Y[1]) 0)", [((1, -1), -1)]),
+])
+def test_integer_outputs_compare_exactly(constraint: str, rows):
+    prop = parse_query_text(INT_OUT + f"(assert {constraint})\n")
+    (_, (outs,)), = prop.cases
+    assert [(tuple(int(c) for c in r), int(d)) for r, d in zip(outs.C_exact, outs.d_exact,
+                                                               strict=True)] == rows
+
+
+def test_not_equal_over_integer_outputs_splits_exactly():
+    prop = parse_query_text(INT_OUT + "(assert (!= Y[0] 3))\n")
+    (_, outs), = prop.cases
+    assert sorted((tuple(o.C_exact), tuple(o.d_exact)) for o in outs) == sorted([
+        (((1, 0),), (2,)), (((-1, 0),), (-4,))])
+
+
+def test_real_outputs_keep_the_closure_and_integer_inputs_are_refused():
+    text = INT_OUT.replace("int64", "real") + "(assert (< Y[0] 4))\n"
+    (_, (outs,)), = parse_query_text(text).cases
+    assert outs.d_exact == (4,)
+    with pytest.raises(InputError, match="X has element type int64: integer inputs"):
+        parse_query_text(INT_OUT.replace("X float32", "X int64"), "t.vnnlib")
+
+
+def test_query_declarations_give_the_element_types(tmp_path: Path):
+    path = tmp_path / "q.vnnlib"
+    path.write_text(INT_OUT)
+    (net,) = query_declarations(path)
+    assert [(t.name, t.element_type, t.line) for t in (*net.inputs, *net.outputs)] == [
+        ("X", "float32", 3), ("Y", "int64", 4)]
+    one = tmp_path / "one.vnnlib"
+    one.write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
+                   "(assert (<= X_0 1.0))\n")
+    assert query_declarations(one) == ()
+
+
+def test_a_query_with_only_input_constraints_has_an_always_true_output_row():
+    # no output constraint: every output is unsafe; kept as the row 0 y <= 1 of the right
+    # width (an empty (0, 0) matrix crashed the proof search: vnnlib-satisfactory
+    # arithmetic_lin01)
+    text = INT_OUT.replace("int64", "real") + "(assert (>= (+ (* 0.5 X[0]) X[1]) 3.0))\n"
+    (region, (outs,)), = parse_query_text(text).cases
+    assert outs.C_exact == ((0, 0),) and outs.d_exact == (1,) and outs.C.shape == (1, 2)
+    assert region.A_exact == ((Fraction(-1, 2), -1),)
+
+
+def test_input_bounds_are_the_box_around_every_case():
+    text = INT_OUT.replace("int64", "real").replace(
+        "(assert (>= X[0] 0.0))\n(assert (<= X[0] 1.0))\n",
+        "(assert (or (and (>= X[0] 0.0) (<= X[0] 1.0) (<= X[1] 2.0))"
+        " (and (>= X[0] -0.5) (<= X[0] 0.25) (>= X[1] 1.0) (<= X[1] 3.0))))\n")
+    lo, hi = parse_query_text(text + "(assert (<= Y[0] 0.0))\n").input_bounds()
+    assert lo == (Fraction(-1, 2), None) and hi == (Fraction(1), Fraction(3))

@@ -124,6 +124,19 @@ class VnnlibProperty:
                              "use the per-region cases")
         return first
 
+    def input_bounds(self) -> tuple[tuple[Fraction | None, ...], tuple[Fraction | None, ...]]:
+        """Exact ``(lower, upper)`` of the box around every input region (``None`` =
+        unbounded): per coordinate the least lower and the largest upper bound of the cases.
+        Rows ``A x <= b`` are ignored, so the box may be larger than the regions."""
+        lo: list[Fraction | None] = list(self.cases[0][0].lower_exact)
+        hi: list[Fraction | None] = list(self.cases[0][0].upper_exact)
+        for region, _ in self.cases[1:]:
+            for i, (a, b) in enumerate(zip(region.lower_exact, region.upper_exact,
+                                           strict=True)):
+                lo[i] = None if lo[i] is None or a is None else min(lo[i], a)
+                hi[i] = None if hi[i] is None or b is None else max(hi[i], b)
+        return tuple(lo), tuple(hi)
+
     def is_counterexample(self, x: np.ndarray, y: np.ndarray, tol: float = 0.0) -> bool:
         """Does the pair (input ``x``, output ``y``) lie in the unsafe set (up to ``tol``)?"""
         x = np.asarray(x, dtype=np.float64).reshape(-1)
@@ -354,6 +367,12 @@ def _outputs(atoms: list[_Atomic], m: int) -> LinearConstraints:
         if key not in zip(rows, rhs, strict=True):
             rows.append(tuple(row))
             rhs.append(a.rhs)
+    if not rows and m:
+        # No output constraint: every output is unsafe. Kept as the always-true row 0 y <= 1
+        # (a margin of -1 everywhere, clear of any tolerance), so that every consumer sees an
+        # (r, m) matrix with r >= 1 (a (0, 0) one broke the float rows of the proof search).
+        rows.append((Fraction(0),) * m)
+        rhs.append(Fraction(1))
     return LinearConstraints(tuple(rows), tuple(rhs), m)
 
 

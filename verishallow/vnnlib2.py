@@ -56,11 +56,21 @@ from .vnnlib import (
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _VERSION = re.compile(r"^<(\d+)\.(\d+)>$")
-#: Element types we analyse: the reals and ONNX's floating-point types (case ignored).
-FLOAT_TYPES = frozenset({
-    "real", "float", "double", "float16", "float32", "float64", "bfloat16", "float8e4m3fn",
+#: ONNX's floating-point element types (and the aliases float, double); case is ignored.
+#: The parser reads them as reals; whether a solver may answer such a query is the caller's
+#: decision (``verishallow verify`` refuses them unless told --float-as-real, see
+#: docs/vnnlib.md, "Element types").
+FLOATING_TYPES = frozenset({
+    "float", "double", "float16", "float32", "float64", "bfloat16", "float8e4m3fn",
     "float8e5m2", "float8e4m3fnuz", "float8e5m2fnuz", "float4e2m1",
 })
+#: Element types a tensor may have: the standard's ``real`` and the floating-point types.
+FLOAT_TYPES = frozenset({"real"}) | FLOATING_TYPES
+#: Integer element types, accepted for outputs (and hidden tensors) only: a network output of
+#: such a type is an exact integer, and comparisons over it are read exactly (``Y < 4`` as
+#: ``Y <= 3``). An integer *input* ranges over integers, which the real analysis ignores.
+INTEGER_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                           "uint64"})
 _RELATIONS = ("equal-to", "isomorphic-to")
 _COMPARISONS = {"<=", ">=", "<", ">", "=", "==", "!="}
 
@@ -276,6 +286,7 @@ class _Parser2(_Parser):
         self.networks: list[NetworkDecl] = []
         self.tensors: dict[str, tuple[str, TensorDecl]] = {}
         self.single = False  # key variables ("X", i) as 1.0 does, not (network, "X", i)
+        self.int_vars: set = set()  # variables of integer-typed tensors
 
     # terms: numbers and tensor elements
     def term(self, node) -> _Lin:
@@ -311,7 +322,22 @@ class _Parser2(_Parser):
                            "are not supported")
         kind = "X" if decl.kind == "input" else "Y"
         var = (kind, flat) if self.single else (net, kind, flat)
+        if decl.element_type.lower() in INTEGER_TYPES:
+            self.int_vars.add(var)
         return _Lin({var: Fraction(1)}, Fraction(0))
+
+    def atoms(self, node, op: str, args: list) -> list[_Atomic]:
+        """As in 1.0 (strict comparisons read as their closure), except over integer tensors:
+        an atom ``sum c v <= r`` whose variables are all integer-typed, with integer
+        coefficients, says ``sum c v <= floor(r)``, and ``<= ceil(r) - 1`` when strict."""
+        out = super().atoms(node, op, args)
+        res = []
+        for a in out:
+            if a.coef and all(v in self.int_vars and c.denominator == 1 for v, c in a.coef):
+                rhs = math.ceil(a.rhs) - 1 if op in ("<", ">") else math.floor(a.rhs)
+                a = _Atomic(a.coef, Fraction(rhs), a.line)
+            res.append(a)
+        return res
 
     def dnf(self, node) -> list[list[_Atomic]]:
         if isinstance(node, _List) and node.items and isinstance(node.items[0], _Atom):
@@ -346,9 +372,12 @@ class _Parser2(_Parser):
             raise self.err(node, f"{name} has shape {_shape_text(shape)} with an empty "
                            "dimension")
         etype = type_atom.text
-        if etype.lower() not in FLOAT_TYPES:
-            raise self.err(node, f"{name} has element type {etype}; only Real and "
-                           "floating-point types are supported")
+        if etype.lower() in INTEGER_TYPES and kind == "input":
+            raise self.err(node, f"{name} has element type {etype}: integer inputs are not "
+                           "supported (inputs are analysed as reals)")
+        if etype.lower() not in FLOAT_TYPES | INTEGER_TYPES:
+            raise self.err(node, f"{name} has element type {etype}; supported: real, the "
+                           "floating-point types, and integer types for outputs")
         onnx = None
         if len(args) == 3:
             if not args[2].text.startswith('"'):
@@ -556,6 +585,16 @@ def parse_query(path: str | Path, n_inputs: int | None = None,
                 n_outputs: int | None = None) -> VnnlibProperty | NetworkQuery:
     """Parse a ``.vnnlib`` file of either version; see :func:`parse_query_text`."""
     return parse_query_text(_read_text(path), str(path), n_inputs, n_outputs)
+
+
+def query_declarations(path: str | Path) -> tuple[NetworkDecl, ...]:
+    """The network declarations of a 2.0 query, in order (``()`` for a 1.0 file, whose
+    tensors are all ``Real``). Assertions are not read."""
+    text = _read_text(path)
+    if not is_vnnlib2(text):
+        return ()
+    p, _ = _read(text, str(path))
+    return tuple(p.networks)
 
 
 def query_network_names(path: str | Path) -> tuple[str, ...]:

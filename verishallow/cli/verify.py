@@ -10,6 +10,7 @@ Two forms, the same exit codes:
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -29,6 +30,73 @@ from .common import (
 )
 
 _EXIT = {"unsat": EXIT_OK, "sat": EXIT_NEGATIVE, "unknown": EXIT_UNKNOWN}
+
+
+#: Setting this environment variable to 1 is the same as passing --float-as-real (for test
+#: harnesses that call the standard command line and cannot add options).
+FLOAT_AS_REAL_ENV = "VERISHALLOW_FLOAT_AS_REAL"
+
+
+def _float_as_real(flag: bool) -> bool:
+    return flag or os.environ.get(FLOAT_AS_REAL_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def check_element_types(spec: str, models: dict[str, str], float_as_real: bool) -> None:
+    """VNN-LIB 2.0 rules for a query's declared element types (chapter "Solver Command-line
+    Interface", errors of the verify command): a solver refuses types it cannot analyse
+    soundly, and the models' element types must match the declared ones unless those are
+    ``real``. verishallow is exact over the reals, so a floating-point type is refused unless
+    ``float_as_real`` (the user's consent to read it as real); integer outputs are exact.
+    ``models`` maps network names to model files (only .onnx files are checked)."""
+    from ..vnnlib2 import FLOATING_TYPES, query_declarations
+
+    decls = query_declarations(spec)
+    for net in decls:
+        for t in (*net.inputs, *net.outputs):
+            etype = t.element_type.lower()
+            if etype in FLOATING_TYPES and not float_as_real:
+                raise InputError(
+                    f"{spec}:{t.line}: {t.name} is declared {t.element_type}, but verishallow "
+                    f"decides queries over the reals, not in {t.element_type} arithmetic "
+                    "(VNN-LIB 2.0: a solver refuses types it cannot analyse soundly); declare "
+                    f"it real, or pass --float-as-real (or set {FLOAT_AS_REAL_ENV}=1) to read "
+                    f"{t.element_type} as real")
+    for net in decls:
+        key = net.relation[1] if net.relation and net.relation[0] == "equal-to" else net.name
+        path = models.get(key, models.get(""))
+        if path is None or not str(path).lower().endswith(".onnx"):
+            continue
+        typed = [(t, "input", k) for k, t in enumerate(net.inputs)] + \
+            [(t, "output", k) for k, t in enumerate(net.outputs)]
+        if all(t.element_type.lower() == "real" for t, _, _ in typed):
+            continue
+        from ..io.onnx import graph_io_types, read_model
+
+        ins, outs = graph_io_types(read_model(path))
+        for t, kind, k in typed:
+            etype = t.element_type.lower()
+            if etype == "real":
+                continue
+            have = (ins if kind == "input" else outs)
+            found = have[k] if k < len(have) else "?"
+            alias = {"float": "float32", "double": "float64"}.get(etype, etype)
+            if found not in ("?", alias):
+                raise InputError(f"{spec}:{t.line}: {t.name} is declared {t.element_type} but "
+                                 f"{kind} {k} of {path} is {found}")
+
+
+def load_for_query(model: str, prop_path: str):
+    """Load ``model``; when it casts an input-dependent tensor to an integer or bool type, load
+    it again on the box around the property's input regions (where such a cast may be
+    constant, see :func:`verishallow.io.onnx.network_from_onnx`)."""
+    from ..io import load
+    from ..io.onnx import NeedsInputBox, load_onnx
+    from ..vnnlib import parse_vnnlib
+
+    try:
+        return load(model)
+    except NeedsInputBox:
+        return load_onnx(model, parse_vnnlib(prop_path).input_bounds())
 
 
 def _networks(specs: tuple[str, ...]) -> dict[str, str]:
@@ -60,13 +128,18 @@ def _networks(specs: tuple[str, ...]) -> dict[str, str]:
               help="When the property holds, write the proof tree (.json, or .json.gz) that "
                    "'verishallow check PROOF.json MODEL PROP.vnnlib' re-derives exactly, "
                    "without solvers. Nothing is written otherwise.")
+@click.option("--float-as-real", is_flag=True,
+              help="Read a VNN-LIB 2.0 query's floating-point element types (float32, ...) "
+                   "as real: without it such a query is refused, since the analysis is exact "
+                   "over the reals and models no rounding (also: "
+                   f"{FLOAT_AS_REAL_ENV}=1).")
 @workers_option
 @json_option
 @quiet_option
 @handle_errors
 def command(first: str, second: str | None, networks: tuple[str, ...], time_limit: float | None,
-            method: str, certificate: str | None, workers: int | None, as_json: bool,
-            quiet: bool) -> None:
+            method: str, certificate: str | None, float_as_real: bool, workers: int | None,
+            as_json: bool, quiet: bool) -> None:
     """Check the VNN-LIB property PROP on MODEL.
 
     Prints 'unsat' (the property holds: no input in the input set reaches the unsafe outputs),
@@ -76,11 +149,11 @@ def command(first: str, second: str | None, networks: tuple[str, ...], time_limi
     The VNN-LIB 2.0 form 'verify SPEC.vnnlib --network N=MODEL.onnx' takes the query first;
     a query over two networks is decided as an equivalence (see 'verishallow equiv').
     """
-    from ..io import load
     from ..verify import format_counterexample, verify_property
     from ..vnnlib import parse_vnnlib
 
     cert_out = ensure_writable(certificate) if certificate else None
+    float_as_real = _float_as_real(float_as_real)
     if networks:
         if second is not None:
             raise InputError("with --network give only the query: verify SPEC.vnnlib "
@@ -94,6 +167,7 @@ def command(first: str, second: str | None, networks: tuple[str, ...], time_limi
         if missing or extra:
             raise InputError(f"{spec} declares networks {', '.join(names)}; --network gave "
                              f"{', '.join(bound)}")
+        check_element_types(spec, bound, float_as_real)
         query = parse_query(spec)
         if isinstance(query, NetworkQuery):
             form = equivalence_form(query)
@@ -106,7 +180,8 @@ def command(first: str, second: str | None, networks: tuple[str, ...], time_limi
             raise InputError("give MODEL and PROP.vnnlib (or SPEC.vnnlib --network "
                              "NAME=MODEL.onnx)")
         model, prop_path = first, second
-    net = load(model)
+        check_element_types(prop_path, {"": model}, float_as_real)
+    net = load_for_query(model, prop_path)
     vnn = parse_vnnlib(prop_path, n_inputs=net.input_dim, n_outputs=net.output_dim)
     show = not (quiet or as_json)
     bars: dict[str, ProgressBar] = {}
@@ -158,10 +233,18 @@ def _equivalence(form, bound: dict[str, str], time_limit: float | None, workers:
                  cert_out, as_json: bool, quiet: bool) -> None:
     """A two-network VNN-LIB 2.0 query: unsat = equivalent, sat = a replayed difference."""
     from ..io import load
+    from ..io.onnx import NeedsInputBox, load_onnx
     from ..proofsearch.decide import prove_equivalence, write_proof
 
     a, b = form.networks
-    net_a, net_b = load(bound[a]), load(bound[b])
+
+    def load_on_box(path: str):
+        try:
+            return load(path)
+        except NeedsInputBox:
+            return load_onnx(path, (form.lower, form.upper))
+
+    net_a, net_b = load_on_box(bound[a]), load_on_box(bound[b])
     top1 = form.mode == "top1"
     eps = 0.0 if form.epsilon is None else float(form.epsilon)
     dec = prove_equivalence(net_a, net_b, form.box, eps, top1, time_limit,

@@ -29,8 +29,10 @@ mnist's ``[1, 784, 1]`` becomes 784.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,15 @@ class _ChainError(UnsupportedModelError):
     pass
 
 
+class NeedsInputBox(UnsupportedModelError):
+    """The model casts an input-dependent tensor to an integer or bool type: it loads only where
+    that cast is constant, so the loader needs the input box (``input_box``)."""
+
+
+#: An exact input box: ``(lower, upper)``, one entry a coordinate, ``None`` for unbounded.
+ExactBox = tuple[tuple[Fraction | None, ...], tuple[Fraction | None, ...]]
+
+
 @dataclass
 class _Affine:
     """A data-path tensor: ``value = T[0] + sum_i v_i T[1 + i]`` over block ``block``'s vars."""
@@ -121,11 +132,12 @@ def read_model(path: str | Path):
         raise InputError(f"cannot read ONNX model {path}: {_one_line(exc)}") from None
 
 
-def load_onnx(path: str | Path) -> ReLUNetwork:
-    """Load a feed-forward ReLU network from an ONNX file (see the module docstring)."""
+def load_onnx(path: str | Path, input_box: ExactBox | None = None) -> ReLUNetwork:
+    """Load a feed-forward ReLU network from an ONNX file (see the module docstring);
+    ``input_box`` as in :func:`network_from_onnx`."""
     model = read_model(path)
     try:
-        return network_from_onnx(model)
+        return network_from_onnx(model, input_box)
     except UnsupportedModelError as exc:
         raise type(exc)(f"{path}: {exc}") from None
 
@@ -145,9 +157,37 @@ def onnx_domain(model) -> Domain | None:
     return None
 
 
-def network_from_onnx(model) -> ReLUNetwork:
-    """Trace an in-memory ``onnx.ModelProto`` into a :class:`ReLUNetwork`."""
-    return _Tracer(model).run()
+def network_from_onnx(model, input_box: ExactBox | None = None) -> ReLUNetwork:
+    """Trace an in-memory ``onnx.ModelProto`` into a :class:`ReLUNetwork`.
+
+    ``input_box`` (exact bounds of the flattened input, ``None`` = unbounded) is needed only by
+    a ``Cast`` of an input-dependent tensor to an integer or bool type: such a cast is a step
+    function, which no ReLU network computes, so it is loaded only when its value is the same
+    for every input of the box (then it is that constant, exactly). Without a box such a model
+    raises :class:`NeedsInputBox`; with one whose cast is not constant, a one-line
+    :class:`UnsupportedModelError` naming the range the cast sees. The network is then exact on
+    the box only.
+    """
+    return _Tracer(model, input_box).run()
+
+
+def graph_io_types(model) -> tuple[list[str], list[str]]:
+    """Element type names (``"float32"``, ``"int64"``, ...) of the graph's inputs (weights
+    excluded) and outputs, in order; ``"?"`` where the graph does not say."""
+    from onnx import helper
+
+    def name(value) -> str:
+        tt = value.type.tensor_type
+        if not value.type.HasField("tensor_type") or not tt.elem_type:
+            return "?"
+        try:
+            return str(np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type)))
+        except Exception:  # an element type numpy has no name for (float8, ...)
+            return "?"
+
+    inits = {t.name for t in model.graph.initializer}
+    return ([name(v) for v in model.graph.input if v.name not in inits],
+            [name(v) for v in model.graph.output])
 
 
 def _node_label(node, index: int) -> str:
@@ -190,8 +230,11 @@ _PWL_OPS = {"Abs", "Clip", "GlobalMaxPool", "HardSigmoid", "LeakyRelu", "Max", "
 
 
 class _Tracer:
-    def __init__(self, model):
+    def __init__(self, model, input_box: ExactBox | None = None):
         from onnx import numpy_helper
+
+        self.input_box = input_box
+        self._bounds: list[tuple] = []  # per block: sound (lower, upper) of its variables
 
         self._np = numpy_helper
         self.graph = model.graph
@@ -272,6 +315,10 @@ class _Tracer:
         for t in self.graph.initializer:
             self.values[t.name] = self._tensor(t)
         d = int(np.prod(shape))
+        self.d = d
+        if self.input_box is not None and any(len(side) != d for side in self.input_box):
+            raise InputError(f"the input box has {len(self.input_box[0])} coordinates but the "
+                             f"model has {d} inputs")
         self.values[name] = self._identity(d, shape)
         for i in self._needed_nodes():
             node = self.graph.node[i]
@@ -314,7 +361,7 @@ class _Tracer:
             raise UnsupportedModelError(
                 f"graph output {self.graph.output[0].name!r} is not computed by any node")
         if not isinstance(out, _Affine):
-            raise UnsupportedModelError("the graph output does not depend on the input")
+            out = self._constant_output(out)
         if out.block != self.block:
             raise UnsupportedModelError(
                 "the graph output bypasses a ReLU layer; only feed-forward chains are supported")
@@ -336,6 +383,10 @@ class _Tracer:
         self.layers.append((np.ascontiguousarray(T[1:].T), T[0].copy()))
 
     def _unsupported(self, node, label: str, reason: str) -> UnsupportedModelError:
+        if node is not None and node.op_type in (*SUPPORTED_OPS, *CONSTANT_ONLY_OPS):
+            # a supported op used in a way that is not: the list of ops would only confuse
+            return UnsupportedModelError(
+                f"unsupported use of ONNX node {label} of op type {node.op_type}: {reason}")
         return UnsupportedModelError(
             f"unsupported ONNX node {label} of op type {node.op_type}: {reason}; supported ops: "
             f"{', '.join(SUPPORTED_OPS)} (plus {', '.join(CONSTANT_ONLY_OPS)} on constants)")
@@ -478,12 +529,101 @@ class _Tracer:
 
         to = a["to"]
         if isinstance(x, _Affine):
-            if to not in (TensorProto.FLOAT, TensorProto.DOUBLE):
-                raise self._unsupported(node, label, "casts the data path to a non-float type")
-            return x
+            if to in (TensorProto.FLOAT, TensorProto.DOUBLE):
+                return x
+            if to in _STEP_CASTS:
+                return self._cast_constant(node, label, x, to)
+            name = TensorProto.DataType.Name(to).lower()
+            why = (f"casts the data path to {name}, which rounds it (not exact)"
+                   if to in _ROUNDING_CASTS else f"casts the data path to {name}")
+            raise self._unsupported(node, label, why)
         if to in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16):
             return np.asarray(x, dtype=helper.tensor_dtype_to_np_dtype(to)).astype(np.float64)
         return np.asarray(x).astype(helper.tensor_dtype_to_np_dtype(to))
+
+    # ----- Cast to integers and bool: constant on the input box, or refused -----------------
+    def _cast_constant(self, node, label: str, x: _Affine, to: int) -> np.ndarray:
+        """The value of ``Cast(x, to)`` (``to`` an integer or bool type), which must be the same
+        for every input of the box; else a one-line error with the range ``x`` takes."""
+        from onnx import TensorProto, helper
+
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(to))
+        name = TensorProto.DataType.Name(to).lower()
+        what = f"Cast to {name} of an input-dependent tensor"
+        if self.input_box is None:
+            raise NeedsInputBox(
+                f"node {label} (Cast): {what} is a step function, which no ReLU network "
+                "computes; it is loaded only where it is constant, on the input box of a query "
+                "(verishallow verify SPEC.vnnlib --network N=MODEL.onnx)")
+        T0 = x.T[0].reshape(-1)
+        Tc = x.T[1:].reshape(x.T.shape[0] - 1, -1).T
+        lo, hi = self._float_bounds(x.block)
+        low, high = _interval(T0, Tc, lo, hi)
+        out = _step_values(name, dtype, low, high)
+        bad = np.flatnonzero(np.array([v is None for v in out], dtype=bool))
+        if bad.size:  # the rounded bounds straddle a jump: decide those elements exactly
+            ex = self._exact_bounds(x.block)
+            if ex is not None:
+                Tq = [[Fraction(float(v)) for v in row] for row in Tc[bad]]
+                for k, j in enumerate(bad):
+                    elo, ehi = _interval_exact(Fraction(float(T0[j])), Tq[k], *ex)
+                    out[j] = _step_value(name, dtype, elo, ehi)
+        bad = [j for j, v in enumerate(out) if v is None]
+        if bad:
+            j = bad[0]
+            where = "" if len(out) == 1 else f" (element {j} of {len(out)})"
+            raise UnsupportedModelError(
+                f"node {label} (Cast): {what} is a step function, which no ReLU network "
+                f"computes, and on the query's input box its argument{where} ranges over "
+                f"[{low[j]:.6g}, {high[j]:.6g}], where the cast is not constant")
+        return np.array(out, dtype=dtype).reshape(x.shape)
+
+    def _float_bounds(self, block: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sound float64 bounds of block ``block``'s variables on the input box: outward
+        rounded, propagated through the closed layers with a rounding margin per layer."""
+        if not self._bounds:
+            L, U = self.input_box
+            lo = np.array([-np.inf if v is None else _down(v) for v in L])
+            hi = np.array([np.inf if v is None else _up(v) for v in U])
+            self._bounds.append((lo, hi))
+        while len(self._bounds) <= block:
+            W, b = self.layers[len(self._bounds) - 1]
+            lo, hi = _interval(b, W, *self._bounds[-1])
+            self._bounds.append((np.maximum(lo, 0.0), np.maximum(hi, 0.0)))
+        return self._bounds[block]
+
+    def _exact_bounds(self, block: int):
+        """Exact (Fraction, ``None`` = unbounded) bounds of block ``block``'s variables, or
+        ``None`` when that would take more than :data:`_EXACT_BUDGET` rational products."""
+        cost = sum(W.size for W, _ in self.layers[:block])
+        if cost > _EXACT_BUDGET:
+            return None
+        lo, hi = (list(side) for side in self.input_box)
+        for W, b in self.layers[:block]:
+            nlo, nhi = [], []
+            for row, c in zip(W, b, strict=True):
+                r_lo, r_hi = _interval_exact(Fraction(float(c)), [Fraction(float(v)) for v in row],
+                                             lo, hi)
+                nlo.append(None if r_lo is None else max(r_lo, Fraction(0)))
+                nhi.append(None if r_hi is None else max(r_hi, Fraction(0)))
+            lo, hi = nlo, nhi
+        return lo, hi
+
+    def _constant_output(self, out) -> _Affine:
+        """A graph output that does not depend on the input (Shape, a constant Cast): a
+        constant of the current block, exactly (integers up to 2**53)."""
+        arr = np.asarray(out)
+        if arr.dtype.kind == "b":
+            arr = arr.astype(np.float64)
+        elif arr.dtype.kind in "iu":
+            if arr.size and max(abs(int(v)) for v in arr.reshape(-1)) > 2**53:
+                raise UnsupportedModelError("the graph output is an integer beyond 2**53, which "
+                                            "float64 does not hold exactly")
+            arr = arr.astype(np.float64)
+        elif arr.dtype.kind != "f":
+            raise UnsupportedModelError(f"the graph output has element type {arr.dtype}")
+        n = self.d if self.block == 0 else self.layers[-1][1].size
+        return _Affine(self._lift(arr.astype(np.float64), n), self.block)
 
     def _relu(self, x):
         if not isinstance(x, _Affine):
@@ -1065,6 +1205,85 @@ class _Tracer:
             new[single] = p + sinv.reshape(-1)
             idx = new
         return _Affine(TT[idx[:, 0]].T, block)
+
+
+def _step_casts() -> tuple[set[int], set[int]]:
+    from onnx import TensorProto as P
+
+    ints = {P.INT8, P.INT16, P.INT32, P.INT64, P.UINT8, P.UINT16, P.UINT32, P.UINT64, P.BOOL}
+    rounding = {P.FLOAT16, P.BFLOAT16}
+    for name in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT4E2M1"):
+        if hasattr(P, name):
+            rounding.add(getattr(P, name))
+    return ints, rounding
+
+
+#: Casts that are step functions of a real argument (trunc toward zero; x != 0 for bool), and
+#: casts that round to a narrower float.
+_STEP_CASTS, _ROUNDING_CASTS = _step_casts()
+#: Most rational products spent on exact bounds at a Cast before giving up (then refused).
+_EXACT_BUDGET = 400_000
+_U = 2.0 ** -53
+
+
+def _down(v: Fraction) -> float:
+    f = float(v)
+    return float(np.nextafter(f, -np.inf)) if Fraction(f) > v else f
+
+
+def _up(v: Fraction) -> float:
+    f = float(v)
+    return float(np.nextafter(f, np.inf)) if Fraction(f) < v else f
+
+
+def _interval(c: np.ndarray, W: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Sound float64 bounds of ``c + W v`` over ``lo <= v <= hi`` (rows of ``W``): the
+    rounded endpoint sums, widened by twice the dot-product error bound
+    ``gamma_{n+2} (|c| + |W| max(|lo|, |hi|))`` and one ulp."""
+    n = W.shape[1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        pos, neg = W > 0, W < 0
+        low = c + np.where(pos, W * lo, 0.0).sum(axis=1) + np.where(neg, W * hi, 0.0).sum(axis=1)
+        high = c + np.where(pos, W * hi, 0.0).sum(axis=1) + np.where(neg, W * lo, 0.0).sum(axis=1)
+        mag = np.abs(c) + np.where(W != 0, np.abs(W) * np.maximum(np.abs(lo), np.abs(hi)),
+                                   0.0).sum(axis=1)
+    k = n + 2
+    margin = 2.0 * (k * _U / (1 - k * _U)) * mag + k * 2.0 ** -1022
+    return (np.nextafter(low - margin, -np.inf), np.nextafter(high + margin, np.inf))
+
+
+def _interval_exact(c: Fraction, row: list[Fraction], lo: list, hi: list):
+    """Exact bounds of ``c + row . v`` over the box (``None`` = unbounded)."""
+    low: Fraction | None = c
+    high: Fraction | None = c
+    for w, a, b in zip(row, lo, hi, strict=True):
+        if not w:
+            continue
+        p, q = (a, b) if w > 0 else (b, a)
+        low = None if low is None or p is None else low + w * p
+        high = None if high is None or q is None else high + w * q
+    return low, high
+
+
+def _step_value(name: str, dtype: np.dtype, lo, hi):
+    """``Cast(v, dtype)`` if it is the same for every ``lo <= v <= hi`` (``None``/inf =
+    unbounded), else ``None``. Integers truncate toward zero (as onnxruntime does) and must be
+    in the type's range (out of range is undefined in ONNX); bool is ``v != 0``."""
+    unbounded = any(v is None or isinstance(v, float) and not math.isfinite(v)
+                    for v in (lo, hi))
+    if name == "bool":
+        if lo is not None and lo > 0 or hi is not None and hi < 0:
+            return True
+        return False if not unbounded and lo == 0 and hi == 0 else None
+    if unbounded:
+        return None
+    a, b = math.trunc(lo), math.trunc(hi)
+    info = np.iinfo(dtype)
+    return a if a == b and info.min <= a <= info.max else None
+
+
+def _step_values(name: str, dtype: np.dtype, low: np.ndarray, high: np.ndarray) -> list:
+    return [_step_value(name, dtype, float(a), float(b)) for a, b in zip(low, high, strict=True)]
 
 
 def _const_div(x, y):

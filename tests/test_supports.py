@@ -34,7 +34,7 @@ def test_pairs_and_booleans():
     code, out, _ = run("supports", "--vnnlib-versions")
     assert code == 0 and out.splitlines() == ["1.0", "2.0"]
     code, out, _ = run("supports", "--onnx-element-types")
-    assert code == 0 and out.splitlines() == ["real"]
+    assert code == 0 and out.splitlines()[0] == "real"
     for flag in ("--unsat-proofs", "--serialise-assignments",
                  "--optimised-disjunctive-reasoning"):
         code, out, _ = run("supports", flag)
@@ -75,3 +75,27 @@ def test_help_documents_every_capability():
     assert code == 0
     for flag, _, _ in CAPABILITIES:
         assert f"--{flag}" in out
+
+
+def test_element_types_real_and_integer_outputs_never_float():
+    # VNN-LIB 2.0: list a type only if its analysis is sound; the analysis is over the reals,
+    # so no float type is listed (verify refuses them without --float-as-real), and integer
+    # types are claimed for outputs only, with a note in the standard's "IDENT * note" form
+    code, out, _ = run("supports", "--onnx-element-types")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "real"
+    idents = [ln.split()[0] for ln in lines]
+    assert not any(t.startswith(("float", "bfloat")) for t in idents)
+    assert "int64" in idents and "uint8" in idents
+    assert all(" * outputs only" in ln for ln in lines[1:])
+
+
+def test_global_name_and_version_options():
+    # VNN-LIB 2.0 "Global Options": --name prints the solver's name, --version a bare
+    # version string (the VNN-LIB solver database compares it with the release directory)
+    from verishallow import __version__
+
+    code, out, _ = run("--name")
+    assert code == 0 and out == "verishallow\n"
+    code, out, _ = run("--version")
+    assert code == 0 and out == f"{__version__}\n"

@@ -24,8 +24,25 @@ COMMANDS = [
 ]
 
 
+#: What ``verishallow --name`` prints (VNN-LIB 2.0 global option: the solver's full name).
+SOLVER_NAME = "verishallow"
+
+
+def _print_and_exit(text: str):
+    def callback(ctx: click.Context, _param, value: bool) -> None:
+        if value and not ctx.resilient_parsing:
+            click.echo(text)
+            ctx.exit()
+    return callback
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="verishallow")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_and_exit(__version__),
+              help="Print the version (a bare semantic version, as VNN-LIB 2.0 asks) and exit.")
+@click.option("--name", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_and_exit(SOLVER_NAME),
+              help="Print the solver's name (VNN-LIB 2.0 global option) and exit.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def main(debug: bool) -> None:
     """Prove that a deep ReLU network equals a shallow one, and show the work.

@@ -19,6 +19,16 @@ def _onnx_operators() -> list[str]:
     return sorted({*SUPPORTED_OPS, *CONSTANT_ONLY_OPS})
 
 
+def _element_types() -> list[str]:
+    from ..vnnlib2 import INTEGER_TYPES
+
+    def order(t: str) -> tuple[bool, int]:
+        return t.startswith("u"), int(t.lstrip("uint"))
+
+    note = "outputs only (exact integers, e.g. Shape or Cast results)"
+    return ["real", *(f"{t} * {note}" for t in sorted(INTEGER_TYPES, key=order))]
+
+
 def _opsets() -> list[str]:
     from ..io.onnx import OPSET_RANGE
 
@@ -32,13 +42,16 @@ CAPABILITIES: list[tuple[str, str, object]] = [
      "Lowest and highest ONNX opset whose operator semantics the loader implements (two lines).",
      _opsets),
     ("onnx-element-types",
-     "Element types analysed soundly: 'real' only, since weights and inputs are read as exact "
-     "rationals and analysed over the reals, not with floating-point rounding.",
-     ["real"]),
+     "Element types analysed soundly: 'real' (weights and inputs are read as exact rationals "
+     "and analysed over the reals, with no floating-point rounding, so float32 and the other "
+     "float types are not listed: 'verify' refuses them unless --float-as-real), and the "
+     "integer types for network outputs, which are exact.",
+     _element_types),
     ("onnx-operators",
      "Supported ONNX operators, one a line, for every element type listed above: affine and "
      "piecewise-linear operators fold exactly into the ReLU network (Shape and ConstantOfShape "
-     "only as shape arithmetic).",
+     "only as shape arithmetic; Mul, Div and MatMul with one constant operand; Cast to an "
+     "integer or bool type only where it is constant on the query's input box).",
      _onnx_operators),
     ("onnx-operators-unsat-proofs",
      "Operators supported when producing VNN-LIB UNSAT proofs: none (empty output; see "

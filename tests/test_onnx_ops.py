@@ -542,3 +542,61 @@ def test_product_of_two_inputs_is_refused_without_the_op_list(op):
         network_from_onnx(model)
     msg = str(info.value)
     assert "'prod'" in msg and "not piecewise-linear" in msg and "supported ops:" not in msg
+
+
+def compare_model(op, thresh, where=True):
+    """y = Where(op(x, t), x, 10) or Cast(op(x, t), float) (the suite's Where and Equal)."""
+    nodes = [node(op, ["x", "t"], ["c"])]
+    if where:
+        nodes.append(node("Where", ["c", "x", "ten"], ["y"]))
+    else:
+        nodes.append(node("Cast", ["c"], ["y"], to=F))
+    inits = [numpy_helper.from_array(np.array(thresh, np.float32), "t"),
+             numpy_helper.from_array(np.array([10.0], np.float32), "ten")]
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", F, [2])],
+                              [helper.make_tensor_value_info("y", F, [2])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    return model
+
+
+COMPARE_CASES = {
+    # (op, threshold, Where or Cast, box): the comparison is constant on the box
+    "Greater mixed": ("Greater", [0.5, 0.5], True, (["0", "0.6"], ["0.4", "1"])),
+    "Greater at the threshold": ("Greater", [0.5, -1], True, (["0", "0"], ["0.5", "1"])),
+    "GreaterOrEqual at the threshold": ("GreaterOrEqual", [0.5, 2], True,
+                                        (["0.5", "0"], ["1", "1"])),
+    "Less": ("Less", [0.0, 5.0], True, (["0", "-2"], ["1", "4"])),
+    "LessOrEqual at the threshold": ("LessOrEqual", [1.0, 1.0], True,
+                                     (["0", "1.5"], ["1", "2"])),
+    "Equal fixed and apart": ("Equal", [0.0, 0.0], False, (["0", "1"], ["0", "2"])),
+}
+
+
+@pytest.mark.parametrize("case", COMPARE_CASES, ids=list(COMPARE_CASES))
+def test_comparisons_are_constant_on_the_box(case):
+    op, thresh, where, (lo, hi) = COMPARE_CASES[case]
+    model = compare_model(op, thresh, where)
+    box = (tuple(Fraction(v) for v in lo), tuple(Fraction(v) for v in hi))
+    net = network_from_onnx(model, box)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(5)
+    lo32, hi32 = (np.array([float(v) for v in side], np.float32) for side in (lo, hi))
+    X = np.vstack([lo32, hi32, lo32 + (hi32 - lo32) * rng.random((20, 2), np.float32)])
+    for x in X.astype(np.float32):  # these endpoints are exact float32 values
+        ref = sess.run(None, {"x": x})[0].astype(np.float64)
+        assert np.array_equal(net(x.astype(np.float64)[None])[0], ref), (x, ref)
+
+
+def test_a_comparison_that_changes_on_the_box_is_refused():
+    from verishallow.io.onnx import NeedsInputBox
+
+    model = compare_model("Greater", [0.5, 0.5])
+    with pytest.raises(NeedsInputBox):
+        network_from_onnx(model)
+    box = ((Fraction(0), Fraction(0)), (Fraction(1), Fraction(1, 4)))
+    with pytest.raises(UnsupportedModelError) as info:
+        network_from_onnx(model, box)
+    msg = str(info.value)
+    assert "\n" not in msg and "Greater of an input-dependent tensor" in msg
+    assert "(element 0 of 2)" in msg and "not constant" in msg

@@ -74,8 +74,10 @@ CAPABILITIES: list[tuple[str, str, object]] = [
      "Multi-node comparison theories: SNC (a constraint may not mix inputs and outputs).",
      ["SNC"]),
     ("arithmetic-complexity-theories",
-     "Arithmetic complexity theories: LIN (linear constraints).",
-     ["LIN"]),
+     "Arithmetic complexity theories: BND (bounds), OUTC (comparisons of outputs) and LIN "
+     "(linear constraints), each one listed: LIN contains the other two, but a tool may test "
+     "for each name (vnnlib-satisfactory does).",
+     ["BND", "OUTC", "LIN"]),
     ("optimised-disjunctive-reasoning",
      "false: the query is brought to disjunctive normal form (input cases x output disjuncts).",
      False),

@@ -46,9 +46,10 @@ def check_element_types(spec: str, models: dict[str, str], float_as_real: bool) 
     Interface", errors of the verify command): a solver refuses types it cannot analyse
     soundly, and the models' element types must match the declared ones unless those are
     ``real``. verishallow is exact over the reals, so a floating-point type is refused unless
-    ``float_as_real`` (the user's consent to read it as real); integer outputs are exact.
+    ``float_as_real`` (the user's consent to read every floating-point type as ``real``, which
+    then needs no match either); integer outputs are exact, and checked against the model.
     ``models`` maps network names to model files (only .onnx files are checked)."""
-    from ..vnnlib2 import FLOATING_TYPES, query_declarations
+    from ..vnnlib2 import FLOATING_TYPES, INTEGER_TYPES, query_declarations
 
     decls = query_declarations(spec)
     for net in decls:
@@ -68,19 +69,16 @@ def check_element_types(spec: str, models: dict[str, str], float_as_real: bool) 
             continue
         typed = [(t, "input", k) for k, t in enumerate(net.inputs)] + \
             [(t, "output", k) for k, t in enumerate(net.outputs)]
-        if all(t.element_type.lower() == "real" for t, _, _ in typed):
+        typed = [x for x in typed if x[0].element_type.lower() in INTEGER_TYPES]
+        if not typed:
             continue
         from ..io.onnx import graph_io_types, read_model
 
         ins, outs = graph_io_types(read_model(path))
         for t, kind, k in typed:
-            etype = t.element_type.lower()
-            if etype == "real":
-                continue
             have = (ins if kind == "input" else outs)
             found = have[k] if k < len(have) else "?"
-            alias = {"float": "float32", "double": "float64"}.get(etype, etype)
-            if found not in ("?", alias):
+            if found not in ("?", t.element_type.lower()):
                 raise InputError(f"{spec}:{t.line}: {t.name} is declared {t.element_type} but "
                                  f"{kind} {k} of {path} is {found}")
 

@@ -51,16 +51,20 @@ SAVE_OPSET = 13
 #: Ops the loader folds on the data path: affine ones act on the traced tensor, piecewise-linear
 #: ones (Relu, MaxPool, Max, Abs, Clip, ...) add hidden ReLU layers. The single source of truth
 #: for ``verishallow supports --onnx-operators``.
+#: Cast to an integer or bool type and the comparisons (Equal, Greater, ...) are step functions
+#: of an input-dependent tensor: they load only where constant on the query's input box.
 SUPPORTED_OPS = (
     "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
-    "Conv", "Div", "Dropout", "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
-    "GlobalMaxPool", "HardSigmoid", "Identity", "LeakyRelu", "MatMul", "Max", "MaxPool", "Mean",
-    "Min", "Mul", "Neg", "Pad", "PRelu", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum",
-    "Relu", "Reshape", "Slice", "Split", "Squeeze", "Sub", "Sum", "Tile", "Transpose",
-    "Unsqueeze", "Where",
+    "Conv", "Div", "Dropout", "Equal", "Expand", "Flatten", "Gather", "Gemm",
+    "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "HardSigmoid",
+    "Identity", "LeakyRelu", "Less", "LessOrEqual", "MatMul", "Max", "MaxPool", "Mean", "Min",
+    "Mul", "Neg", "Pad", "PRelu", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum", "Relu",
+    "Reshape", "Slice", "Split", "Squeeze", "Sub", "Sum", "Tile", "Transpose", "Unsqueeze",
+    "Where",
 )
-#: Ops evaluated only when all their inputs are constants (shape arithmetic of exporters).
-CONSTANT_ONLY_OPS = ("ConstantOfShape", "Shape")
+#: Ops evaluated only when all their inputs are constants (shape arithmetic of exporters, and
+#: the boolean ops on folded comparisons).
+CONSTANT_ONLY_OPS = ("And", "ConstantOfShape", "Not", "Or", "Shape", "Xor")
 #: Opsets whose operator semantics the loader implements (``supports --onnx-opset-versions``).
 OPSET_RANGE = (7, 21)
 
@@ -437,6 +441,12 @@ class _Tracer:
             return [ins[0]]
         if op == "Cast":
             return [self._cast(node, label, ins[0], a)]
+        if op in _COMPARE_OPS:
+            return [self._compare(node, label, op, ins[0], ins[1])]
+        if op == "Not":
+            return [np.logical_not(np.asarray(ins[0]))]
+        if op in _LOGIC_OPS:
+            return [_LOGIC_OPS[op](np.asarray(ins[0]), np.asarray(ins[1]))]
         if op == "Shape":
             shape = ins[0].shape if isinstance(ins[0], _Affine) else np.shape(ins[0])
             start, end = a.get("start", 0), a.get("end", None)
@@ -549,33 +559,53 @@ class _Tracer:
 
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(to))
         name = TensorProto.DataType.Name(to).lower()
-        what = f"Cast to {name} of an input-dependent tensor"
+        return self._step_constant(node, label, x, f"Cast to {name}", dtype,
+                                   lambda lo, hi: _step_value(name, dtype, lo, hi))
+
+    def _compare(self, node, label: str, op: str, a, b):
+        """``Greater``/``Less``/``Equal``/... : numpy on constants; with an input-dependent
+        operand, the sign of ``a - b``, which must be the same on the whole input box."""
+        if not isinstance(a, _Affine) and not isinstance(b, _Affine):
+            return _COMPARE_OPS[op][0](np.asarray(a), np.asarray(b))
+        diff = self._binary(node, label, "Sub", a, b)
+        decide = _COMPARE_OPS[op][1]
+        return self._step_constant(node, label, diff, op, np.dtype(bool), decide)
+
+    def _step_constant(self, node, label: str, x: _Affine, what: str, dtype: np.dtype,
+                       decide) -> np.ndarray:
+        """``decide(lo, hi)`` per element of ``x``: the value of a step function of ``x`` if it
+        is the same for every ``lo <= x <= hi`` (bounds: floats, Fractions, ``None`` or inf =
+        unbounded), else ``None``. Sound float bounds of ``x`` on the input box first; the
+        elements they leave open are bounded again in exact rationals. Any still open: a
+        one-line error naming the range."""
+        what = f"{what} of an input-dependent tensor"
         if self.input_box is None:
             raise NeedsInputBox(
-                f"node {label} (Cast): {what} is a step function, which no ReLU network "
-                "computes; it is loaded only where it is constant, on the input box of a query "
-                "(verishallow verify SPEC.vnnlib --network N=MODEL.onnx)")
+                f"node {label} ({node.op_type}): {what} is a step function, which no ReLU "
+                "network computes; it is loaded only where it is constant, on the input box "
+                "of a query (verishallow verify SPEC.vnnlib --network N=MODEL.onnx)")
         T0 = x.T[0].reshape(-1)
         Tc = x.T[1:].reshape(x.T.shape[0] - 1, -1).T
         lo, hi = self._float_bounds(x.block)
         low, high = _interval(T0, Tc, lo, hi)
-        out = _step_values(name, dtype, low, high)
-        bad = np.flatnonzero(np.array([v is None for v in out], dtype=bool))
-        if bad.size:  # the rounded bounds straddle a jump: decide those elements exactly
+        out = [decide(float(a), float(b)) for a, b in zip(low, high, strict=True)]
+        bad = [j for j, v in enumerate(out) if v is None]
+        if bad:  # the rounded bounds straddle a jump: decide those elements exactly
             ex = self._exact_bounds(x.block)
             if ex is not None:
-                Tq = [[Fraction(float(v)) for v in row] for row in Tc[bad]]
-                for k, j in enumerate(bad):
-                    elo, ehi = _interval_exact(Fraction(float(T0[j])), Tq[k], *ex)
-                    out[j] = _step_value(name, dtype, elo, ehi)
+                for j in bad:
+                    elo, ehi = _interval_exact(Fraction(float(T0[j])),
+                                               [Fraction(float(v)) for v in Tc[j]], *ex)
+                    out[j] = decide(elo, ehi)
         bad = [j for j, v in enumerate(out) if v is None]
         if bad:
             j = bad[0]
             where = "" if len(out) == 1 else f" (element {j} of {len(out)})"
+            arg = "its argument" if what.startswith("Cast") else "the difference of its operands"
             raise UnsupportedModelError(
-                f"node {label} (Cast): {what} is a step function, which no ReLU network "
-                f"computes, and on the query's input box its argument{where} ranges over "
-                f"[{low[j]:.6g}, {high[j]:.6g}], where the cast is not constant")
+                f"node {label} ({node.op_type}): {what} is a step function, which no ReLU "
+                f"network computes, and on the query's input box {arg}{where} ranges over "
+                f"[{low[j]:.6g}, {high[j]:.6g}], where it is not constant")
         return np.array(out, dtype=dtype).reshape(x.shape)
 
     def _float_bounds(self, block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1282,8 +1312,49 @@ def _step_value(name: str, dtype: np.dtype, lo, hi):
     return a if a == b and info.min <= a <= info.max else None
 
 
-def _step_values(name: str, dtype: np.dtype, low: np.ndarray, high: np.ndarray) -> list:
-    return [_step_value(name, dtype, float(a), float(b)) for a, b in zip(low, high, strict=True)]
+def _sign_test(true_if, false_if):
+    """A comparison of ``v`` with 0 decided on ``[lo, hi]``: ``true_if(lo, hi)`` /
+    ``false_if(lo, hi)`` on finite-or-None bounds (None, -inf and inf are unbounded)."""
+    def decide(lo, hi):
+        lo = None if lo is None or isinstance(lo, float) and not math.isfinite(lo) else lo
+        hi = None if hi is None or isinstance(hi, float) and not math.isfinite(hi) else hi
+        if true_if(lo, hi):
+            return True
+        if false_if(lo, hi):
+            return False
+        return None
+    return decide
+
+
+def _gt(v, c) -> bool:
+    return v is not None and v > c
+
+
+def _lt(v, c) -> bool:
+    return v is not None and v < c
+
+
+def _ge(v, c) -> bool:
+    return v is not None and v >= c
+
+
+def _le(v, c) -> bool:
+    return v is not None and v <= c
+
+
+#: Comparison ops: (numpy function for constants, decision of ``a - b`` on an interval).
+_COMPARE_OPS = {
+    "Greater": (np.greater, _sign_test(lambda lo, hi: _gt(lo, 0), lambda lo, hi: _le(hi, 0))),
+    "GreaterOrEqual": (np.greater_equal,
+                       _sign_test(lambda lo, hi: _ge(lo, 0), lambda lo, hi: _lt(hi, 0))),
+    "Less": (np.less, _sign_test(lambda lo, hi: _lt(hi, 0), lambda lo, hi: _ge(lo, 0))),
+    "LessOrEqual": (np.less_equal,
+                    _sign_test(lambda lo, hi: _le(hi, 0), lambda lo, hi: _gt(lo, 0))),
+    "Equal": (np.equal, _sign_test(lambda lo, hi: _ge(lo, 0) and _le(hi, 0),
+                                   lambda lo, hi: _gt(lo, 0) or _lt(hi, 0))),
+}
+#: Boolean ops, on constants only (their inputs are comparisons or casts folded to constants).
+_LOGIC_OPS = {"And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor}
 
 
 def _const_div(x, y):

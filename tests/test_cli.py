@@ -174,23 +174,33 @@ def test_every_command_has_json_and_quiet():
         assert "--json" in out and "--quiet" in out, name
 
 
-def test_regions_exact_coverage_when_scip_has_no_time():
-    """--exact-coverage: SCIP's query stops at once (tiny --time-limit), the exact certificate
-    proves coverage instead; without the flag the same run reports it unproved."""
+def test_regions_coverage_proof_is_the_exact_certificate_first():
+    """The default coverage proof is the exact certificate (re-checked in rational arithmetic);
+    SCIP gives its second opinion only when asked; a budget that leaves no time proves nothing
+    and says why."""
     model = MODELS / "blobs3d.onnx"
-    code, out, err = run("regions", model, "--time-limit", "1e-6", "--json")
-    assert code == 0, err
-    plain = json.loads(out)
-    assert plain["complete"] is False and plain["coverage"]["status"] == "unknown"
-    code, out, err = run("regions", model, "--time-limit", "1e-6", "--exact-coverage", "--json")
+    code, out, err = run("regions", model, "--json")
     assert code == 0, err
     rep = json.loads(out)
-    assert rep["complete"] is True and rep["coverage"]["certificate"]["valid"] is True
-    assert rep["regions"] == plain["regions"]
-    code, out, err = run("regions", model, "--time-limit", "1e-6", "--exact-coverage")
-    assert code == 0 and "exact certificate" in out
-    code, out, err = run("regions", model, "--exact-coverage", "--store", "somewhere")
+    assert rep["complete"] is True and rep["coverage"]["by"] == "certificate"
+    assert rep["coverage"]["certificate"]["valid"] is True and "scip" not in rep["coverage"]
+    code, out, err = run("regions", model, "--scip-coverage", "--json")
+    assert code == 0, err
+    both = json.loads(out)
+    assert both["coverage"]["by"] == "certificate"
+    assert both["coverage"]["scip"]["status"] == "covered"
+    assert both["regions"] == rep["regions"]
+    code, out, err = run("regions", model, "--time-limit", "1e-6", "--json")
+    assert code == 0, err
+    starved = json.loads(out)
+    assert starved["complete"] is False and starved["coverage"]["status"] == "unknown"
+    assert "budget" in starved["coverage"]["reason"]
+    code, out, err = run("regions", model)
+    assert code == 0 and "proved complete by the exact certificate" in out
+    code, out, err = run("regions", model, "--scip-coverage", "--store", "somewhere")
     assert_one_line_error(code, out, err)
+    code, out, err = run("regions", model, "--exact-coverage", "--json")  # old scripts
+    assert code == 0 and json.loads(out)["complete"] is True
 
 
 def test_cli_method_choices_match_the_engines():

@@ -503,12 +503,15 @@ def test_cli_bad_inputs_exit_2(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error:"), err
 
 
-def test_unsat_coverage_by_exact_certificate_when_scip_has_no_time(monkeypatch):
-    """With no budget for SCIP's coverage query, the exact certificate proves coverage."""
+def test_unsat_coverage_by_exact_certificate_without_scip(monkeypatch):
+    """The exact certificate proves coverage; SCIP is never asked when it does."""
+    import verishallow.solvers.milp as milp
     import verishallow.verify as V
 
-    monkeypatch.setattr(V, "SCIP_COVERAGE_SECONDS", 0.0)
-    monkeypatch.setattr(V, "SCIP_COVERAGE_FACTOR", 0.0)
+    def no_scip(*args, **kw):
+        raise AssertionError("SCIP's coverage query ran although the certificate proved it")
+
+    monkeypatch.setattr(milp, "find_uncovered", no_scip)
     rng = np.random.default_rng(3)
     net = ReLUNetwork([rng.normal(size=(6, 2)), rng.normal(size=(5, 6)), rng.normal(size=(1, 5))],
                       [rng.normal(size=6), rng.normal(size=5), rng.normal(size=1)])

@@ -31,11 +31,12 @@ Method, cheapest first:
    the disjunct impossible. All disjuncts of all cases impossible: ``unsat``.
 4. **Regions**: :func:`verishallow.regions.enumerate_regions` per input case; each region is
    checked as soon as it is found (``on_region``) and the search stops at the first replayed
-   counterexample. ``unsat`` needs every case's partition to be proved complete: by SCIP's
-   coverage query within its budget (``SCIP_COVERAGE_SECONDS``), else by the exact certificate
-   of the partition (adjacency closure with complete facet lists, re-checked in rational
-   arithmetic by the independent checker; not bounded by ``time_limit``); otherwise the answer
-   is ``unknown`` with the reason.
+   counterexample. ``unsat`` needs every case's partition to be proved complete by the one
+   coverage proof (:func:`verishallow.proofs.coverage.prove_coverage`: the exact certificate
+   of the partition, adjacency closure with complete facet lists re-checked in rational
+   arithmetic by the independent checker, then SCIP's query if that fails), within what is
+   left of ``time_limit`` (else its budget rule); otherwise the answer is ``unknown`` with the
+   reason.
 
 **Exactness.** A counterexample is reported only after *replay*: the float64 forward pass and
 the exact rational forward pass (:meth:`ReLUNetwork.exact_forward`) must both satisfy the
@@ -95,13 +96,6 @@ NUDGES = (1e-12, 1e-9, 1e-6, 1e-3)
 BOUND_MARGIN_ULPS = 8.0
 #: Seed of the sampling stage (results are reproducible).
 SEED = 0
-#: SCIP's coverage query gets at most ``max(SCIP_COVERAGE_SECONDS, SCIP_COVERAGE_FACTOR x the
-#: enumeration time)`` (and never more than the time left): on small nets it answers in a
-#: fraction of that; on ACAS Xu sized nets it does not answer in minutes, and the exact
-#: certificate (adjacency closure checked in rational arithmetic, about 15 ms of CPU per
-#: region there, shared by the workers) proves coverage instead.
-SCIP_COVERAGE_SECONDS = 30.0
-SCIP_COVERAGE_FACTOR = 1.0
 
 _EPS = float(np.finfo(np.float64).eps)
 STATUSES = ("unsat", "sat", "unknown")
@@ -691,33 +685,16 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
 def _prove_coverage(net: ReLUNetwork, domain: Domain, part, left: float | None,
                     deadline: float, proofs: list[str], workers: int | None = 1,
                     on_thin_region: Callable | None = None) -> str | None:
-    """Prove that ``part`` covers ``domain``: SCIP's query within its budget, else the exact
-    certificate (:mod:`verishallow.proofs.partition`, re-checked by the independent
-    :mod:`verishallow.proofs.partition_checker`). None when proved (the proof's name goes to
-    ``proofs``),
-    else why not."""
-    from .solvers.milp import find_uncovered
+    """Prove that ``part`` covers ``domain`` with the one coverage proof
+    (:func:`verishallow.proofs.coverage.prove_coverage`: the exact certificate, re-checked by
+    the independent checker, then SCIP if that fails) within what is left of the time limit.
+    None when proved (the proof's name goes to ``proofs``), else why not."""
+    from .proofs.coverage import prove_coverage
 
-    budget = max(SCIP_COVERAGE_SECONDS, SCIP_COVERAGE_FACTOR * part.seconds)
-    if left is not None:
-        budget = min(budget, left)
-    cov = find_uncovered(net, domain, [r.pattern for r in part.regions], time_limit=budget)
-    if cov.status == "covered":
-        proofs.append("SCIP")
-        return None
-    if cov.status == "uncovered":
-        return ("SCIP found a point outside every enumerated region (a region engine bug; "
-                "please report)")
-    if time.perf_counter() >= deadline:
-        return "time limit reached in the SCIP coverage proof"
-    from .proofs.partition import certify
-    from .proofs.partition_checker import check_certificate
-
-    cert = certify(net, domain, partition=part, z3=False, workers=workers,
-                   on_thin_region=on_thin_region)
-    check = check_certificate(cert, net, workers=workers)
-    if cert.get("complete") and check.valid:
+    proof = prove_coverage(part, time_limit=left, workers=workers,
+                           on_thin_region=on_thin_region)
+    if proof.by == "certificate":
         proofs.append("an exact certificate (adjacency closure, rational arithmetic)")
-        return None
-    first = check.failures[0] if check.failures else "certificate incomplete"
-    return f"SCIP status {cov.scip_status}; exact certificate failed: {first}"
+    elif proof.by == "scip":
+        proofs.append("SCIP")
+    return proof.reason

@@ -73,7 +73,7 @@ def z3_summary(report: dict | None) -> dict | None:
                    "stands alone).")
 @method_option()
 @click.option("--no-coverage-proof", is_flag=True,
-              help="Skip the SCIP coverage query (the certificate proves coverage anyway).")
+              help="No effect, kept for old scripts: the certificate is the coverage proof.")
 @scip_time_limit_option
 @workers_option
 @scheduler_option
@@ -101,7 +101,8 @@ def command(model: str, domain: str | None, output: str | None, z3: bool, z3_tim
     show = not (quiet or as_json)
     bar = ProgressBar(enabled=show)
     try:
-        part = enumerate_regions(net, dom, method=method, prove_coverage=not no_coverage_proof,
+        # the certificate written below is the coverage proof: no second one here
+        part = enumerate_regions(net, dom, method=method, prove_coverage=False,
                                  progress=bar, time_limit=time_limit, workers=workers,
                                  scheduler=scheduler)
     finally:

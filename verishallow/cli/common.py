@@ -339,8 +339,10 @@ def method_option(extra: str = ""):
              "SCIP enumeration.")
 
 
-scip_time_limit_option = click.option("--time-limit", type=float, default=None,
-                                      help="SCIP time limit in seconds.")
+scip_time_limit_option = click.option(
+    "--time-limit", type=float, default=None,
+    help="Seconds for SCIP's enumeration (--method milp) and for the coverage proof (default: "
+         "120 s or 16x the enumeration time, whichever is more).")
 workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
                               help="Worker processes for the region search and the "
                                    "certificate evidence (default: all cores). Results are "

@@ -60,7 +60,8 @@ def write_all(outputs: list[tuple[Path, bytes]]) -> None:
               help="Also write the shallow network as .npz.")
 @method_option()
 @click.option("--no-coverage-proof", is_flag=True,
-              help="Skip the SCIP query that proves no region is missing (graph/subdivision).")
+              help="Skip the coverage proof (that no region is missing): the exact certificate "
+                   "first, SCIP's query as the fallback.")
 @scip_time_limit_option
 @click.option("--certificate", "cert_path", type=click.Path(), default=None,
               help="Also write an audit certificate of the same partition (.json or .json.gz; "
@@ -80,8 +81,11 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
     model's bundled domain is used. Outputs are written atomically, only after the whole
     network is built.
     """
+    from ..proofs.coverage import prove_coverage
+    from ..proofs.partition import certificate_bytes, certify
     from ..regions import enumerate_regions
     from ..shallow import ShallowBuilder, to_json, to_npz_bytes, to_onnx
+    from .regions import coverage_line
 
     t0 = time.perf_counter()
     out = Path(output) if output else default_output(model)
@@ -92,12 +96,20 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
     builder = ShallowBuilder(net, dom)
     bar = ProgressBar(enabled=not (quiet or as_json))
     try:
-        part = enumerate_regions(net, dom, method=method, prove_coverage=not no_coverage_proof,
+        part = enumerate_regions(net, dom, method=method, prove_coverage=False,
                                  progress=bar, time_limit=time_limit,
                                  on_region=builder.add_region, workers=workers,
                                  scheduler=scheduler)
     finally:
         bar.close()
+    proof = None
+    if not no_coverage_proof and part.method != "milp":
+        bar = ProgressBar(enabled=not (quiet or as_json), desc="coverage proof")
+        try:
+            proof = prove_coverage(part, time_limit=time_limit, workers=workers,
+                                   progress=bar.count)
+        finally:
+            bar.close()
     shallow = builder.build(part)
     main_bytes = to_npz_bytes(shallow) if out.suffix == ".npz" else \
         to_json(shallow).encode("utf-8")
@@ -106,15 +118,14 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
         outputs.append((Path(onnx_path), to_onnx(shallow).SerializeToString()))
     if npz_path:
         outputs.append((Path(npz_path), to_npz_bytes(shallow)))
-    cert = None
-    if cert_path:
-        from ..proofs.partition import certificate_bytes, certify
-
+    cert = proof.certificate if proof is not None else None
+    if cert_path and cert is None:
         bar = ProgressBar(enabled=not (quiet or as_json), desc="certify")
         try:
             cert = certify(net, dom, partition=part, workers=workers, progress=bar.count)
         finally:
             bar.close()
+    if cert_path:
         outputs.append((Path(cert_path), certificate_bytes(cert, cert_path)))
     write_all(outputs)
     summary = shallow.summary()
@@ -135,7 +146,8 @@ def command(model: str, domain: str | None, output: str | None, onnx_path: str |
         return
     click.echo(f"{model}: {report['regions']} regions, {report['hyperplanes']} hyperplanes, "
                f"{report['function_pieces']} function pieces ({report['seconds']:.2f} s)")
-    click.echo("coverage: " + ("proved complete by SCIP" if shallow.complete else "not proved"))
+    click.echo("coverage: " + coverage_line(shallow.complete, part.stats.get("coverage"),
+                                            part.method))
     if cert is not None:
         click.echo("certificate: " + ("complete" if cert["complete"] else
                                       f"INCOMPLETE ({cert['problems'][0]})"))

@@ -173,8 +173,10 @@ class Partition:
             "stable_neurons": self.stable_neurons,
             "unstable_neurons": self.unstable_neurons,
             "method": self.method,
-            "seconds": self.seconds,
+            # the whole run: the enumeration (``Partition.seconds``) and its coverage proof
+            "seconds": self.seconds + float((self.stats.get("coverage") or {}).get("seconds", 0)),
             "complete": self.complete,
-            # the SCIP query's answer (status, seconds, solves, time_limit); None if not run
+            # the coverage proof's record (proofs.coverage: certificate, SCIP, budget, reason);
+            # None if not run
             "coverage": self.stats.get("coverage"),
         }

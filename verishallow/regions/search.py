@@ -457,42 +457,13 @@ def stream_regions(net: ReLUNetwork, domain: Domain | None, store: str | Path,
                 "lps": oracle.lp_count,
             })
         cov_done = rs.manifest.get("coverage") or {}
-        if prove_coverage and cov_done.get("status") not in ("covered", "uncovered"):
-            coverage, complete = prove_coverage_by_scip(net, domain, rs.patterns(), "graph",
-                                                        time_limit)
-            rs.set_coverage(coverage, complete)
+        if prove_coverage and cov_done.get("status") != "covered":
+            from ..proofs.coverage import prove_coverage as coverage_proof
+
+            part = rs.partition(net, domain)
+            proof = coverage_proof(part, time_limit=time_limit, workers=workers)
+            rs.set_coverage(proof.entry, proof.complete)
     return rs
-
-
-#: Without an explicit ``time_limit`` the SCIP coverage query gets this many seconds, or
-#: ``COVERAGE_BUDGET_FACTOR`` times the enumeration's own time if that is more: small and
-#: medium networks finish far inside it, while on ACAS Xu sized networks (where single shards
-#: take seconds) an unbounded query would keep a finished enumeration waiting for hours. When
-#: the budget runs out the partition is reported with ``complete = False`` and the reason;
-#: certificates (``verishallow certify``) prove coverage without SCIP.
-COVERAGE_BUDGET_SECONDS = 120.0
-COVERAGE_BUDGET_FACTOR = 2.0
-
-
-def prove_coverage_by_scip(net: ReLUNetwork, domain: Domain, patterns, method: str,
-                           time_limit: float | None, enumeration_seconds: float | None = None
-                           ) -> tuple[dict, bool]:
-    """SCIP's proof that no pattern outside ``patterns`` has an interior point:
-    ``(stats entry, complete)``. A region SCIP finds that the search missed is a bug."""
-    from ..solvers import milp
-
-    budget = time_limit
-    if budget is None:
-        budget = max(COVERAGE_BUDGET_SECONDS, COVERAGE_BUDGET_FACTOR * (enumeration_seconds or 0))
-    cov = milp.find_uncovered(net, domain, patterns, time_limit=budget)
-    if cov.status == "uncovered":
-        raise RuntimeError(
-            f"{method} search missed a region that SCIP found (pattern with witness "
-            f"{np.array2string(cov.witness, precision=17)}); please report this"
-        )
-    entry = {"status": cov.status, "seconds": cov.seconds, "scip_status": cov.scip_status,
-             "solves": cov.solves, "time_limit": budget}
-    return entry, cov.status == "covered"
 
 
 def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
@@ -534,10 +505,10 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
 
     ``method="auto"`` (default) takes the subdivision engine for inputs with one or two free
     coordinates (serial runs) and the graph search otherwise. ``method="graph"`` walks the
-    region adjacency graph and (if ``prove_coverage``) confirms with SCIP that no other pattern
-    has an interior point (``time_limit`` seconds, default: see ``COVERAGE_BUDGET_SECONDS``);
-    ``method="milp"`` has SCIP enumerate the patterns directly. ``Partition.complete`` is True
-    once SCIP proved coverage.
+    region adjacency graph; with ``prove_coverage`` the one coverage proof
+    (:func:`verishallow.proofs.coverage.prove_coverage`: exact certificate first, SCIP as the
+    fallback, one budget rule; ``time_limit`` bounds it) decides ``Partition.complete``.
+    ``method="milp"`` has SCIP enumerate the patterns directly (complete by itself).
     ``workers`` processes (None: all cores) or a Dask ``scheduler`` (address or
     ``distributed.Client``) share the graph search's geometry work; the result is identical to
     a serial run.
@@ -588,18 +559,19 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
             builder, oracle, red, bounds = subdivision_search(net, domain, progress, on_region,
                                                               stats["subdivision"])
         complete = False
-        if prove_coverage:
-            stats["coverage"], complete = prove_coverage_by_scip(
-                net, domain, [loc.pattern for loc in builder.local], method, time_limit,
-                time.perf_counter() - t0)
     else:
         builder, oracle, red, bounds, complete = milp_search(net, domain, progress, time_limit,
                                                               on_region)
     regions, graph = builder.finish(oracle)
     stats["lps"] = oracle.lp_count
     stats["rejected"] = oracle.rejected
-    return Partition(net, domain, regions, graph, method, complete, bounds, red,
+    part = Partition(net, domain, regions, graph, method, complete, bounds, red,
                      time.perf_counter() - t0, stats)
+    if prove_coverage and method != "milp":  # SCIP's enumeration is complete by itself
+        from ..proofs.coverage import prove_coverage as coverage_proof
+
+        coverage_proof(part, time_limit=time_limit, workers=workers)
+    return part
 
 
 def _enumerate_with_store(net: ReLUNetwork, domain: Domain, method: str, prove_coverage: bool,

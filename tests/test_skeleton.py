@@ -7,14 +7,13 @@ from math import comb
 
 import numpy as np
 import pytest
+from test_regions import brute_force_regions
+from test_subdivision import assert_regions_sound, random_net
 
 from verishallow.domain import Box, Polytope, Whole
 from verishallow.network import ReLUNetwork, pattern_key
 from verishallow.regions import enumerate_regions
 from verishallow.regions.geometry import REGION_RADIUS_TOL
-
-from test_regions import brute_force_regions
-from test_subdivision import assert_regions_sound, random_net
 
 
 def skeleton(net, dom, fallback_ok=False):

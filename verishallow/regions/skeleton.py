@@ -132,6 +132,7 @@ class _Skeleton:
         self.Z = np.zeros((cap, 0))  # the current layer's pre-activations
         self.S = np.zeros((cap, 0))  # and their rounding scales
         self.n = n
+        self.centre = np.zeros(d)  # of the artificial box
         self.E = np.zeros((max(1024, 4 * len(E)), 2), dtype=np.int64)
         self.E[:len(E)] = E
         self.ne = len(E)
@@ -343,6 +344,7 @@ class _Result:
         self.oracle: list[tuple[int, LocalRegion]] = []
         self.rejected: list[tuple[np.ndarray, float | None]] = []
         self.box_ok = True
+        self.need = 0.0  # box half-width the failed box test asks for (inf: unknown)
         self.oracle_cells = 0
 
 
@@ -386,15 +388,54 @@ def _regions_of(sk: _Skeleton, net: ReLUNetwork, bounds: Bounds, oracle: RegionO
     bits[:, stable] = bounds.stable_active[stable]
     res = _Result()
     has_art = labs >= art_base
+    if has_art.any():  # the box test first: a failure wastes no geometry
+        unb = np.flatnonzero(np.bincount(pr, weights=has_art[pv].any(axis=1), minlength=m))
+        sel = np.isin(pr, unb)
+        upv, upr = pv[sel], np.searchsorted(unb, pr[sel])
+        ust = np.searchsorted(upr, np.arange(len(unb) + 1))
+        for r0, r1 in _chunks(ust):
+            p0, p1 = ust[r0], ust[r1]
+            Hn, cn, zero, _, _ = _rows(net, oracle, bits[unb[r0:r1]])
+            need = _box_test(sk, oracle, Hn, cn, zero, upv[p0:p1], upr[p0:p1] - r0, labs, has_art,
+                             art_base, r1 - r0)
+            res.need = max(res.need, need)
+        if res.need > 0:
+            res.box_ok = False
+            return res
+    for r0, r1 in _chunks(starts):
+        _chunk(sk, net, oracle, bits, pv, pr, starts, labs, has_art, art_base, r0, r1, res)
+    return res
+
+
+def _chunks(starts: np.ndarray):
+    """Ranges of regions with about ``CHUNK_PAIRS`` (vertex, region) pairs each."""
+    m = len(starts) - 1
     r0 = 0
     while r0 < m:
         r1 = int(np.searchsorted(starts, starts[r0] + CHUNK_PAIRS, side="right")) - 1
         r1 = min(max(r1, r0 + 1), m)
-        _chunk(sk, net, oracle, bits, pv, pr, starts, labs, has_art, art_base, r0, r1, res)
-        if not res.box_ok:
-            return res
+        yield r0, r1
         r0 = r1
-    return res
+
+
+def _rows(net: ReLUNetwork, oracle: RegionOracle, B: np.ndarray) -> tuple:
+    """Unit rows ``Hn[i, :, k] . x <= cn[i, k]`` of the unstable neurons for patterns ``B``,
+    the zero-row mask, patterns contradicted by a zero row, and identically zero neurons."""
+    U = oracle.unstable
+    mc, N = B.shape
+    A_all, d_all, _, _ = _local_maps(net, B)
+    Au, du, s = A_all[:, :, U], d_all[:, U], B[:, U]
+    sigma = np.where(s, -1.0, 1.0)
+    H = sigma[:, None, :] * Au
+    c = -sigma * du
+    norms = np.sqrt(np.einsum("mdk,mdk->mk", H, H))
+    scale = np.maximum(1.0, np.abs(Au).max(axis=(1, 2))) if U.size else np.ones(mc)
+    zero = norms <= ZERO_ROW_TOL * scale[:, None]
+    bad_zero = (zero & ((s & (du <= 0)) | (~s & (du > 0)))).any(axis=1)
+    zero_neurons = np.zeros((mc, N), dtype=bool)
+    zero_neurons[:, U] = zero & (du == 0)
+    safe = np.where(zero, 1.0, norms)
+    return H / safe[:, None, :], c / safe, zero, bad_zero, zero_neurons
 
 
 def _chunk(sk: _Skeleton, net: ReLUNetwork, oracle: RegionOracle, bits: np.ndarray,
@@ -410,20 +451,7 @@ def _chunk(sk: _Skeleton, net: ReLUNetwork, oracle: RegionOracle, bits: np.ndarr
     pv, pr = pv_all[p0:p1], pr_all[p0:p1] - r0
     cnt = np.diff(starts[r0:r1 + 1])
     B = bits[r0:r1]
-    A_all, d_all, _, _ = _local_maps(net, B)
-    Au, du, s = A_all[:, :, U], d_all[:, U], B[:, U]
-    sigma = np.where(s, -1.0, 1.0)
-    H = sigma[:, None, :] * Au
-    c = -sigma * du
-    norms = np.sqrt(np.einsum("mdk,mdk->mk", H, H))
-    scale = np.maximum(1.0, np.abs(Au).max(axis=(1, 2))) if U.size else np.ones(mc)
-    zero = norms <= ZERO_ROW_TOL * scale[:, None]
-    bad_zero = (zero & ((s & (du <= 0)) | (~s & (du > 0)))).any(axis=1)
-    zero_neurons = np.zeros((mc, N), dtype=bool)
-    zero_neurons[:, U] = zero & (du == 0)
-    safe = np.where(zero, 1.0, norms)
-    Hn = H / safe[:, None, :]
-    cn = c / safe
+    Hn, cn, zero, bad_zero, zero_neurons = _rows(net, oracle, B)
     X = sk.X
     Xv = X[pv]
     ctr = np.add.reduceat(Xv, starts[r0:r1] - p0, axis=0) / cnt[:, None]
@@ -509,11 +537,6 @@ def _chunk(sk: _Skeleton, net: ReLUNetwork, oracle: RegionOracle, bits: np.ndarr
     empty = r_upper < REGION_RADIUS_TOL / SAFETY
     suspect |= ~(region | empty)
 
-    if unbounded.any() and not _box_test(sk, oracle, Hn, zero, pv, pr, labs, has_art,
-                                         art_base, unbounded, mc):
-        res.box_ok = False
-        return
-
     # fast regions go to flat arrays; the oracle decides the suspect ones
     fast = region & ~suspect
     for i in np.flatnonzero(suspect):
@@ -542,20 +565,23 @@ def _ratio_min(slack: np.ndarray, cos: np.ndarray, skip: np.ndarray) -> np.ndarr
     return out
 
 
-def _box_test(sk: _Skeleton, oracle: RegionOracle, Hn: np.ndarray, zero: np.ndarray,
-              pv: np.ndarray, pr: np.ndarray, labs: np.ndarray, has_art: np.ndarray,
-              art_base: int, unbounded: np.ndarray, mc: int) -> bool:
-    """The recession test of the module docstring for the box-touching regions of a chunk."""
+def _box_test(sk: _Skeleton, oracle: RegionOracle, Hn: np.ndarray, cn: np.ndarray,
+              zero: np.ndarray, pv: np.ndarray, pr: np.ndarray, labs: np.ndarray,
+              has_art: np.ndarray, art_base: int, mc: int) -> float:
+    """The recession test of the module docstring for box-touching regions ``0 .. mc - 1``
+    (their rows ``Hn``; ``pv``, ``pr`` their (vertex, region) pairs). Returns 0 if it passes,
+    else the distance from the centre (sup norm) of the farthest point where a tested ray
+    leaves its region, ``inf`` when there is none to name."""
     d, N = sk.d, sk.N
-    G = oracle.G
+    G, h = oracle.G, oracle.h
     U = oracle.unstable
     n_art = has_art[pv].sum(axis=1)
     inner = np.bincount(pr, weights=n_art == 0, minlength=mc)
-    if np.any(unbounded & (inner == 0)):
-        return False
+    if np.any(inner == 0):
+        return np.inf
     q = np.flatnonzero(n_art == 1)
     if not q.size:
-        return True
+        return 0.0
     ql = labs[pv[q]]  # (nq, d) sorted: the art label is last
     qr = pr[q]
     art = ql[:, -1] - art_base
@@ -574,20 +600,34 @@ def _box_test(sk: _Skeleton, oracle: RegionOracle, Hn: np.ndarray, zero: np.ndar
             M[isd] = G[rl[isd] - N]
         _, sv, vh = np.linalg.svd(M)
         if np.any(sv[:, -1] <= RAY_PARALLEL_TOL * np.maximum(sv[:, 0], 1e-300)):
-            return False
+            return np.inf
         e = vh[:, -1, :]
         ek = e[np.arange(len(q)), axis]
         if np.any(np.abs(ek) <= RAY_PARALLEL_TOL):
-            return False
+            return np.inf
         e = e * (np.sign(ek) * np.where(upper, 1.0, -1.0))[:, None]
-    if U.size:
-        he = np.einsum("qd,qdk->qk", e, Hn[qr])
-        he[zero[qr]] = -np.inf
-        if np.any(he > RAY_TOL):
-            return False
-    if len(G) and np.any(e @ G.T > RAY_TOL):
-        return False
-    return True
+    X = sk.X[pv[q]]
+    t = np.full(len(q), np.inf)  # how far each ray stays in its region
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if U.size:
+            Hq = Hn[qr]
+            he = np.einsum("qd,qdk->qk", e, Hq)
+            he[zero[qr]] = -np.inf
+            bad = he > RAY_TOL
+            if bad.any():
+                sl = cn[qr] - np.einsum("qd,qdk->qk", X, Hq)
+                t = np.minimum(t, np.where(bad, np.maximum(sl, 0.0) / he, np.inf).min(axis=1))
+        if len(G):
+            ge = e @ G.T
+            bad = ge > RAY_TOL
+            if bad.any():
+                sl = h - X @ G.T
+                t = np.minimum(t, np.where(bad, np.maximum(sl, 0.0) / ge, np.inf).min(axis=1))
+    fail = np.isfinite(t)
+    if not fail.any():
+        return 0.0
+    far = X[fail] + t[fail, None] * e[fail]
+    return float(np.max(np.abs(far - sk.centre)))
 
 
 # ----- regions, neighbours and the adjacency graph from flat arrays ----------------------------
@@ -694,58 +734,92 @@ class _SkeletonBuilder(RegionBuilder):
     def lift(self, rid: int, neighbours: list[tuple[int, ...]] | None = None) -> Region:
         return self.finish(None)[0][rid]
 
+    def _neighbours(self, oracle: RegionOracle | None
+                    ) -> tuple[list[tuple[int, ...]], dict[tuple[int, int], tuple[int, ...]]]:
+        """Per facet the regions across it, and the edge labels; in numpy for single-neuron
+        facets of regions without identically zero neurons, by the general rule otherwise."""
+        m, N = self.P.shape
+        nf = len(self.f_reg)
+        neuron = np.array([k == "neuron" for k in self.f_kind], dtype=bool)
+        single = neuron & np.array([len(i) == 1 for i in self.f_ids], dtype=bool)
+        j = np.array([i[0] for i in self.f_ids], dtype=np.int64) if nf else \
+            np.zeros(0, dtype=np.int64)
+        layer_of = np.repeat(np.arange(len(self.net.hidden_widths)), self.net.hidden_widths)
+        zl = np.where(self.zero.any(axis=1),
+                      np.max(np.where(self.zero, layer_of[None, :], -1), axis=1), -1)
+        simple = single & (zl[self.f_reg] <= layer_of[np.where(neuron, j, 0)])
+        # (region, neuron) codes of every neuron facet: the "shares a neuron" test
+        codes = np.sort(np.array([r * N + i for r, ids, nn in
+                                  zip(self.f_reg.tolist(), self.f_ids, neuron.tolist(),
+                                      strict=True) if nn for i in ids], dtype=np.int64))
+
+        def shares(regs: np.ndarray, neurons: np.ndarray) -> np.ndarray:
+            c = regs * N + neurons
+            pos = np.minimum(np.searchsorted(codes, c), max(len(codes) - 1, 0))
+            return (codes[pos] == c) if len(codes) else np.zeros(len(c), dtype=bool)
+
+        Pk = np.packbits(self.P, axis=1)
+        nb = Pk.shape[1]
+        kv = np.ascontiguousarray(Pk).view(np.dtype((np.void, nb))).ravel()
+        order = np.argsort(kv)
+        skv = kv[order]
+        q = np.flatnonzero(simple)
+        K = Pk[self.f_reg[q]].copy()
+        jq = j[q]
+        K[np.arange(len(q)), jq >> 3] ^= (0x80 >> (jq & 7)).astype(np.uint8)
+        kq = np.ascontiguousarray(K).view(np.dtype((np.void, nb))).ravel()
+        pos = np.minimum(np.searchsorted(skv, kq), m - 1)
+        hit = skv[pos] == kq
+        other = np.where(hit, order[pos], -1)
+        hit &= shares(np.maximum(other, 0), jq)
+        nbrs: list[tuple[int, ...]] = [()] * nf
+        for k, o in zip(q[hit].tolist(), other[hit].tolist(), strict=True):
+            nbrs[k] = (o,)
+        ra, rb = self.f_reg[q[hit]], other[hit]
+        trip = np.unique(np.column_stack([np.minimum(ra, rb), np.maximum(ra, rb), jq[hit]]),
+                         axis=0)
+        edges: dict[tuple[int, int], tuple[int, ...]] = {}
+        for a, b, i in trip.tolist():
+            old = edges.get((a, b))
+            edges[(a, b)] = (i,) if old is None else tuple(sorted(set(old) | {i}))
+        index = {pattern_key(p): i for i, p in enumerate(self.P)}
+        for k in np.flatnonzero(neuron & ~simple).tolist():  # the general rule
+            rid, ids = int(self.f_reg[k]), self.f_ids[k]
+            if oracle is not None:
+                cand = [index.get(pattern_key(p)) for p in
+                        oracle.neighbour_patterns(self.local[rid], _Light_facet(ids))]
+            else:
+                p = self.P[rid].copy()
+                p[list(ids)] = ~p[list(ids)]
+                cand = [index.get(pattern_key(p))]
+            hits = sorted(o for o in cand if o is not None
+                          and shares(np.full(len(ids), o), np.array(ids)).any())
+            for o in hits:
+                e = (rid, o) if rid < o else (o, rid)
+                old = edges.get(e)
+                edges[e] = ids if old is None else tuple(sorted(set(old) | set(ids)))
+            nbrs[k] = tuple(hits)
+        return nbrs, edges
+
     def finish(self, oracle: RegionOracle | None) -> tuple[list[Region], nx.Graph]:
         if self._built is not None:
             return self._built
         red = self.red
         m = len(self.P)
-        N = self.net.n_hidden
         alpha, beta = self._models()
         block = np.hstack([red.lift_rows(self.f_norm), red.lift(self.f_pt)])
         centers = red.lift(self.centers)
-        keys = [int.from_bytes(row.tobytes(), "big") for row in np.packbits(self.P, axis=1)]
-        index = {k: i for i, k in enumerate(keys)}
-        masks = [int.from_bytes(row.tobytes(), "big")
-                 for row in np.packbits(np.eye(N, dtype=bool), axis=1)]
-        layer_of = np.repeat(np.arange(len(self.net.hidden_widths)), self.net.hidden_widths)
-        zl = np.where(self.zero.any(axis=1),
-                      np.max(np.where(self.zero, layer_of[None, :], -1), axis=1), -1).tolist()
-        lol = layer_of.tolist()
-        # (region, neuron) codes of every neuron facet: the "shares a neuron" test
-        on = {r * N + j for r, ids, kind in zip(self.f_reg.tolist(), self.f_ids, self.f_kind,
-                                                strict=True) if kind == "neuron" for j in ids}
+        nbrs, edges = self._neighbours(oracle)
         offs = self.f_off.tolist()
         starts = self.f_start.tolist()
         ids_l, kind_l = self.f_ids, self.f_kind
-        edges: dict[tuple[int, int], tuple[int, ...]] = {}
         regions: list[Region] = []
         for rid in range(m):
             f0, f1 = starts[rid], starts[rid + 1]
             blk = block[f0:f1]
-            facets = []
-            for q in range(f0, f1):
-                ids = ids_l[q]
-                found: tuple[int, ...] = ()
-                if kind_l[q] == "neuron":
-                    if zl[rid] > lol[ids[0]] and oracle is not None:  # ambiguous: general rule
-                        loc = self.local[rid]
-                        cand = [self.index.get(pattern_key(p)) for p in
-                                oracle.neighbour_patterns(loc, _Light_facet(ids))]
-                    else:
-                        key = keys[rid]
-                        for i in ids:
-                            key ^= masks[i]
-                        cand = [index.get(key)]
-                    hits = sorted(j for j in cand if j is not None
-                                  and any(j * N + i in on for i in ids))
-                    for j in hits:
-                        e = (rid, j) if rid < j else (j, rid)
-                        old = edges.get(e)
-                        edges[e] = ids if old is None or old == ids else \
-                            tuple(sorted(set(old) | set(ids)))
-                    found = tuple(hits)
-                facets.append(Facet.from_block(kind_l[q], ids, blk, q - f0, offs[q], found))
-            regions.append(Region(rid, self.P[rid], tuple(facets), centers[rid],
+            facets = tuple(Facet.from_block(kind_l[q], ids_l[q], blk, q - f0, offs[q], nbrs[q])
+                           for q in range(f0, f1))
+            regions.append(Region(rid, self.P[rid], facets, centers[rid],
                                   float(self.radii[rid]), alpha[rid], beta[rid]))
         graph = nx.Graph()
         graph.add_nodes_from(range(m))
@@ -794,6 +868,7 @@ def skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None 
         runs += 1
         lo, hi, side_rows = _box(oracle, d, half, centre)
         sk = _start(oracle, lo, hi, side_rows, N, L, W)
+        sk.centre = centre
         for layer in range(len(rnet.hidden_widths)):
             _phase(progress, f"splitting by layer {layer + 1}/{len(rnet.hidden_widths)} "
                              f"({sk.n} vertices)")
@@ -806,7 +881,9 @@ def skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None 
         res = _regions_of(sk, rnet, bounds, oracle, art_base)
         if res.box_ok:
             break
-        half *= BOX_GROWTH
+        # grow at least by BOX_GROWTH, and past the farthest point a failed ray reached
+        half = max(half * BOX_GROWTH, 2.0 * res.need) if np.isfinite(res.need) else \
+            half * BOX_GROWTH
         if half > BOX_MAX:
             raise Degenerate(f"the arrangement reaches beyond {BOX_MAX:g} from the centre")
     if stats is not None:

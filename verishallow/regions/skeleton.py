@@ -517,9 +517,14 @@ def _chunk(sk: _Skeleton, net: ReLUNetwork, oracle: RegionOracle, bits: np.ndarr
     # in-plane radius at each facet point against every other row of its region
     rad = np.full(nf, lp.RADIUS_CAP)
     if U.size:
-        Hf = Hn[f_r]  # (nf, d, nU)
-        sl = cn[f_r] - np.einsum("fd,fdk->fk", points, Hf)
-        cos = np.einsum("fd,fdk->fk", fnorm, Hf)
+        # padded per-region facet blocks, as for the vertices (no (facet, d, nU) gather)
+        fst = np.searchsorted(f_r, np.arange(mc + 1))
+        fpos = np.arange(nf) - fst[f_r]
+        Fp = np.zeros((mc, int(np.diff(fst).max(initial=1)), d))
+        Fp[f_r, fpos] = points
+        sl = (cn[:, None, :] - Fp @ Hn)[f_r, fpos]
+        Fp[f_r, fpos] = fnorm
+        cos = (Fp @ Hn)[f_r, fpos]
         own = np.zeros_like(sl, dtype=bool)
         own[np.flatnonzero(~is_dom), col[~is_dom]] = True
         skip = own | zero[f_r]
@@ -843,7 +848,18 @@ def skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None 
                     ) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds]:
     """Every region of ``net`` on ``domain`` by edge subdivision (any input dimension); same
     return values as ``graph_search``. Raises :class:`Degenerate` where the arrangement is
-    not in general position (the caller falls back to the graph search)."""
+    not in general position (the caller falls back to the graph search). Runs with one BLAS
+    thread: its products are many small batched ones, and BLAS threads cost up to 1.5x on a
+    loaded 2-core machine (measured on the 3-16-16-1 benchmark net)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _skeleton_search(net, domain, progress, on_region, stats)
+
+
+def _skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None,
+                     on_region: OnRegion | None, stats: dict | None
+                     ) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds]:
     red, rnet, bounds, oracle = prepare(net, domain)
     d = rnet.input_dim
     N = rnet.n_hidden

@@ -2,7 +2,7 @@
 
 ``verishallow verify SPEC --network N=MODEL.onnx``: Cast to integer and bool types (constant on
 the query's input box), Shape and other integer outputs (exact comparisons), queries without an
-output constraint, and the element-type rule (floating-point types only with --float-as-real).
+output constraint, and the element-type rule (float types read as real unless --strict-float).
 The models mirror the suite's own (see docs/vnnlib-satisfactory.md).
 """
 
@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 from verishallow.cli import main
-from verishallow.cli.verify import FLOAT_AS_REAL_ENV
+from verishallow.cli.verify import STRICT_FLOAT_ENV
 
 F, I64, BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
 
@@ -136,24 +136,24 @@ def test_a_query_without_output_constraints(tmp_path, bound, verdict):
     assert code == (0 if verdict == "unsat" else 1)
 
 
-def test_float_types_need_consent(tmp_path):
-    # VNN-LIB 2.0: a solver refuses types it cannot analyse soundly; the analysis is exact
-    # over the reals, so float32 is read as real only when the user says so
+def test_float_types_read_as_real_unless_strict(tmp_path):
+    # the analysis is exact over the reals: float32 declarations are read as real by default
+    # (as other verifiers do); --strict-float (or its variable) refuses them in one line
     model = cast_net(tmp_path, BOOL)
     spec = query(tmp_path, BOOL_BOX + "(assert (<= Y[0] 0.5))", x="float32 [1]",
                  y="float32 [1]")
     code, out, err = verify(spec, model)
-    lines = err.splitlines()
-    assert code == 2 and out == "" and len(lines) == 1
-    assert "q.vnnlib:3: X is declared float32" in lines[0] and "--float-as-real" in lines[0]
-    for extra, env in ((("--float-as-real",), None), ((), {FLOAT_AS_REAL_ENV: "1"})):
+    assert code == 0 and out.splitlines()[0] == "unsat", err
+    for extra, env in ((("--strict-float",), None), ((), {STRICT_FLOAT_ENV: "1"})):
         code, out, err = verify(spec, model, *extra, env=env)
-        assert code == 0 and out.splitlines()[0] == "unsat", err
-    # consent reads every float type as real, so a float64 declaration fits a float32 model
-    # (the standard exempts real from the type match); without it, the type is refused first
+        lines = err.splitlines()
+        assert code == 2 and out == "" and len(lines) == 1, err
+        assert "q.vnnlib:3: X is declared float32" in lines[0] and "--strict-float" in lines[0]
+    # read as real, every float type fits a float32 model (the standard exempts real from
+    # the type match); strict, the type is refused first
     spec = query(tmp_path, BOOL_BOX + "(assert (<= Y[0] 0.5))", x="float64 [1]",
                  y="float16 [1]")
-    code, out, err = verify(spec, model, "--float-as-real")
+    code, out, err = verify(spec, model, "--float-as-real")  # old scripts: accepted, no-op
     assert code == 0 and out.splitlines()[0] == "unsat", err
-    code, out, err = verify(spec, model)
+    code, out, err = verify(spec, model, "--strict-float")
     assert code == 2 and "X is declared float64" in err

@@ -102,6 +102,12 @@ def handle_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # the reader went away (``verishallow supports ... | head``): not an error of ours;
+            # point stdout at /dev/null so the interpreter's final flush stays quiet
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except Exception as exc:  # noqa: BLE001 - last line of defence, reported as a bug
             if debug:
                 traceback.print_exc()

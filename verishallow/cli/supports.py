@@ -25,8 +25,12 @@ def _element_types() -> list[str]:
     def order(t: str) -> tuple[bool, int]:
         return t.startswith("u"), int(t.lstrip("uint"))
 
+    from ..vnnlib2 import FLOATING_TYPES
+
     note = "outputs only (exact integers, e.g. Shape or Cast results)"
-    return ["real", *(f"{t} * {note}" for t in sorted(INTEGER_TYPES, key=order))]
+    fnote = "read as real: exact over the reals, no float rounding modelled (--strict-float)"
+    return ["real", *(f"{t} * {fnote}" for t in sorted(FLOATING_TYPES)),
+            *(f"{t} * {note}" for t in sorted(INTEGER_TYPES, key=order))]
 
 
 def _opsets() -> list[str]:
@@ -42,10 +46,10 @@ CAPABILITIES: list[tuple[str, str, object]] = [
      "Lowest and highest ONNX opset whose operator semantics the loader implements (two lines).",
      _opsets),
     ("onnx-element-types",
-     "Element types analysed soundly: 'real' (weights and inputs are read as exact rationals "
-     "and analysed over the reals, with no floating-point rounding, so float32 and the other "
-     "float types are not listed: 'verify' refuses them unless --float-as-real), and the "
-     "integer types for network outputs, which are exact.",
+     "Element types: 'real' (weights and inputs are read as exact rationals and analysed over "
+     "the reals); the float types, read as real with no rounding modelled (each with that "
+     "note; 'verify --strict-float' refuses them); and the integer types for network "
+     "outputs, which are exact.",
      _element_types),
     ("onnx-operators",
      "Supported ONNX operators, one a line, for every element type listed above: affine and "

@@ -32,13 +32,17 @@ from .common import (
 _EXIT = {"unsat": EXIT_OK, "sat": EXIT_NEGATIVE, "unknown": EXIT_UNKNOWN}
 
 
-#: Setting this environment variable to 1 is the same as passing --float-as-real (for test
+#: Setting this environment variable to 1 is the same as passing --strict-float (for test
 #: harnesses that call the standard command line and cannot add options).
+STRICT_FLOAT_ENV = "VERISHALLOW_STRICT_FLOAT"
+#: Kept for harnesses of the previous release (floats are read as real by default now).
 FLOAT_AS_REAL_ENV = "VERISHALLOW_FLOAT_AS_REAL"
 
 
-def _float_as_real(flag: bool) -> bool:
-    return flag or os.environ.get(FLOAT_AS_REAL_ENV, "").strip().lower() in ("1", "true", "yes")
+def _float_as_real(strict: bool) -> bool:
+    """Floating-point declarations are read as real unless --strict-float (or its variable)."""
+    on = os.environ.get(STRICT_FLOAT_ENV, "").strip().lower() in ("1", "true", "yes")
+    return not (strict or on)
 
 
 def check_element_types(spec: str, models: dict[str, str], float_as_real: bool) -> None:
@@ -60,7 +64,7 @@ def check_element_types(spec: str, models: dict[str, str], float_as_real: bool) 
                     f"{spec}:{t.line}: {t.name} is declared {t.element_type}, but verishallow "
                     f"decides queries over the reals, not in {t.element_type} arithmetic "
                     "(VNN-LIB 2.0: a solver refuses types it cannot analyse soundly); declare "
-                    f"it real, or pass --float-as-real (or set {FLOAT_AS_REAL_ENV}=1) to read "
+                    f"it real, or drop --strict-float (and {STRICT_FLOAT_ENV}) to read "
                     f"{t.element_type} as real")
     for net in decls:
         key = net.relation[1] if net.relation and net.relation[0] == "equal-to" else net.name
@@ -126,17 +130,21 @@ def _networks(specs: tuple[str, ...]) -> dict[str, str]:
               help="When the property holds, write the proof tree (.json, or .json.gz) that "
                    "'verishallow check PROOF.json MODEL PROP.vnnlib' re-derives exactly, "
                    "without solvers. Nothing is written otherwise.")
-@click.option("--float-as-real", is_flag=True,
-              help="Read a VNN-LIB 2.0 query's floating-point element types (float32, ...) "
-                   "as real: without it such a query is refused, since the analysis is exact "
-                   "over the reals and models no rounding (also: "
-                   f"{FLOAT_AS_REAL_ENV}=1).")
+@click.option("--strict-float", is_flag=True,
+              help="Refuse a VNN-LIB 2.0 query that declares floating-point element types "
+                   "(float32, ...). By default they are read as real, as other verifiers do: "
+                   "the analysis is exact over the reals and models no float rounding, so the "
+                   "verdict is about the real-valued network of the exact weights (also: "
+                   f"{STRICT_FLOAT_ENV}=1).")
+@click.option("--float-as-real", is_flag=True, hidden=True,
+              help="Accepted for old scripts: floating-point types are read as real by default.")
 @workers_option
 @json_option
 @quiet_option
 @handle_errors
 def command(first: str, second: str | None, networks: tuple[str, ...], time_limit: float | None,
-            method: str, certificate: str | None, float_as_real: bool, workers: int | None,
+            method: str, certificate: str | None, strict_float: bool, float_as_real: bool,
+            workers: int | None,
             as_json: bool, quiet: bool) -> None:
     """Check the VNN-LIB property PROP on MODEL.
 
@@ -151,7 +159,7 @@ def command(first: str, second: str | None, networks: tuple[str, ...], time_limi
     from ..vnnlib import parse_vnnlib
 
     cert_out = ensure_writable(certificate) if certificate else None
-    float_as_real = _float_as_real(float_as_real)
+    float_as_real = _float_as_real(strict_float)
     if networks:
         if second is not None:
             raise InputError("with --network give only the query: verify SPEC.vnnlib "

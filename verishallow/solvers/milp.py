@@ -55,6 +55,7 @@ from ..bounds import Bounds, preactivation_bounds
 from ..domain import Domain
 from ..errors import InputError, VerishallowError
 from ..network import ReLUNetwork, pattern_key
+from .native_output import native_output_to_stderr
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
@@ -571,7 +572,8 @@ def _enumerate_tree(net: ReLUNetwork, domain: Domain, margin: float, time_limit:
         return MilpEnumeration([], [], False, "pattern_limit", time.perf_counter() - t0, 0)
     if not _set_time_limit(model, t0, time_limit):
         return MilpEnumeration([], [], False, "time_limit", time.perf_counter() - t0, 0)
-    model.optimize()
+    with native_output_to_stderr():
+        model.optimize()
     if hdlr.error is not None:
         raise hdlr.error
     scip_status = str(model.getStatus())
@@ -608,7 +610,8 @@ def _enumerate_loop(net: ReLUNetwork, domain: Domain, margin: float, time_limit:
         if not _set_time_limit(model, t0, time_limit):
             status = "time_limit"
             break
-        model.optimize()
+        with native_output_to_stderr():
+            model.optimize()
         solves += 1
         scip_status = str(model.getStatus())
         if scip_status == "infeasible":
@@ -760,7 +763,8 @@ def find_uncovered(net: ReLUNetwork, domain: Domain, known_patterns: Iterable[np
             m.chgVarLb(me.s[k], 1.0 if v else 0.0)
             m.chgVarUb(me.s[k], 1.0 if v else 0.0)
         solves[0] += 1
-        m.optimize()
+        with native_output_to_stderr():
+            m.optimize()
         status = str(m.getStatus())
         answer = None
         if status != "infeasible":

@@ -37,21 +37,21 @@ from pathlib import Path
 
 from .domain import Box
 from .errors import InputError
-from .vnnlib import (
-    _IGNORED_COMMANDS,
-    _VAR,
+from .vnnlib1 import (
+    IGNORED_COMMANDS,
     MAX_DNF_TERMS,
+    VAR,
+    Atom,
+    Atomic,
+    Lin,
+    Parser,
+    SList,
     VnnlibProperty,
-    _Atom,
-    _Atomic,
-    _Lin,
-    _List,
-    _number,
-    _Parser,
-    _property,
-    _sexprs,
+    build_property,
     is_vnnlib2,
-    parse_vnnlib_text,
+    number,
+    parse_vnnlib1_text,
+    sexprs,
 )
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -201,7 +201,7 @@ class EquivalenceForm:
 # ----- tokens: s-expressions with [i,j] indices and "strings" -------------------------------
 
 @dataclass
-class _Ref(_Atom):
+class _Ref(Atom):
     """An atom followed by ``[i, j, ...]``: a tensor element, or an element type and shape."""
 
     index: tuple[int, ...] | None = None
@@ -211,7 +211,7 @@ _DELIMS = set("();[],\"")
 
 
 def _sexprs2(text: str, path: str) -> list:
-    stack: list[_List] = []
+    stack: list[SList] = []
     top: list = []
     i, line, n = 0, 1, len(text)
 
@@ -229,7 +229,7 @@ def _sexprs2(text: str, path: str) -> list:
             while i < n and text[i] != "\n":
                 i += 1
         elif ch == "(":
-            stack.append(_List([], line))
+            stack.append(SList([], line))
             i += 1
         elif ch == ")":
             if not stack:
@@ -247,7 +247,7 @@ def _sexprs2(text: str, path: str) -> list:
                 raise InputError(f"{path}:{line}: [{body}] must list non-negative integers "
                                  "separated by commas")
             items = here()
-            if not items or type(items[-1]) is not _Atom or items[-1].text.startswith('"'):
+            if not items or type(items[-1]) is not Atom or items[-1].text.startswith('"'):
                 raise InputError(f"{path}:{line}: [{body}] must follow a tensor name (X[0,1]) "
                                  "or an element type (Real [1,5])")
             prev = items[-1]
@@ -261,13 +261,13 @@ def _sexprs2(text: str, path: str) -> list:
                 j += 2 if text[j] == "\\" else 1
             if j >= n or text[j] != '"':
                 raise InputError(f"{path}:{line}: unterminated string")
-            here().append(_Atom(text[i:j + 1], line))
+            here().append(Atom(text[i:j + 1], line))
             i = j + 1
         else:
             j = i
             while j < n and not text[j].isspace() and text[j] not in _DELIMS:
                 j += 1
-            here().append(_Atom(text[i:j], line))
+            here().append(Atom(text[i:j], line))
             i = j
     if stack:
         raise InputError(f"{path}:{stack[-1].line}: unclosed '(' (file ends inside it)")
@@ -280,7 +280,7 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 # ----- declarations and terms -------------------------------------------------------------
 
-class _Parser2(_Parser):
+class _Parser2(Parser):
     def __init__(self, path: str):
         super().__init__(path)
         self.networks: list[NetworkDecl] = []
@@ -289,19 +289,19 @@ class _Parser2(_Parser):
         self.int_vars: set = set()  # variables of integer-typed tensors
 
     # terms: numbers and tensor elements
-    def term(self, node) -> _Lin:
-        if not isinstance(node, _Atom):
+    def term(self, node) -> Lin:
+        if not isinstance(node, Atom):
             return super().term(node)
         index = getattr(node, "index", None)
         if index is None:
-            num = _number(node.text)
+            num = number(node.text)
             if num is not None:
-                return _Lin({}, num)
+                return Lin({}, num)
         found = self.tensors.get(node.text)
         shown = node.text + ("" if index is None else _shape_text(index))
         if found is None:
             hint = ""
-            m = _VAR.match(node.text)
+            m = VAR.match(node.text)
             if m:
                 hint = f" (VNN-LIB 2.0 names tensor elements like {m.group(1)}[{m.group(2)}])"
             raise self.err(node, f"unknown variable {shown!r}: not declared by any "
@@ -324,9 +324,9 @@ class _Parser2(_Parser):
         var = (kind, flat) if self.single else (net, kind, flat)
         if decl.element_type.lower() in INTEGER_TYPES:
             self.int_vars.add(var)
-        return _Lin({var: Fraction(1)}, Fraction(0))
+        return Lin({var: Fraction(1)}, Fraction(0))
 
-    def atoms(self, node, op: str, args: list) -> list[_Atomic]:
+    def atoms(self, node, op: str, args: list) -> list[Atomic]:
         """As in 1.0 (strict comparisons read as their closure), except over integer tensors:
         an atom ``sum c v <= r`` whose variables are all integer-typed, with integer
         coefficients, says ``sum c v <= floor(r)``, and ``<= ceil(r) - 1`` when strict."""
@@ -335,12 +335,12 @@ class _Parser2(_Parser):
         for a in out:
             if a.coef and all(v in self.int_vars and c.denominator == 1 for v, c in a.coef):
                 rhs = math.ceil(a.rhs) - 1 if op in ("<", ">") else math.floor(a.rhs)
-                a = _Atomic(a.coef, Fraction(rhs), a.line)
+                a = Atomic(a.coef, Fraction(rhs), a.line)
             res.append(a)
         return res
 
-    def dnf(self, node) -> list[list[_Atomic]]:
-        if isinstance(node, _List) and node.items and isinstance(node.items[0], _Atom):
+    def dnf(self, node) -> list[list[Atomic]]:
+        if isinstance(node, SList) and node.items and isinstance(node.items[0], Atom):
             op, args = node.items[0].text, node.items[1:]
             if op == "==":
                 return [self.atoms(node, "=", args)]
@@ -354,11 +354,11 @@ class _Parser2(_Parser):
         return super().dnf(node)
 
     # declarations
-    def tensor(self, node: _List, kind: str, net: str) -> TensorDecl:
+    def tensor(self, node: SList, kind: str, net: str) -> TensorDecl:
         args = node.items[1:]
         usage = f"(declare-{kind} NAME TYPE [SHAPE]" + (' "onnx-name")' if kind == "hidden"
                                                        else ' ["onnx-name"])')
-        if len(args) not in (2, 3) or not all(isinstance(a, _Atom) for a in args):
+        if len(args) not in (2, 3) or not all(isinstance(a, Atom) for a in args):
             raise self.err(node, f"expected {usage}")
         name_atom, type_atom = args[0], args[1]
         name = name_atom.text
@@ -391,9 +391,9 @@ class _Parser2(_Parser):
         self.tensors[name] = (net, decl)
         return decl
 
-    def network(self, node: _List) -> NetworkDecl:
+    def network(self, node: SList) -> NetworkDecl:
         items = node.items
-        if len(items) < 2 or type(items[1]) is not _Atom or not _NAME.match(items[1].text):
+        if len(items) < 2 or type(items[1]) is not Atom or not _NAME.match(items[1].text):
             raise self.err(node, "expected (declare-network NAME (declare-input ...) "
                            "(declare-output ...))")
         name = items[1].text
@@ -404,8 +404,8 @@ class _Parser2(_Parser):
         order = {"input": 1, "hidden": 2, "output": 3}
         stage = 0
         for item in items[2:]:
-            if not isinstance(item, _List) or not item.items or \
-                    not isinstance(item.items[0], _Atom):
+            if not isinstance(item, SList) or not item.items or \
+                    not isinstance(item.items[0], Atom):
                 raise self.err(item, f"in network {name}: expected (declare-input ...), "
                                "(declare-hidden ...), (declare-output ...), (equal-to N) or "
                                "(isomorphic-to N)")
@@ -417,7 +417,7 @@ class _Parser2(_Parser):
                 if relation:
                     raise self.err(item, f"network {name} has more than one equal-to / "
                                    "isomorphic-to")
-                if len(item.items) != 2 or type(item.items[1]) is not _Atom:
+                if len(item.items) != 2 or type(item.items[1]) is not Atom:
                     raise self.err(item, f"expected ({head} NETWORK)")
                 ref = item.items[1].text
                 other = next((n for n in self.networks if n.name == ref), None)
@@ -466,14 +466,14 @@ def _read(text: str, path: str) -> tuple[_Parser2, list]:
     p = _Parser2(path)
     asserts: list = []
     for k, node in enumerate(_sexprs2(text, path)):
-        if not isinstance(node, _List) or not node.items or type(node.items[0]) is not _Atom:
+        if not isinstance(node, SList) or not node.items or type(node.items[0]) is not Atom:
             raise p.err(node, "expected a command like (vnnlib-version <2.0>), "
                         "(declare-network ...) or (assert ...)")
         cmd = node.items[0].text
         if cmd == "vnnlib-version":
             if k:
                 raise p.err(node, "(vnnlib-version ...) must be the first command")
-            if len(node.items) != 2 or type(node.items[1]) is not _Atom or \
+            if len(node.items) != 2 or type(node.items[1]) is not Atom or \
                     not _VERSION.match(node.items[1].text):
                 raise p.err(node, "expected (vnnlib-version <2.0>)")
             if _VERSION.match(node.items[1].text).group(1) != "2":
@@ -491,7 +491,7 @@ def _read(text: str, path: str) -> tuple[_Parser2, list]:
         elif cmd == "declare-const":
             raise p.err(node, "declare-const is VNN-LIB 1.0; a 2.0 query declares tensors in "
                         "(declare-network N (declare-input X Real [n]) (declare-output Y ...))")
-        elif cmd in _IGNORED_COMMANDS:
+        elif cmd in IGNORED_COMMANDS:
             continue
         else:
             raise p.err(node, f"unsupported command {cmd!r} (expected declare-network or "
@@ -518,13 +518,13 @@ def _single(p: _Parser2, path: str, asserts: list, n_inputs: int | None,
         if given is not None and count != given:
             raise InputError(f"{path}: declares {count} {label} but the model has {given}")
     p.single = True
-    return _property(p, path, asserts, d, m)
+    return build_property(p, path, asserts, d, m)
 
 
 def _multi(p: _Parser2, path: str, asserts: list) -> NetworkQuery:
     for net in p.networks:
         _one_io(path, net)
-    conj: list[list[_Atomic]] = [[]]
+    conj: list[list[Atomic]] = [[]]
     for node in asserts:
         sub = p.dnf(node)
         if len(conj) * len(sub) > MAX_DNF_TERMS:
@@ -565,7 +565,7 @@ def parse_query_text(text: str, path: str = "<vnnlib>", n_inputs: int | None = N
     several networks as a :class:`NetworkQuery`. ``n_inputs``/``n_outputs`` check a
     one-network query against its model."""
     if not is_vnnlib2(text):
-        return parse_vnnlib_text(text, path, n_inputs, n_outputs)
+        return parse_vnnlib1_text(text, path, n_inputs, n_outputs)
     p, asserts = _read(text, path)
     if len(p.networks) == 1:
         return _single(p, path, asserts, n_inputs, n_outputs)
@@ -796,15 +796,15 @@ def vnnlib1_to_2(text: str, input_shape: tuple[int, ...], output_shape: tuple[in
         return kind + _shape_text(tuple(reversed(idx)))
 
     def expr(node) -> str:
-        if isinstance(node, _List):
+        if isinstance(node, SList):
             parts = [expr(t) for t in node.items]
             if parts and parts[0] == "=":
                 parts[0] = "=="
             return "(" + " ".join(parts) + ")"
-        m = _VAR.match(node.text)
+        m = VAR.match(node.text)
         if m:
             return element(m.group(1), int(m.group(2)), node)
-        if _number(node.text) is not None:
+        if number(node.text) is not None:
             return _decimal(node.text)
         return node.text
 
@@ -813,12 +813,12 @@ def vnnlib1_to_2(text: str, input_shape: tuple[int, ...], output_shape: tuple[in
            f"    (declare-input X {element_type} {_shape_text(shapes['X'])})",
            f"    (declare-output Y {element_type} {_shape_text(shapes['Y'])})",
            ")"]
-    for node in _sexprs(text, path):
-        if not isinstance(node, _List) or not node.items or not isinstance(node.items[0], _Atom):
+    for node in sexprs(text, path):
+        if not isinstance(node, SList) or not node.items or not isinstance(node.items[0], Atom):
             raise InputError(f"{path}:{node.line}: expected a command")
         cmd = node.items[0].text
         if cmd == "assert":
             out.append(expr(node))
-        elif cmd != "declare-const" and cmd not in _IGNORED_COMMANDS:
+        elif cmd != "declare-const" and cmd not in IGNORED_COMMANDS:
             raise InputError(f"{path}:{node.line}: unsupported command {cmd!r}")
     return "\n".join(out) + "\n"

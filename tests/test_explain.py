@@ -16,7 +16,6 @@ from verishallow.cli import main
 from verishallow.domain import Box
 from verishallow.errors import InputError
 from verishallow.explain import (
-    EFFICIENCY_RTOL,
     MAX_EXACT_DIM,
     local_attribution,
     shapley_from_game,
@@ -24,6 +23,7 @@ from verishallow.explain import (
 )
 from verishallow.network import ReLUNetwork
 from verishallow.regions import enumerate_regions
+from verishallow.tolerances import SHAPLEY_EFFICIENCY_RTOL
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -80,7 +80,7 @@ def test_efficiency_float_within_named_tolerance():
     bg = rng.normal(size=(20, 8))
     e = shapley_values(net, x, background=bg)
     want = net.forward(x) - net.forward(bg).mean(axis=0)
-    assert np.all(np.abs(e.shapley.sum(axis=1) - want) <= EFFICIENCY_RTOL * e.scale)
+    assert np.all(np.abs(e.shapley.sum(axis=1) - want) <= SHAPLEY_EFFICIENCY_RTOL * e.scale)
     assert np.allclose(e.prediction, net.forward(x), rtol=0, atol=1e-12)
 
 

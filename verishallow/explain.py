@@ -37,6 +37,7 @@ import numpy as np
 from .errors import InputError
 from .exact.maps import exact_layers
 from .network import ReLUNetwork
+from .tolerances import SHAPLEY_AGREE_RTOL, SHAPLEY_BOUNDARY_TOL
 
 #: Exact (all-coalition) Shapley values are offered up to this many input features.
 MAX_EXACT_DIM = 16
@@ -47,14 +48,6 @@ MAX_RATIONAL_POINTS = 1 << 14
 MAX_COALITION_POINTS = 1 << 27
 #: Rows per forward pass.
 CHUNK_POINTS = 1 << 16
-#: Float mode: a Shapley value and its local-linear estimate "agree" when they differ by at
-#: most this times the scale of the game (max of |f(x)|, |E f(ref)| and 1).
-AGREE_RTOL = 1e-9
-#: Float mode: the efficiency gap ``sum(phi) - (f(x) - E f(ref))`` is below this times the
-#: scale of the game (a few thousand roundings of size eps; tests use this constant).
-EFFICIENCY_RTOL = 1e-9
-#: A pre-activation this close to 0 (relative to its layer's scale) puts ``x`` on a boundary.
-BOUNDARY_TOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -89,7 +82,7 @@ class Explanation:
             ex = _exact_local(self)
             return np.array([[a == b for a, b in zip(r1, r2, strict=True)]
                              for r1, r2 in zip(self.shapley_exact, ex, strict=True)], dtype=bool)
-        tol = AGREE_RTOL * self.scale
+        tol = SHAPLEY_AGREE_RTOL * self.scale
         return np.abs(self.shapley - self.local_linear) <= tol
 
     @property
@@ -381,7 +374,7 @@ def _explain(net, x, baseline, background, output, partition, exact: bool, local
     zs = net.preactivations(x[None, :])
     pattern = np.concatenate([z[0] for z in zs]) > 0 if zs else np.zeros(0, dtype=bool)
     on_boundary = any(
-        bool(np.any(np.abs(z[0]) <= BOUNDARY_TOL * max(1.0, float(np.abs(z[0]).max()))))
+        bool(np.any(np.abs(z[0]) <= SHAPLEY_BOUNDARY_TOL * max(1.0, float(np.abs(z[0]).max()))))
         for z in zs)
     _, _, alpha, beta = net.local_affine(pattern)
     region = None

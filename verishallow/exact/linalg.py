@@ -15,9 +15,7 @@ from typing import Any
 
 import numpy as np
 
-#: Relative slack (float64) under which an LP row counts as tight at a float vertex, when
-#: choosing the candidate basis that :func:`verify_vertex` then checks exactly.
-TIGHT_ROW_TOL = 1e-7
+from .tolerances import TIGHT_ROW_TOL
 
 
 class FarkasError(ValueError):

@@ -17,9 +17,8 @@ import numpy as np
 from ..exact.linalg import FarkasError, implied_bound, simplex, solve_support
 from ..regions.geometry import polar_dual_vertices
 from ..solvers import lp
+from .tolerances import SUPPORT_TOL
 
-#: Multipliers below this (relative to the largest) are outside the float LP's support.
-SUPPORT_TOL = 1e-9
 #: Vertices tried (the extreme one, then near-ties) before an implication falls back to an LP.
 VERTEX_TRIES = 4
 

@@ -46,12 +46,10 @@ from ..network import ReLUNetwork
 from ..proofs.goals import Case, Goal, float_box
 from .bounds import DiffSpec, Layer, batch_bounds, layers_of, refuted_rows
 from .counterexample import holds_float, replay_goal, snap_into
+from .tolerances import SPLIT_GAIN_TOL
 
 #: Input splitting for at most this many free inputs, neuron splitting beyond.
 INPUT_SPLIT_MAX_DIM = 12
-#: A lookahead split must improve the children's summed bound by more than this (relative to
-#: the parent's): smaller gains are rounding noise, and the widest coordinate is split instead.
-SPLIT_GAIN_TOL = 1e-6
 #: Largest ratio of the widest to the narrowest coordinate that the lookahead may still split.
 MAX_ASPECT = 1024.0
 #: Nodes bounded together (and the unit of parallel work): identical in serial and parallel.

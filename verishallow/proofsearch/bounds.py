@@ -22,11 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..network import ReLUNetwork
+from .tolerances import CLOSE_TOL
 
-#: A float lower bound refutes a row only when it exceeds this fraction of the magnitude of
-#: the terms it was computed from (``scale``). Open disjuncts (equivalence) need an exact
-#: bound ``>= 0``; they are held to the same margin unless every term is exactly 0.
-CLOSE_TOL = 1e-9
 LEVELS = ("interval", "symbolic", "differential")
 
 

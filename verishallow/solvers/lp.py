@@ -13,14 +13,13 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from .tolerances import LP_FEASIBILITY_TOL
+
 INF = highspy.kHighsInf
 
 #: Radius cap of the Chebyshev LP: keeps unbounded regions' LPs bounded. Regions on ``Whole(d)``
 #: report a radius of at most this.
 RADIUS_CAP = 1e3
-#: HiGHS primal/dual feasibility tolerance; region and facet radii are decided against
-#: tolerances (1e-9) that this must stay below.
-LP_FEASIBILITY_TOL = 1e-10
 
 
 @dataclass(frozen=True)

@@ -56,17 +56,11 @@ from ..domain import Domain
 from ..errors import InputError, VerishallowError
 from ..network import ReLUNetwork, pattern_key
 from .native_output import native_output_to_stderr
+from .tolerances import MILP_MARGIN, SCIP_FEASTOL
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
 
-#: Interior margin (pre-activation units): active neurons need ``z >= MILP_MARGIN``, inactive
-#: ones ``z <= -MILP_MARGIN``. Must stay well above ``SCIP_FEASTOL * max|bound|`` so that a
-#: solution's float pre-activations have the sign of its binaries.
-MILP_MARGIN = 1e-6
-#: SCIP's primal feasibility tolerance (``numerics/feastol``; SCIP's default is 1e-6, far too
-#: coarse next to the margin). SCIP applies it relative to ``max(1, |activity|)``.
-SCIP_FEASTOL = 1e-9
 #: Big-M bounds are widened by this (absolute + relative) so float rounding in the bound
 #: computation can never cut off a true point of the domain.
 BOUND_PAD = 1e-7

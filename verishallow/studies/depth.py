@@ -26,10 +26,7 @@ from ..errors import InputError
 from ..network import ReLUNetwork
 from .common import he_network
 from .facets import partition_volumes, polygon_area
-
-#: A split that leaves a piece smaller than this fraction of its cell's area is no split: the
-#: line only grazes the cell (a rounding artefact, or a corner touched exactly).
-SLIVER_RTOL = 1e-12
+from .tolerances import SLIVER_RTOL
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..regions import Partition, Region
-
-#: A candidate vertex satisfies every facet inequality up to this (relative to the offsets).
-VERTEX_TOL = 1e-9
+from .tolerances import POLYGON_VERTEX_TOL
 
 
 def _scale(region: Region) -> float:
@@ -32,7 +30,7 @@ def region_vertices(region: Region) -> np.ndarray:
     d = H.shape[1]
     if d not in (2, 3):
         raise InputError(f"region vertices are implemented for 2-D and 3-D inputs, not {d}-D")
-    tol = VERTEX_TOL * _scale(region)
+    tol = POLYGON_VERTEX_TOL * _scale(region)
     pts = []
     for combo in itertools.combinations(range(len(c)), d):
         M = H[list(combo)]
@@ -80,7 +78,7 @@ def region_volume(region: Region) -> float:
     if d == 2:
         return polygon_area(order_polygon(V))
     H, c = region.H, region.c
-    tol = VERTEX_TOL * _scale(region)
+    tol = POLYGON_VERTEX_TOL * _scale(region)
     apex = region.center
     vol = 0.0
     for k in range(len(c)):

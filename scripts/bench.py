@@ -356,7 +356,7 @@ def brute_force(net, domain) -> tuple[dict[bytes, float], int]:
 def section_brute(quick: bool) -> Section:
     from verishallow.domain import Box
     from verishallow.regions import enumerate_regions
-    from verishallow.regions.geometry import REGION_RADIUS_TOL
+    from verishallow.regions.tolerances import REGION_RADIUS_TOL
     from verishallow.studies.common import he_network
 
     sec = Section("brute", "1. Region enumeration vs the 2^N brute force")

@@ -36,6 +36,11 @@ CHECK_KEYS = {"valid", "failures", "checked", "seconds"}
 BOX = Box([-1.0, -1.0], [1.0, 1.0])
 
 
+def _part(net, dom):
+    """The partition a certificate is built from (the certificate is its coverage proof)."""
+    return enumerate_regions(net, dom, prove_coverage=False)
+
+
 def random_net(seed=0, sizes=(2, 6, 6, 1)) -> ReLUNetwork:
     rng = np.random.default_rng(seed)
     return ReLUNetwork([rng.normal(size=(sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)],
@@ -46,7 +51,7 @@ def random_net(seed=0, sizes=(2, 6, 6, 1)) -> ReLUNetwork:
 def small():
     """A 2-6-6-1 net on [-1, 1]^2 and its certificate (no z3: fast)."""
     net = random_net()
-    cert = certify(net, BOX, z3=False)
+    cert = certify(net, BOX, partition=_part(net, BOX), z3=False)
     return net, cert
 
 
@@ -372,7 +377,7 @@ def test_bad_files_are_input_errors(small, tmp_path):
 def test_fixed_coordinate_box():
     net = random_net(seed=3, sizes=(3, 5, 5, 2))
     dom = Box([-1.0, 0.25, -1.0], [1.0, 0.25, 1.0])
-    cert = certify(net, dom, z3=False)
+    cert = certify(net, dom, partition=_part(net, dom), z3=False)
     assert cert["complete"], cert["problems"]
     res = check_certificate(cert, net, domain=dom)
     assert res.valid, res.failures
@@ -384,7 +389,7 @@ def test_fixed_coordinate_box():
 
 def test_whole_space():
     net = random_net(seed=2, sizes=(2, 5, 4, 1))
-    cert = certify(net, Whole(2), z3=False)
+    cert = certify(net, Whole(2), partition=_part(net, Whole(2)), z3=False)
     assert cert["complete"], cert["problems"]
     assert cert["domain"]["kind"] == "whole"
     res = check_certificate(cert, net, domain=Whole(2))
@@ -418,7 +423,7 @@ def degenerate_net() -> ReLUNetwork:
 
 def test_dead_and_duplicated_neurons():
     net = degenerate_net()
-    cert = certify(net, BOX, z3=False)
+    cert = certify(net, BOX, partition=_part(net, BOX), z3=False)
     assert cert["complete"], cert["problems"]
     res = check_certificate(cert, net)
     assert res.valid, res.failures
@@ -462,7 +467,7 @@ def test_incomplete_partition_gives_incomplete_certificate():
 
 def test_z3_double_checks_recorded():
     net = random_net(seed=4, sizes=(2, 8, 2))
-    cert = certify(net, BOX, z3=True)
+    cert = certify(net, BOX, partition=_part(net, BOX), z3=True)
     z = cert["z3"]
     assert cert["complete"], cert["problems"]
     n = len(cert["regions"])
@@ -485,7 +490,8 @@ def test_certify_rejects_mismatched_partition():
 def test_certify_reports_progress():
     net = random_net(seed=4, sizes=(2, 8, 2))
     calls = []
-    cert = certify(net, BOX, z3=False, progress=lambda done, total: calls.append((done, total)))
+    cert = certify(net, BOX, partition=_part(net, BOX), z3=False,
+                   progress=lambda done, total: calls.append((done, total)))
     n = len(cert["regions"])
     assert calls == [(k, n) for k in range(1, n + 1)]
 
@@ -591,7 +597,7 @@ def test_cli_certify_and_check(model_file, tmp_path):
 
 def test_cli_check_invalid_prints_one_line(model_file, tmp_path):
     net, path = model_file
-    cert = certify(net, BOX, z3=False)
+    cert = certify(net, BOX, partition=_part(net, BOX), z3=False)
     cert["regions"][1]["alpha"][0][0] = "12345"
     write_certificate(cert, tmp_path / "bad.json")
     r = run(["check", tmp_path / "bad.json", path])
@@ -607,7 +613,7 @@ def test_cli_check_invalid_prints_one_line(model_file, tmp_path):
 def test_cli_check_bad_input_exit_2(model_file, tmp_path):
     net, path = model_file
     good = tmp_path / "c.json"
-    write_certificate(certify(net, BOX, z3=False), good)
+    write_certificate(certify(net, BOX, partition=_part(net, BOX), z3=False), good)
     data = good.read_bytes()
     (tmp_path / "trunc.json").write_bytes(data[:-10])
     (tmp_path / "notcert.json").write_text("[1, 2, 3]")
@@ -785,7 +791,7 @@ def test_thin_region_beyond_a_facet_is_added_to_the_certificate():
     """A triangle with inradius ~3e-10 (below REGION_RADIUS_TOL, so not in the partition) is
     still full-dimensional: the coverage proof needs it, and certify adds it as a thin region
     with its own exact evidence."""
-    from verishallow.regions.geometry import REGION_RADIUS_TOL
+    from verishallow.regions.tolerances import REGION_RADIUS_TOL
 
     W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     net = ReLUNetwork([W, np.ones((1, 3))], [np.array([0.0, 0.0, -1e-9]), np.zeros(1)])

@@ -28,11 +28,17 @@ from verishallow.proofs.document import CertificateError, load_certificate
 from verishallow.proofs.equivalence import NotEquivalentError, certify_equivalence
 from verishallow.proofs.equivalence_checker import check_equivalence_certificate
 from verishallow.proofs.partition import certify, write_certificate
+from verishallow.regions import enumerate_regions
 
 SINE = ROOT / "models" / "sine.onnx"
 BOX = Box([-1.0, -1.0], [1.0, 1.0])
 CHECK_KEYS = {"valid", "failures", "checked", "seconds", "kind", "epsilon", "max_difference",
               "max_difference_bound"}
+
+
+def _part(net, dom):
+    """The partition a certificate is built from (the certificate is its coverage proof)."""
+    return enumerate_regions(net, dom, prove_coverage=False)
 
 
 def random_net(seed: int, sizes=(2, 6, 6, 2)) -> ReLUNetwork:
@@ -424,7 +430,9 @@ def test_cli_bad_input_exit_2(model_files, sine16, tmp_path):
     a, same, f16 = model_files
     net, _, cert = sine16
     write_certificate(cert, tmp_path / "eq.json")
-    write_certificate(certify(net, Box([-3.0], [3.0]), z3=False), tmp_path / "part.json")
+    box = Box([-3.0], [3.0])
+    write_certificate(certify(net, box, partition=_part(net, box), z3=False),
+                      tmp_path / "part.json")
     (tmp_path / "trunc.json").write_bytes((tmp_path / "eq.json").read_bytes()[:-20])
     cases = [
         (["check", tmp_path / "eq.json", a], "give both models"),

@@ -31,8 +31,8 @@ def assert_identical(a, b):
 
 def test_process_pool_matches_serial():
     net, dom = _net(), Box([-2, -2, -2], [2, 2, 2])
-    serial = enumerate_regions(net, dom, prove_coverage=False, workers=1)
-    parallel = enumerate_regions(net, dom, prove_coverage=False, workers=2)
+    serial = enumerate_regions(net, dom, "graph", prove_coverage=False, workers=1)
+    parallel = enumerate_regions(net, dom, "graph", prove_coverage=False, workers=2)
     assert len(serial) > 50
     assert_identical(serial, parallel)
 
@@ -40,15 +40,25 @@ def test_process_pool_matches_serial():
 def test_dask_local_cluster_matches_serial():
     distributed = pytest.importorskip("distributed")
     net, dom = _net(1), Box([-2, -2, -2], [2, 2, 2])
-    serial = enumerate_regions(net, dom, prove_coverage=False)
+    serial = enumerate_regions(net, dom, "graph", prove_coverage=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        remote = enumerate_regions(net, dom, prove_coverage=False, scheduler=client)
-        by_address = enumerate_regions(net, dom, prove_coverage=False,
+        remote = enumerate_regions(net, dom, "graph", prove_coverage=False, scheduler=client)
+        by_address = enumerate_regions(net, dom, "graph", prove_coverage=False,
                                        scheduler=cluster.scheduler_address)
     assert_identical(serial, remote)
     assert_identical(serial, by_address)
+
+
+def test_auto_engine_does_not_depend_on_the_worker_count():
+    """``auto`` picks the engine from the dimension alone (workers speed up, never change it):
+    the same partition, in the same order, with one worker or two."""
+    net, dom = _net(), Box([-2, -2, -2], [2, 2, 2])
+    one = enumerate_regions(net, dom, prove_coverage=False, workers=1)
+    two = enumerate_regions(net, dom, prove_coverage=False, workers=2)
+    assert one.method == two.method
+    assert_identical(one, two)
 
 
 def test_bad_worker_count():

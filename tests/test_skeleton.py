@@ -13,7 +13,7 @@ from test_subdivision import assert_regions_sound, random_net
 from verishallow.domain import Box, Polytope, Whole
 from verishallow.network import ReLUNetwork, pattern_key
 from verishallow.regions import enumerate_regions
-from verishallow.regions.geometry import REGION_RADIUS_TOL
+from verishallow.regions.tolerances import REGION_RADIUS_TOL
 
 
 def skeleton(net, dom, fallback_ok=False):

@@ -155,9 +155,9 @@ def test_resume_refuses_other_model_domain_settings(tmp_path, monkeypatch):
         stream_regions(_net(3, 6), DOMAIN, path, resume=True, prove_coverage=False)
     with pytest.raises(InputError, match="another domain"):
         stream_regions(net, Box([-1] * 3, [1] * 3), path, resume=True, prove_coverage=False)
-    from verishallow.regions import geometry
+    from verishallow.regions import tolerances
 
-    monkeypatch.setattr(geometry, "REGION_RADIUS_TOL", 1e-7)
+    monkeypatch.setattr(tolerances, "REGION_RADIUS_TOL", 1e-7)
     with pytest.raises(InputError, match="other settings .*tolerances"):
         stream_regions(net, DOMAIN, path, resume=True, prove_coverage=False)
     monkeypatch.undo()

@@ -11,7 +11,7 @@ from verishallow.domain import Box, Polytope, Whole
 from verishallow.errors import InputError
 from verishallow.network import ReLUNetwork, pattern_key
 from verishallow.regions import enumerate_regions
-from verishallow.regions.geometry import REGION_RADIUS_TOL
+from verishallow.regions.tolerances import REGION_RADIUS_TOL
 
 
 def random_net(rng, widths, d, out=1, bias_scale=1.0):

@@ -333,16 +333,17 @@ json_option = click.option("--json", "as_json", is_flag=True,
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 #: Region engines (kept literal: importing verishallow.regions here would load the solvers
 #: into every command, including the solver-free ``check``).
-REGION_METHODS = ("auto", "graph", "subdivision", "milp")
+REGION_METHODS = ("auto", "graph", "subdivision", "skeleton", "milp")
 
 
 def method_option(extra: str = ""):
     """``--method`` of the commands that enumerate regions (regions, convert, certify)."""
     return click.option(
         "--method", type=click.Choice(REGION_METHODS), default="auto", show_default=True,
-        help="auto: subdivision for 1-2 free inputs, else graph" + extra + "; graph: "
-             "adjacency-graph search; subdivision: layer-wise cell splitting (1-D/2-D); milp: "
-             "SCIP enumeration.")
+        help="auto: subdivision for 1-2 free inputs, else skeleton (graph with --scheduler)"
+             + extra + "; graph: adjacency-graph search; subdivision: layer-wise cell "
+             "splitting (1-D/2-D); skeleton: edge subdivision of the 1-skeleton (any "
+             "dimension); milp: SCIP enumeration.")
 
 
 scip_time_limit_option = click.option(

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import sys
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import InputError
 from .common import (
     EXIT_NEGATIVE,
     EXIT_OK,
@@ -28,56 +24,8 @@ from .common import (
 )
 
 
-def is_shallow_file(path: str) -> bool:
-    """A ``verishallow convert`` output: ``.json``, or an ``.npz`` holding a ``header``."""
-    p = Path(path)
-    if p.suffix.lower() == ".json":
-        return True
-    if p.suffix.lower() == ".npz" and p.is_file():
-        try:
-            with zipfile.ZipFile(p) as z:
-                return "header.npy" in z.namelist()
-        except (zipfile.BadZipFile, OSError):
-            return False
-    return False
-
-
 def _fmt(v: Any) -> str:
     return "[" + ", ".join(repr(float(t)) for t in v) + "]"
-
-
-def write_equivalence_certificate(net_a: Any, net_b: Any, dom: Any, epsilon: float, out: Path,
-                                  res: Any, show: bool) -> dict:
-    """Build the exact equivalence certificate after ``equiv`` found the networks equivalent,
-    and write it atomically only if it is a complete proof.
-
-    Why: the decision trusts SCIP's / the overlay's float bounds, the certificate does not; when
-    its exact bounds contradict the decision (``NotEquivalentError``) ``res`` becomes "not
-    equivalent", when its evidence is incomplete ``res`` becomes unknown. Returns the JSON
-    report fields (``certificate``: the path written, or None).
-    """
-    from ..proofs.equivalence import NotEquivalentError, certify_equivalence
-    from ..proofs.partition import write_certificate
-
-    bar = ProgressBar(enabled=show, desc="certify")
-    try:
-        cert = certify_equivalence(net_a, net_b, dom, epsilon,
-                                   progress=lambda done, total: bar(done, total - done))
-    except NotEquivalentError as exc:
-        res.equivalent, res.counterexample = False, None
-        res.details["reason"] = f"exact certificate: {exc}"
-        return {"certificate": None}
-    finally:
-        bar.close()
-    if not cert["complete"]:
-        res.equivalent = None
-        first = cert["problems"][0] if cert["problems"] else "evidence incomplete"
-        res.details["reason"] = f"the equivalence certificate is incomplete ({first})"
-        return {"certificate": None}
-    write_certificate(cert, out)
-    return {"certificate": str(out), "certificate_regions": len(cert["differences"]),
-            "certificate_max_difference": cert["max_difference"],
-            "certificate_max_difference_bound": cert["max_difference_bound"]}
 
 
 @click.command()
@@ -123,31 +71,20 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
     certificate is written only when equivalence is proved (and the certificate is complete).
     """
     from ..equiv import (
-        check_equivalence,
+        check_request,
         check_shallow_equivalence,
-        onnxruntime_check,
-        search_result,
+        decide_equivalence,
+        is_shallow_file,
     )
     from ..io import load
-    from ..proofsearch.decide import prove_equivalence
     from ..shallow import load_shallow
 
     sh_a, sh_b = is_shallow_file(model_a), is_shallow_file(model_b)
-    if not (math.isfinite(epsilon) and epsilon >= 0):
-        raise InputError(f"--epsilon must be a finite number >= 0, got {epsilon!r}")
-    if exact_max and method == "search":
-        raise InputError("--max needs --method regions, milp or auto (the proof search "
-                         "decides without computing the maximum)")
-    cert_out = None
-    if certificate is not None:
-        if sh_a or sh_b:
-            raise InputError("--certificate needs two deep networks (.onnx, .nnet or .npz)")
-        cert_out = ensure_writable(certificate)
-    if sh_a and sh_b:
-        raise InputError("both sides are shallow networks; give at least one deep network")
+    check_request(epsilon, method, exact_max, certificate is not None, (sh_a, sh_b), top1)
+    cert_out = None if certificate is None else ensure_writable(certificate)
+    show = not (quiet or as_json)
+    cert_report: dict[str, Any] = {}
     if sh_a or sh_b:
-        if top1:
-            raise InputError("--top1 is not supported against a shallow network")
         deep_path, sh_path = (model_b, model_a) if sh_a else (model_a, model_b)
         shallow = load_shallow(sh_path)
         net = load(deep_path)
@@ -157,60 +94,30 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
     else:
         net_a, dom = load_model_and_domain(model_a, domain)
         net_b = load(model_b)
-        if method == "auto":
-            # identical weights are the same function at once (the library answers from the
-            # fingerprints, exactly 0) unless a proof file is wanted
-            same = net_a.fingerprint == net_b.fingerprint and cert_out is None
-            box = dom.A.shape[0] == 0
-            method = "search" if not exact_max and box and not same else "auto"
-        if cert_out is not None and top1 and method != "search":
-            raise InputError("a --top1 certificate comes from the proof search (--method "
-                             "search)")
-        if method == "search":
-            bars: list[ProgressBar] = []
+        # created at the first report, so that an input error prints one line only
+        bars: dict[str, ProgressBar] = {}
 
-            def progress(n: int, q: int, _best: float) -> None:
-                # created at the first report, so that an input error prints one line only
-                if not bars:
-                    bars.append(ProgressBar(enabled=not (quiet or as_json),
-                                            desc="proof search", unit="nodes"))
-                bars[0](n, q)
+        def search_progress(n: int, q: int, _best: float) -> None:
+            if "search" not in bars:
+                bars["search"] = ProgressBar(enabled=show, desc="proof search", unit="nodes")
+            bars["search"](n, q)
 
-            try:
-                dec = prove_equivalence(net_a, net_b, dom, epsilon, top1, time_limit,
-                                        workers=workers or 1, certificate=cert_out is not None,
-                                        progress=progress)
-            finally:
-                for b in bars:
-                    b.close()
-            res = search_result(dec, net_a, net_b, epsilon, top1)
-        else:
-            res = check_equivalence(net_a, net_b, dom, epsilon=epsilon, top1=top1,
-                                    time_limit=time_limit, method=method)
+        def certify_progress(done: int, total: int) -> None:
+            if "certify" not in bars:
+                bars["certify"] = ProgressBar(enabled=show, desc="certify")
+            bars["certify"](done, total - done)
+
+        try:
+            decision = decide_equivalence(
+                net_a, net_b, dom, epsilon, top1=top1, time_limit=time_limit, method=method,
+                exact_max=exact_max, certificate=cert_out, workers=workers,
+                paths=(model_a, model_b), search_progress=search_progress,
+                certify_progress=certify_progress)
+        finally:
+            for b in bars.values():
+                b.close()
+        res, cert_report = decision.result, decision.certificate
         dom_text = dom.describe()
-        if res.counterexample is not None and all(
-                Path(p).suffix.lower() == ".onnx" for p in (model_a, model_b)):
-            ort = onnxruntime_check(model_a, model_b, net_a, net_b, res.counterexample,
-                                    epsilon, top1)
-            res.details["onnxruntime"] = ort if ort is not None else "unavailable"
-            if ort is not None and not ort["agrees_with_float64"]:
-                res.equivalent, res.counterexample = None, None
-                res.details["reason"] = ("onnxruntime's outputs at the counterexample disagree "
-                                         "with the loaded networks")
-    cert_report: dict[str, Any] = {}
-    if cert_out is not None and res.details.get("method") == "proof search":
-        cert_report = {"certificate": None}
-        if dec.certificate is not None:
-            from ..proofsearch.decide import write_proof
-
-            write_proof(dec.certificate, cert_out)
-            cert_report = {"certificate": str(cert_out), "certificate_kind": "proof tree",
-                           "certificate_leaves": dec.stats.get("leaves", 0)}
-    elif cert_out is not None:
-        cert_report = {"certificate": None}
-        if res.equivalent:
-            cert_report = write_equivalence_certificate(net_a, net_b, dom, epsilon, cert_out,
-                                                        res, not (quiet or as_json))
     code = {True: EXIT_OK, False: EXIT_NEGATIVE, None: EXIT_UNKNOWN}[res.equivalent]
     if as_json:
         emit_json({"model_a": model_a, "model_b": model_b, "domain": dom_text,

@@ -40,6 +40,7 @@ from ..exact.maps import ExactNet, ExactRows
 from ..exact.numbers import rational_str
 from ..network import ReLUNetwork
 from ..product import product_description, product_network
+from ..regions import enumerate_regions
 from ..solvers.exact_lp import exact_lp_max
 from .document import FORMAT, VERSION
 from .equivalence_checker import (
@@ -161,9 +162,15 @@ def certify_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain |
     if domain is not None and domain.dim != net_a.input_dim:
         raise InputError(f"domain has {domain.dim} coordinates but the networks have "
                          f"{net_a.input_dim} inputs")
-    if "partition" not in certify_kw:
-        certify_kw.setdefault("prove_coverage", False)
-    part = certify(prod, domain, z3=z3, progress=progress, **certify_kw)
+    partition = certify_kw.pop("partition", None)
+    workers = certify_kw.pop("workers", 1)
+    if partition is None:  # the product's regions; this certificate proves their coverage
+        partition = enumerate_regions(prod, domain, prove_coverage=False, workers=workers,
+                                      **certify_kw)
+    elif certify_kw:
+        raise TypeError(f"enumeration options {sorted(certify_kw)} given with a partition")
+    part = certify(prod, domain, partition=partition, z3=z3, progress=progress,
+                   workers=workers)
     t1 = time.perf_counter()
     enet = ExactNet(prod)
     edom = exact_domain(part["domain"])

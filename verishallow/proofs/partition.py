@@ -20,8 +20,6 @@ LP and one Farkas check per row) and explicit Farkas multipliers for the other r
 from __future__ import annotations
 
 import gzip
-import importlib.metadata
-import importlib.util
 import json
 import math
 import time
@@ -34,15 +32,15 @@ import numpy as np
 
 from .. import __version__, forkpool
 from ..atomic import write_bytes
-from ..domain import Domain, Whole
+from ..domain import Domain
 from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
 from ..exact.numbers import dyadic_str, rational_str
 from ..jsonable import jsonable
 from ..network import ReLUNetwork, pattern_key
-from ..regions import Partition, Region, enumerate_regions
-from ..regions import geometry as G
+from ..regions import tolerances as G
 from ..regions.builder import thin_regions
-from ..solvers import lp
+from ..regions.region import Partition, Region
+from ..solvers import lp, solver_versions
 from .document import FORMAT, VERSION
 from .farkas import SUPPORT_TOL, FarkasFinder, unit_rows
 from .partition_checker import box_failures, strict_sign_failures
@@ -83,16 +81,6 @@ def _exact_domain(domain: Domain) -> tuple[dict, ExactDomain]:
         d["exact"]["A"] = [[rational_str(v) for v in row] for row in A]
         d["exact"]["b"] = [rational_str(v) for v in b]
     return d, ExactDomain(lo, up, A, b)
-
-
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for dist in ("highspy", "pyscipopt", "z3-solver", "numpy"):
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
 
 
 class _Certifier:
@@ -377,18 +365,19 @@ def _add_thin_regions(cf: _Certifier, by_id: list,
 def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition | None = None,
             *, z3: bool = False, workers: int | None = 1, z3_timeout: float = 10.0,
             z3_coverage_timeout: float = 60.0, progress: Progress | None = None,
-            on_thin_region: Callable[[Region], None] | None = None, **enum_kw: Any) -> dict:
-    """Certificate (a JSON-ready dict) that ``net`` is piecewise affine as the partition says.
+            on_thin_region: Callable[[Region], None] | None = None) -> dict:
+    """Certificate (a JSON-ready dict) that ``net`` is piecewise affine as ``partition`` says.
 
-    Enumerates the regions unless ``partition`` is given (``enum_kw`` go to
-    :func:`~verishallow.regions.enumerate_regions`; SCIP's coverage proof runs when the MILP
-    module is available). With ``z3`` (off by default: it usually costs far more than the
-    certificate itself) the regions' emptiness/non-emptiness, affine models and (for small
-    networks) coverage are re-decided by z3 and recorded; they are independent
-    double-checks, the certificate's proof does not rely on them. ``z3_timeout`` bounds each
-    per-region z3 query, ``z3_coverage_timeout`` the one coverage query. ``progress(done,
-    total)`` is called as regions are certified. ``workers`` (``None``: every core) runs the
-    enumeration and the per-region evidence on that many processes; the certificate is the same.
+    ``partition`` comes from :func:`~verishallow.regions.enumerate_regions` (run it with
+    ``prove_coverage=False``: this certificate is the coverage proof); the certifier does not
+    enumerate, so that the enumeration driver can use it. With ``z3`` (off by default: it
+    usually costs far more than the certificate itself) the regions' emptiness/non-emptiness,
+    affine models and (for small networks) coverage are re-decided by z3 and recorded; they
+    are independent double-checks, the certificate's proof does not rely on them.
+    ``z3_timeout`` bounds each per-region z3 query, ``z3_coverage_timeout`` the one coverage
+    query. ``progress(done, total)`` is called as regions are certified. ``workers``
+    (``None``: every core) runs the per-region evidence on that many processes; the
+    certificate is the same.
 
     Facets whose neighbour is a *thin* region (full-dimensional, but with an inscribed ball
     below the engines' ``REGION_RADIUS_TOL``, so not in the partition) get that region added
@@ -396,23 +385,14 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     counts them): without it the regions would not provably cover the domain.
     ``on_thin_region(region)`` sees each (``verify`` checks its property there too).
     """
-    t0 = time.perf_counter()
     if partition is None:
-        if domain is None:
-            domain = Whole(net.input_dim)
-        if "prove_coverage" not in enum_kw:
-            enum_kw["prove_coverage"] = (
-                importlib.util.find_spec("verishallow.solvers.milp") is not None)
-        partition = enumerate_regions(net, domain, workers=workers, **enum_kw)
-        t_enum = time.perf_counter() - t0
-    else:
-        if enum_kw:
-            raise TypeError(f"enumeration options {sorted(enum_kw)} given with a partition")
-        if partition.net is not net and partition.net.fingerprint != net.fingerprint:
-            raise ValueError("the partition belongs to a different network")
-        if domain is not None and domain != partition.domain:
-            raise ValueError("the partition was computed on a different domain")
-        t_enum = partition.seconds
+        raise TypeError("certify needs the partition: enumerate_regions(net, domain, "
+                        "prove_coverage=False) first")
+    if partition.net is not net and partition.net.fingerprint != net.fingerprint:
+        raise ValueError("the partition belongs to a different network")
+    if domain is not None and domain != partition.domain:
+        raise ValueError("the partition was computed on a different domain")
+    t_enum = partition.seconds
     t1 = time.perf_counter()
     cf = _Certifier(partition)
     total = len(partition.regions)
@@ -482,11 +462,11 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
         "tolerances": {
             "REGION_RADIUS_TOL": G.REGION_RADIUS_TOL, "FACET_RADIUS_TOL": G.FACET_RADIUS_TOL,
             "ZERO_ROW_TOL": G.ZERO_ROW_TOL, "DUPLICATE_TOL": G.DUPLICATE_TOL,
-            "SCREEN_TOL": G.SCREEN_TOL, "NEAR_TOL_BAND": getattr(G, "NEAR_TOL_BAND", None),
+            "SCREEN_TOL": G.SCREEN_TOL, "NEAR_TOL_BAND": G.NEAR_TOL_BAND,
             "LP_FEASIBILITY_TOL": lp.LP_FEASIBILITY_TOL, "SUPPORT_TOL": SUPPORT_TOL,
         },
         "tool": {"name": "verishallow", "version": __version__},
-        "solvers": _versions(),
+        "solvers": solver_versions(),
         "enumeration": {"method": partition.method, "regions": len(partition),
                         "thin_regions": n_thin,
                         "complete": partition.complete, "seconds": partition.seconds,

@@ -15,8 +15,9 @@ from ..bounds import Bounds
 from ..domain import Domain, Reduction
 from ..errors import InputError
 from ..network import ReLUNetwork, pattern_key
-from .geometry import REGION_RADIUS_TOL, LocalRegion, RegionOracle
+from .geometry import LocalRegion, RegionOracle
 from .region import Facet, Region
+from .tolerances import REGION_RADIUS_TOL
 
 #: Called as ``progress(found, queued)``: regions found so far, and candidate patterns plus
 #: found-but-unexpanded regions waiting. A callback object with a ``detail`` method also gets a

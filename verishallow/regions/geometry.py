@@ -14,33 +14,20 @@ import numpy as np
 from ..bounds import Bounds
 from ..network import ReLUNetwork
 from ..solvers import lp
+from .tolerances import (
+    DUAL_SCREEN_TOL,
+    DUPLICATE_TOL,
+    FACET_RADIUS_TOL,
+    NEAR_TOL_BAND,
+    PARALLEL_TOL,
+    REGION_RADIUS_TOL,
+    SCREEN_TOL,
+    THIN_FACET_FRACTION,
+    ZERO_ROW_TOL,
+)
 
-#: A pattern is a region iff its largest inscribed ball has a radius above this (input units).
-REGION_RADIUS_TOL = 1e-9
-#: Facets of a sliver (a region with a radius at most REGION_RADIUS_TOL, only asked for by
-#: the certifier) need an in-plane ball wider than this fraction of the sliver's radius.
-THIN_FACET_FRACTION = 1e-2
-#: A supporting hyperplane is a facet iff the largest (d-1)-ball inside the region's
-#: intersection with it has a radius above this.
-FACET_RADIUS_TOL = 1e-9
-#: Rows whose norm is below this (relative to the largest row norm of the layer's weights times
-#: input scale) are treated as zero: the neuron is constant on the region.
-ZERO_ROW_TOL = 1e-13
-#: Two unit normals (with offsets) closer than this are the same hyperplane (duplicated neurons).
-DUPLICATE_TOL = 1e-12
-#: Slack of the bounding-box screen: rows whose hyperplane misses the region's bounding box by
-#: more than this cannot be facets and get no facet LP.
-SCREEN_TOL = 1e-9
-#: Dual points within this (relative to the largest dual coordinate) of the hull boundary stay
-#: facet candidates, so that qhull's rounding can never drop a true facet.
-DUAL_SCREEN_TOL = 1e-7
-#: In-plane norms (of unit normals) below this make two hyperplanes parallel.
-PARALLEL_TOL = 1e-12
 #: The bounding-box screen runs only when a region has more candidate rows than this.
 SCREEN_MIN_ROWS = 12
-#: Patterns rejected with a Chebyshev radius in (0, NEAR_TOL_BAND] are recorded so that z3 can
-#: re-decide them exactly (the LP's verdict is least trustworthy there).
-NEAR_TOL_BAND = 1e-6
 #: Later-layer neurons that are identically zero on a region make a facet shared by several
 #: neighbours; at most 2**this candidate neighbour patterns are tried per facet.
 MAX_AMBIGUOUS_BITS = 12

@@ -192,11 +192,13 @@ def store_settings() -> dict:
     """What a resumed graph search must share with the run that made its store (besides the
     model and the domain): the engine and the geometry tolerances that decide regions."""
     from . import geometry as g
+    from . import tolerances as t
 
-    return {"method": "graph", "tolerances": {
-        k: getattr(g, k) for k in ("REGION_RADIUS_TOL", "FACET_RADIUS_TOL", "ZERO_ROW_TOL",
-                                   "DUPLICATE_TOL", "SCREEN_TOL", "DUAL_SCREEN_TOL",
-                                   "PARALLEL_TOL", "SCREEN_MIN_ROWS", "MAX_AMBIGUOUS_BITS")}}
+    names = ("REGION_RADIUS_TOL", "FACET_RADIUS_TOL", "ZERO_ROW_TOL", "DUPLICATE_TOL",
+             "SCREEN_TOL", "DUAL_SCREEN_TOL", "PARALLEL_TOL")
+    settings = {k: getattr(t, k) for k in names}
+    settings.update({k: getattr(g, k) for k in ("SCREEN_MIN_ROWS", "MAX_AMBIGUOUS_BITS")})
+    return {"method": "graph", "tolerances": settings}
 
 
 class _Pending:
@@ -485,11 +487,12 @@ def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = No
     return builder, oracle, red, bounds, bool(enum.complete)
 
 
-def _auto_method(domain: Domain, workers: int | None, scheduler) -> str:
+def _auto_method(domain: Domain, scheduler) -> str:
     """The fastest engine per input dimension in docs/benchmarks.md (section 9, same-run
     ratios): the polygon subdivision for 1 or 2 free coordinates, the skeleton engine from 3
-    on (serial runs; with workers or a scheduler, the graph search, which uses them)."""
-    if workers not in (None, 1) or scheduler is not None:
+    on, whatever the worker count (so that workers change the speed, never the partition's
+    order); with a Dask scheduler, the graph search, the one engine that distributes."""
+    if scheduler is not None:
         return "graph"
     free = int(np.count_nonzero(domain.lower != domain.upper))
     return "subdivision" if free <= 2 else "skeleton"
@@ -504,14 +507,15 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
     """Every full-dimensional activation region of ``net`` on ``domain``.
 
     ``method="auto"`` (default) takes the subdivision engine for inputs with one or two free
-    coordinates (serial runs) and the graph search otherwise. ``method="graph"`` walks the
+    coordinates, the skeleton engine (:mod:`.skeleton`, edge subdivision) from three on, and
+    the graph search with a ``scheduler``. ``method="graph"`` walks the
     region adjacency graph; with ``prove_coverage`` the one coverage proof
     (:func:`verishallow.proofs.coverage.prove_coverage`: exact certificate first, SCIP as the
     fallback, one budget rule; ``time_limit`` bounds it) decides ``Partition.complete``.
     ``method="milp"`` has SCIP enumerate the patterns directly (complete by itself).
     ``workers`` processes (None: all cores) or a Dask ``scheduler`` (address or
-    ``distributed.Client``) share the graph search's geometry work; the result is identical to
-    a serial run.
+    ``distributed.Client``) share the graph search's geometry work and the coverage proof's
+    evidence; the result is identical to a serial run.
 
     With ``store`` (a directory), regions also stream to a region store (see
     :func:`stream_regions` and docs/region-store.md), and ``resume=True`` continues an
@@ -524,13 +528,15 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
     domain = Whole(net.input_dim) if domain is None else domain
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if workers is not None and int(workers) < 1:  # every engine, before any work
+        raise InputError(f"--workers must be at least 1, got {workers}")
     if store is not None:
         return _enumerate_with_store(net, domain, method, prove_coverage, progress,
                                      time_limit, on_region, workers, scheduler, store, resume)
     if resume:
         raise InputError("resume needs a region store (store=DIR, --store DIR)")
     if method == "auto":
-        method = _auto_method(domain, workers, scheduler)
+        method = _auto_method(domain, scheduler)
     t0 = time.perf_counter()
     stats: dict = {}
     if method in ("graph", "subdivision", "skeleton"):

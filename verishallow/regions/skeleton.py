@@ -22,7 +22,8 @@ regions around it are the 2^k sign choices of its k neuron labels (domain and bo
 have the inside): grouping (vertex, pattern) pairs by pattern gives each region's vertices, the
 labels tight at its vertices are its facets. Geometry (inscribed-ball bounds, facet points,
 in-plane radii) is then computed in numpy per chunk of regions from the exact rows of the
-pattern, with the same named tolerances and the same ``SAFETY`` margin as :mod:`.subdivision`:
+pattern, with the same named tolerances and the same ``GEOMETRY_SAFETY`` margin as
+:mod:`.subdivision`:
 cells whose cheap bounds fall within that margin of ``REGION_RADIUS_TOL`` or
 ``FACET_RADIUS_TOL`` are decided by :meth:`RegionOracle.region`, with the LP the graph engine
 uses, so thin regions are treated exactly as the other engines treat them (rejected below the
@@ -49,6 +50,7 @@ none. Otherwise the run repeats with ``B`` times ``BOX_GROWTH``.
 from __future__ import annotations
 
 import sys
+import time
 from itertools import combinations
 
 import networkx as nx
@@ -59,27 +61,26 @@ from ..domain import Domain, Reduction
 from ..network import ReLUNetwork, pattern_key
 from ..solvers import lp
 from .builder import OnRegion, Progress, RegionBuilder, prepare
-from .geometry import (
-    FACET_RADIUS_TOL,
-    PARALLEL_TOL,
-    REGION_RADIUS_TOL,
-    ZERO_ROW_TOL,
-    LocalRegion,
-    RegionOracle,
-)
+from .geometry import LocalRegion, RegionOracle
 from .region import Facet, Region
 from .subdivision import (
     BOX_GROWTH,
     BOX_MAX,
     BOX_MIN,
+    artificial_box,
+    domain_extent,
+    local_maps,
+    report_phase,
+)
+from .tolerances import (
+    FACET_RADIUS_TOL,
+    GEOMETRY_SAFETY,
+    PARALLEL_TOL,
     RAY_PARALLEL_TOL,
     RAY_TOL,
-    SAFETY,
+    REGION_RADIUS_TOL,
     SIGN_RTOL,
-    _box,
-    _domain_extent,
-    _local_maps,
-    _phase,
+    ZERO_ROW_TOL,
 )
 
 #: Geometry is computed for at most this many (vertex, region) pairs at once (memory bound).
@@ -423,7 +424,7 @@ def _rows(net: ReLUNetwork, oracle: RegionOracle, B: np.ndarray) -> tuple:
     the zero-row mask, patterns contradicted by a zero row, and identically zero neurons."""
     U = oracle.unstable
     mc, N = B.shape
-    A_all, d_all, _, _ = _local_maps(net, B)
+    A_all, d_all, _, _ = local_maps(net, B)
     Au, du, s = A_all[:, :, U], d_all[:, U], B[:, U]
     sigma = np.where(s, -1.0, 1.0)
     H = sigma[:, None, :] * Au
@@ -535,11 +536,11 @@ def _chunk(sk: _Skeleton, net: ReLUNetwork, oracle: RegionOracle, bits: np.ndarr
         own = np.zeros_like(sl, dtype=bool)
         own[np.flatnonzero(is_dom), f_l[is_dom] - N] = True
         rad = np.minimum(rad, _ratio_min(sl, cos, own))
-    small_f = (rad <= SAFETY * FACET_RADIUS_TOL) | (fcount < d) | bad_label
+    small_f = (rad <= GEOMETRY_SAFETY * FACET_RADIUS_TOL) | (fcount < d) | bad_label
     suspect = np.bincount(f_r[small_f], minlength=mc) > 0
     suspect |= bad_zero
-    region = r_c > SAFETY * REGION_RADIUS_TOL
-    empty = r_upper < REGION_RADIUS_TOL / SAFETY
+    region = r_c > GEOMETRY_SAFETY * REGION_RADIUS_TOL
+    empty = r_upper < REGION_RADIUS_TOL / GEOMETRY_SAFETY
     suspect |= ~(region | empty)
 
     # fast regions go to flat arrays; the oracle decides the suspect ones
@@ -732,7 +733,7 @@ class _SkeletonBuilder(RegionBuilder):
         beta = np.zeros((m, out))
         step = max(1, MODEL_CHUNK // max(1, self.net.n_hidden * self.net.input_dim))
         for a in range(0, m, step):
-            _, _, al, be = _local_maps(self.net, self.P[a:a + step], outputs=True)
+            _, _, al, be = local_maps(self.net, self.P[a:a + step], outputs=True)
             alpha[a:a + step], beta[a:a + step] = al, be
         return alpha, beta
 
@@ -868,7 +869,7 @@ def _skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None
     art_base = N + nG
     L = art_base + 2 * d
     W = (L + 63) // 64
-    dom_lo, dom_hi = _domain_extent(oracle, d)
+    dom_lo, dom_hi = domain_extent(oracle, d)
     bounded = bool(np.all(np.isfinite(dom_lo)) and np.all(np.isfinite(dom_hi)))
     if bounded:
         centre = (dom_lo + dom_hi) / 2
@@ -880,21 +881,26 @@ def _skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None
     offs = rnet.layer_offsets
     unstable = bounds.unstable
     runs = 0
+    t_cut = t_geo = 0.0
     while True:
         runs += 1
-        lo, hi, side_rows = _box(oracle, d, half, centre)
+        t0 = time.perf_counter()
+        lo, hi, side_rows = artificial_box(oracle, d, half, centre)
         sk = _start(oracle, lo, hi, side_rows, N, L, W)
         sk.centre = centre
         for layer in range(len(rnet.hidden_widths)):
-            _phase(progress, f"splitting by layer {layer + 1}/{len(rnet.hidden_widths)} "
+            report_phase(progress, f"splitting by layer {layer + 1}/{len(rnet.hidden_widths)} "
                              f"({sk.n} vertices)")
             sk.layer_values(rnet, layer)
             for jj, col in enumerate(range(offs[layer], offs[layer + 1])):
                 if unstable[col]:
                     n = sk.n
                     sk.cut(col, sk.Z[:n, jj], SIGN_RTOL * sk.S[:n, jj], jj, domain=False)
-        _phase(progress, f"geometry of the regions at {sk.n} vertices")
+        report_phase(progress, f"geometry of the regions at {sk.n} vertices")
+        t1 = time.perf_counter()
         res = _regions_of(sk, rnet, bounds, oracle, art_base)
+        t_cut += t1 - t0
+        t_geo += time.perf_counter() - t1
         if res.box_ok:
             break
         # grow at least by BOX_GROWTH, and past the farthest point a failed ray reached
@@ -904,7 +910,10 @@ def _skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None
             raise Degenerate(f"the arrangement reaches beyond {BOX_MAX:g} from the centre")
     if stats is not None:
         stats.update({"box_half_width": None if bounded else half, "runs": runs,
-                      "vertices": sk.n, "edges": sk.ne, "oracle_cells": res.oracle_cells})
+                      "vertices": sk.n, "edges": sk.ne, "oracle_cells": res.oracle_cells,
+                      # where the time goes (all runs): splitting the skeleton, then the
+                      # regions' grouping, box test and geometry (the builder comes after)
+                      "seconds_subdivide": t_cut, "seconds_geometry": t_geo})
     oracle.rejected.extend(res.rejected)
     builder = _SkeletonBuilder(net, red, res, N, oracle.domain_ids)
     if on_region is not None:
@@ -912,5 +921,5 @@ def _skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None
             on_region(builder.lift(rid))
     if progress is not None:
         progress(len(builder.local), 0)
-    _phase(progress, "search done")
+    report_phase(progress, "search done")
     return builder, oracle, red, bounds

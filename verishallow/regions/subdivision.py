@@ -4,7 +4,7 @@ Why a third engine: the graph engine spends an LP per candidate facet (milliseco
 cannot reach thousands of regions per second. Here the domain starts as one cell and every
 neuron's hyperplane splits every cell it crosses; the sign decisions happen at cell vertices,
 in numpy over all cells at once, so the cost is a few array passes per neuron. LPs are spent
-only on the rare cells whose cheap geometry lies within a factor ``SAFETY`` of the named
+only on the rare cells whose cheap geometry lies within a factor ``GEOMETRY_SAFETY`` of the named
 tolerances of :mod:`.geometry`; there :meth:`RegionOracle.region` decides, with exactly the LP
 the graph engine uses, so both engines report the same patterns and the same facets.
 
@@ -50,35 +50,26 @@ from ..errors import InputError
 from ..network import ReLUNetwork, pattern_key
 from ..solvers import lp
 from .builder import OnRegion, Progress, RegionBuilder, prepare
-from .geometry import (
-    FACET_RADIUS_TOL,
-    REGION_RADIUS_TOL,
-    ZERO_ROW_TOL,
-    LocalFacet,
-    LocalRegion,
-    RegionOracle,
-)
+from .geometry import LocalFacet, LocalRegion, RegionOracle
 from .region import Facet, Region
+from .tolerances import (
+    FACET_RADIUS_TOL,
+    GEOMETRY_SAFETY,
+    RAY_PARALLEL_TOL,
+    RAY_TOL,
+    REGION_RADIUS_TOL,
+    SIGN_RTOL,
+    ZERO_ROW_TOL,
+)
 
 #: Input dimensions (after removing fixed coordinates) this engine handles.
 SUPPORTED_DIMS = (1, 2)
-#: A stored pre-activation ``z`` counts as 0 when ``|z| <= SIGN_RTOL * scale`` with
-#: ``scale = |W| |a| + |b|`` (a bound on what rounding can do to ``z``); a few hundred ulps.
-SIGN_RTOL = 1e-13
-#: Cheap geometry decides a cell (region or not; piece is a facet or not) only when its
-#: inradius / facet radius is more than this factor away from the geometry.py tolerance;
-#: in between, the oracle's LPs decide exactly as in the graph engine.
-SAFETY = 4.0
 #: Smallest half-width of the artificial box for unbounded domains (input units).
 BOX_MIN = 1.0
 #: Factor by which the artificial box grows when the recession test fails.
 BOX_GROWTH = 4.0
 #: Largest half-width tried; beyond it the engine gives up (coordinates lose precision).
 BOX_MAX = 1e8
-#: Slack of the recession test ``h . g <= RAY_TOL`` (unit rows, unit generators).
-RAY_TOL = 1e-10
-#: Unit directions whose cross product is below this are parallel in the recession test.
-RAY_PARALLEL_TOL = 1e-12
 #: Label of an edge (2-D) or end point (1-D) on the artificial box.
 ART = -1
 
@@ -406,7 +397,7 @@ def _run_2d(net: ReLUNetwork, bounds: Bounds, start: tuple[np.ndarray, np.ndarra
     offs = net.layer_offsets
     n_layers = len(net.hidden_widths)
     for layer in range(n_layers):
-        _phase(progress, f"splitting by layer {layer + 1}/{n_layers} ({poly.m} cells)")
+        report_phase(progress, f"splitting by layer {layer + 1}/{n_layers} ({poly.m} cells)")
         vs.layer_values(net, layer)
         for col in range(offs[layer], offs[layer + 1]):
             if unstable[col]:
@@ -425,7 +416,7 @@ def _run_1d(net: ReLUNetwork, bounds: Bounds, ends: tuple[float, float],
     offs = net.layer_offsets
     n_layers = len(net.hidden_widths)
     for layer in range(n_layers):
-        _phase(progress, f"splitting by layer {layer + 1}/{n_layers} ({len(left)} cells)")
+        report_phase(progress, f"splitting by layer {layer + 1}/{n_layers} ({len(left)} cells)")
         vs.layer_values(net, layer)
         for col in range(offs[layer], offs[layer + 1]):
             if not bounds.unstable[col]:
@@ -470,7 +461,7 @@ def _run_1d(net: ReLUNetwork, bounds: Bounds, ends: tuple[float, float],
 
 
 # ----- from cells to regions -----------------------------------------------------------------
-def _local_maps(net: ReLUNetwork, bits: np.ndarray, outputs: bool = False
+def local_maps(net: ReLUNetwork, bits: np.ndarray, outputs: bool = False
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``z = A x + d`` of every hidden neuron for many patterns at once, as in
     ``ReLUNetwork.local_affine``: ``A`` (m, d, N) (input coordinate before neuron, so each layer
@@ -524,7 +515,7 @@ def _assemble(cells: _Cells, net: ReLUNetwork, oracle: RegionOracle,
     U = oracle.unstable
     G, h = oracle.G, oracle.h
     vs = cells.vs
-    A_all, d_all, _, _ = _local_maps(net, bits)
+    A_all, d_all, _, _ = local_maps(net, bits)
     Au, du, s = A_all[:, :, U], d_all[:, U], bits[:, U]
     sigma = np.where(s, -1.0, 1.0)
     H = sigma[:, None, :] * Au  # (m, d, nU): the region is {x : H^T x <= c}
@@ -566,14 +557,14 @@ def _assemble(cells: _Cells, net: ReLUNetwork, oracle: RegionOracle,
     suspect = cells.suspect | bad_zero
     # a real piece on no hyperplane, or one of borderline size: numerical trouble or a
     # near-tolerance facet; the oracle decides the whole cell
-    odd = real & (~on_plane | ((rad <= SAFETY * FACET_RADIUS_TOL)
-                               & (rad >= FACET_RADIUS_TOL / SAFETY)))
+    odd = real & (~on_plane | ((rad <= GEOMETRY_SAFETY * FACET_RADIUS_TOL)
+                               & (rad >= FACET_RADIUS_TOL / GEOMETRY_SAFETY)))
     if cells.piece_next is not None:  # two consecutive edges on one line: one facet, not two
         nx = cells.piece_next
         odd |= on_plane & ((T & T[nx]).any(axis=1) | (TD & TD[nx]).any(axis=1))
     suspect |= np.bincount(pc[odd], minlength=m) > 0
-    region = r_c > SAFETY * REGION_RADIUS_TOL
-    empty = ~cells.unbounded & (cells.r_upper < REGION_RADIUS_TOL / SAFETY)
+    region = r_c > GEOMETRY_SAFETY * REGION_RADIUS_TOL
+    empty = ~cells.unbounded & (cells.r_upper < REGION_RADIUS_TOL / GEOMETRY_SAFETY)
     suspect |= ~(region | empty)
 
     # the box test, on exact rows: unit normal of each piece's first tight row
@@ -595,7 +586,7 @@ def _assemble(cells: _Cells, net: ReLUNetwork, oracle: RegionOracle,
                 return _Assembly([], False, [], 0)
 
     # facets of the trusted cells, in boundary order
-    fp = np.flatnonzero(on_plane & (rad > SAFETY * FACET_RADIUS_TOL) & ~suspect[pc])
+    fp = np.flatnonzero(on_plane & (rad > GEOMETRY_SAFETY * FACET_RADIUS_TOL) & ~suspect[pc])
     fcell = pc[fp].tolist()
     fj = first_n[fp]
     nrm = Hn[pc[fp], :, fj] if U.size else np.zeros((len(fp), ctr.shape[1]))
@@ -650,7 +641,7 @@ class _SubdivisionBuilder(RegionBuilder):
     def models(self) -> None:
         """alpha, beta of every region at once (full input coordinates)."""
         P = np.array([loc.pattern for loc in self.local]).reshape(len(self.local), -1)
-        _, _, self._alpha, self._beta = _local_maps(self.net, P, outputs=True)
+        _, _, self._alpha, self._beta = local_maps(self.net, P, outputs=True)
 
     def lift(self, rid: int, neighbours: list[tuple[int, ...]] | None = None) -> Region:
         if getattr(self, "_alpha", None) is None or rid >= len(self._alpha):
@@ -765,8 +756,8 @@ def _first_layer_extent(net: ReLUNetwork, bounds: Bounds, centre: np.ndarray) ->
     return far
 
 
-def _box(oracle: RegionOracle, d: int, half: float, centre: np.ndarray
-         ) -> tuple[np.ndarray, np.ndarray, list[list[int | None]]]:
+def artificial_box(oracle: RegionOracle, d: int, half: float, centre: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, list[list[int | None]]]:
     """Box of half-width ``half`` around ``centre`` on unbounded sides; exact domain bounds
     and (padded, later clipped) LP extents of the domain elsewhere."""
     G, h = oracle.G, oracle.h
@@ -779,7 +770,7 @@ def _box(oracle: RegionOracle, d: int, half: float, centre: np.ndarray
     return lo, hi, rows
 
 
-def _domain_extent(oracle: RegionOracle, d: int) -> tuple[np.ndarray, np.ndarray]:
+def domain_extent(oracle: RegionOracle, d: int) -> tuple[np.ndarray, np.ndarray]:
     """The reduced domain's bounding box by LP (infinite where unbounded)."""
     G, h = oracle.G, oracle.h
     lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
@@ -814,7 +805,7 @@ def subdivision_search(net: ReLUNetwork, domain: Domain, progress: Progress | No
         )
     N = rnet.n_hidden
     G, h = oracle.G, oracle.h
-    dom_lo, dom_hi = _domain_extent(oracle, d)
+    dom_lo, dom_hi = domain_extent(oracle, d)
     bounded = bool(np.all(np.isfinite(dom_lo)) and np.all(np.isfinite(dom_hi)))
     if bounded:
         centre = (dom_lo + dom_hi) / 2
@@ -824,7 +815,7 @@ def subdivision_search(net: ReLUNetwork, domain: Domain, progress: Progress | No
         centre = cheb[0] if cheb is not None else np.zeros(d)
         half = max(BOX_MIN, 2.0 * _first_layer_extent(rnet, bounds, centre))
     while True:
-        lo, hi, side_rows = _box(oracle, d, half, centre)
+        lo, hi, side_rows = artificial_box(oracle, d, half, centre)
         if d == 1:
             labels = tuple(ART if r is None else N + r for r in side_rows[0])
             cells = _run_1d(rnet, bounds, (float(lo[0]), float(hi[0])), labels, progress)
@@ -835,7 +826,7 @@ def subdivision_search(net: ReLUNetwork, domain: Domain, progress: Progress | No
                 raise RuntimeError("the domain does not meet the subdivision box; please report")
             polys, vs = _run_2d(rnet, bounds, start, progress)
             cells = polys.cells(vs)
-        _phase(progress, f"geometry of {len(cells.bits)} cells")
+        report_phase(progress, f"geometry of {len(cells.bits)} cells")
         res = _assemble(cells, rnet, oracle, polys)
         if res.box_ok:
             break
@@ -860,11 +851,11 @@ def subdivision_search(net: ReLUNetwork, domain: Domain, progress: Progress | No
             on_region(builder.lift(rid))
     if progress is not None:
         progress(len(builder.local), 0)
-    _phase(progress, "search done")
+    report_phase(progress, "search done")
     return builder, oracle, red, bounds
 
 
-def _phase(progress: Progress | None, text: str) -> None:
+def report_phase(progress: Progress | None, text: str) -> None:
     """Tell a progress callback with a ``phase`` method (the CLI's bar) which stage runs."""
     phase = getattr(progress, "phase", None)
     if callable(phase):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,6 +118,36 @@ BATCH = 512
 CHECKPOINT_SECONDS = 10.0
 
 
+def sliver_candidates(oracle: RegionOracle, rejected: list[tuple[np.ndarray, float | None]],
+                      seen: Container[bytes], mark_seen: Callable[[bytes], None]
+                      ) -> list[np.ndarray]:
+    """Never-seen patterns (not in ``seen``; ``mark_seen`` then marks them) across the neuron
+    facets of the *slivers* among ``rejected`` (full-dimensional candidates with a positive
+    inscribed radius at most ``REGION_RADIUS_TOL``). Why: a region reachable only across a
+    sliver would otherwise be missed (sound, since the coverage proof then fails, but short).
+    The sliver
+    itself is not a region; its facets come from :meth:`RegionOracle.region` with
+    ``radius_tol=0`` (in-plane balls relative to the sliver's radius)."""
+    out: list[np.ndarray] = []
+    for pattern, radius in rejected:
+        if radius is None or not radius > 0:
+            continue
+        loc = oracle.region(pattern, radius_tol=0.0)
+        if loc is None:
+            continue
+        key = pattern_key(loc.pattern)
+        zero = bool(loc.zero_neurons.any())
+        for f in loc.facets:
+            if f.kind != "neuron":
+                continue
+            keys, pat = across_keys(oracle, loc, key, f, zero)
+            for k, kk in enumerate(keys):
+                if kk not in seen:
+                    mark_seen(kk)
+                    out.append(pat(k))
+    return out
+
+
 def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
                  on_region: OnRegion | None = None, workers: int | None = 1,
                  scheduler=None) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds]:
@@ -167,8 +198,10 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
             nxt = []
             n_batches = max(1, -(-len(cands) // BATCH))
             per_batch = -(-(wave_start - builder.finalised) // n_batches)
-            for b in range(0, len(cands), BATCH):
+            b = 0
+            while b < len(cands):
                 batch = cands[b:b + BATCH]
+                n_rejected = len(oracle.rejected)
                 results = mapper.map(batch)  # a pool starts on the batch here
                 builder.finalise(oracle, min(wave_start, builder.finalised + per_batch))
                 for nb in results:
@@ -179,8 +212,13 @@ def graph_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = N
                     if on_region is not None:
                         on_region(builder.lift(rid))
                 track.decided += len(batch)
-                track.report(len(builder.local), max(0, len(cands) - b - BATCH), len(nxt),
+                track.report(len(builder.local), max(0, len(cands) - b - len(batch)), len(nxt),
                              depth)
+                # walk through slivers: what lies across a thin rejected candidate joins the
+                # wave (decided like any candidate; the sliver itself is not a region)
+                thin = oracle.rejected[n_rejected:]  # complete once the results are read
+                cands.extend(sliver_candidates(oracle, thin, seen, seen.add))
+                b += len(batch)
             wave = nxt
     finally:
         gc.unfreeze()
@@ -272,6 +310,9 @@ class _StreamSearch:
         pend = _Pending(region, np.asarray(loc.zero_neurons, dtype=bool))
         self.unstaged.append((region, pend.zero))
         return pend
+
+    def _mark_seen(self, key: bytes) -> None:
+        self.seen[key] = -1
 
     def _shares(self, j: int, ids: tuple[int, ...]) -> bool:
         a, b = self.nid_ptr[j], self.nid_ptr[j + 1]
@@ -387,14 +428,22 @@ class _StreamSearch:
                 track.expanded += len(self.wave)
                 track.generated += len(self.cands)
             cands = self.cands
-            for b in range(self.decided, len(cands), BATCH):
+            n_wave = len(cands)  # the wave's own candidates (what a resume regenerates)
+            b = self.decided
+            while b < len(cands):
                 batch = cands[b:b + BATCH]
+                n_rejected = len(self.oracle.rejected)
                 results = mapper.map(batch)
                 self.nxt.extend(self._found(nb) for nb in results if nb is not None)
+                cands.extend(sliver_candidates(self.oracle, self.oracle.rejected[n_rejected:],
+                                               self.seen, self._mark_seen))
                 self.decided = b + len(batch)
+                b = self.decided
                 track.decided += len(batch)
                 track.report(self.n, len(cands) - self.decided, len(self.nxt), self.depth + 1)
-                if self.decided < len(cands) and \
+                # no checkpoint inside a wave that walked through a sliver: a resume
+                # regenerates only the wave's own candidates
+                if self.decided < len(cands) and len(cands) == n_wave and \
                         time.perf_counter() - self.last_checkpoint >= self.every:
                     self.checkpoint()
             for pend in self.wave:  # every candidate across their facets is decided now

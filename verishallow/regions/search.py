@@ -125,8 +125,7 @@ def sliver_candidates(oracle: RegionOracle, rejected: list[tuple[np.ndarray, flo
     facets of the *slivers* among ``rejected`` (full-dimensional candidates with a positive
     inscribed radius at most ``REGION_RADIUS_TOL``). Why: a region reachable only across a
     sliver would otherwise be missed (sound, since the coverage proof then fails, but short).
-    The sliver
-    itself is not a region; its facets come from :meth:`RegionOracle.region` with
+    The sliver itself is not a region; its facets come from :meth:`RegionOracle.region` with
     ``radius_tol=0`` (in-plane balls relative to the sliver's radius)."""
     out: list[np.ndarray] = []
     for pattern, radius in rejected:

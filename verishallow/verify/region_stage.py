@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..domain import Domain
 from ..network import ReLUNetwork
 from ..vnnlib import LinearConstraints
 from .region_lp import Case, RegionChecker
@@ -30,10 +29,9 @@ class _OutOfTime(Exception):  # noqa: N818 - a signal, not an error
     pass
 
 
-def prove_case_coverage(net: ReLUNetwork, domain: Domain, part, left: float | None,
-                    deadline: float, proofs: list[str], workers: int | None = 1,
-                    on_thin_region: Callable | None = None) -> str | None:
-    """Prove that ``part`` covers ``domain`` with the one coverage proof
+def _prove_case_coverage(part, left: float | None, proofs: list[str], workers: int | None,
+                         on_thin_region: Callable) -> str | None:
+    """Prove that ``part`` covers its domain with the one coverage proof
     (:func:`verishallow.proofs.coverage.prove_coverage`: the exact certificate, re-checked by
     the independent checker, then SCIP if that fails) within what is left of the time limit.
     None when proved (the proof's name goes to ``proofs``), else why not."""
@@ -136,8 +134,7 @@ def check_regions(net: ReLUNetwork, chk: RegionChecker, cases: list[Case],
         if own_coverage:
             try:
                 # the exact certificate may add thin regions: the property is checked there too
-                why = prove_case_coverage(net, case.domain, part, left(), deadline, proofs,
-                                      workers, on_region)
+                why = _prove_case_coverage(part, left(), proofs, workers, on_region)
             except _Found as hit:
                 return RegionOutcome("sat", (hit.x, hit.y), "", checked)
             if why is not None:

@@ -27,16 +27,25 @@ def implied_bound(keys: list[tuple[int, ...]], multipliers: list[Fraction],
     """The constant ``sum m_k c_k`` that the rows ``h_k x <= c_k`` (``keys[k] = h_k + (c_k,)``)
     imply for ``target . x`` with multipliers ``m >= 0`` and ``sum m_k h_k = target``, exactly;
     :class:`FarkasError` (saying which condition fails) otherwise. Integer arithmetic over the
-    multipliers' common denominator."""
-    if any(m < 0 for m in multipliers):
-        raise FarkasError("a multiplier is negative")
-    n = len(target)
+    multipliers' common denominator (:func:`implied_numerator`)."""
     den = math.lcm(*(m.denominator for m in multipliers)) if multipliers else 1
     nums = [m.numerator * (den // m.denominator) for m in multipliers]
+    return Fraction(implied_numerator(keys, nums, den, target), den)
+
+
+def implied_numerator(keys: list[tuple[int, ...]], nums: list[int], den: int,
+                      target: list[int] | list[Fraction]) -> int:
+    """:func:`implied_bound` for multipliers ``nums[k] / den`` (``den > 0``): the numerator
+    over ``den`` of the implied constant, or :class:`FarkasError`. The one Farkas test."""
+    if den <= 0:
+        raise FarkasError("the multipliers' denominator is not positive")
+    if any(c < 0 for c in nums):
+        raise FarkasError("a multiplier is negative")
+    n = len(target)
     for j in range(n):
         if sum(c * k[j] for c, k in zip(nums, keys, strict=True)) != den * target[j]:
             raise FarkasError(f"the multipliers do not reproduce the inequality (coordinate {j})")
-    return Fraction(sum(c * k[n] for c, k in zip(nums, keys, strict=True)), den)
+    return sum(c * k[n] for c, k in zip(nums, keys, strict=True))
 
 
 def solve_support(K: list[tuple[int, ...]], S: list[int], target: list[int]

@@ -15,6 +15,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -160,6 +161,12 @@ class PatternRows:
     A: np.ndarray | None = None
     d: np.ndarray | None = None
 
+    @cached_property
+    def zero_neurons(self) -> list[int]:
+        """Neurons identically zero on the region (zero row and zero constant)."""
+        return [i for i in range(len(self.raw))
+                if self.keys[i] is None and self.consts[i] == 0]
+
     def neuron_values(self, wn: list[int], q: int) -> np.ndarray:
         """``q * z_i(w)`` up to each layer's positive scale, exactly, for ``w = wn / q``."""
         if self.A is None or not len(self.raw):
@@ -184,33 +191,36 @@ class ExactRows:
         self._dom = (dom_keys, [c for _, c in edom.red_int])
 
     def _layer(self, k: int, bits: np.ndarray) -> tuple:
+        """Layer ``k``'s rows for ``bits``: the maps and both orientations' primitive keys
+        depend only on earlier layers (memoised by that prefix; an active neuron's key is the
+        negated inactive one), the choice between them on the layer's own bits."""
         enet, edom = self.enet, self.edom
-        key = np.packbits(bits[:enet.offsets[k + 1]]).tobytes()
+        lo, hi = enet.offsets[k], enet.offsets[k + 1]
+        key = np.packbits(bits[:lo]).tobytes()
         memo = self._memo[k]
         hit = memo.get(key)
         if hit is not None:
             memo.move_to_end(key)
-            return hit
-        A, dv, _ = enet.layer_map(k, bits)
-        if self.fixed:
-            # d' = d + A[:, fixed] . x0 ; scale by the x0 denominator to stay integral
-            x0 = np.array([edom.x0_num[i] for i in self.fixed], dtype=object)
-            dv = dv * edom.x0_den + A[:, self.fixed].dot(x0)
-            A = A[:, edom.free] * edom.x0_den
-        raw = list(zip(A.tolist(), dv.tolist(), strict=True))
-        own = bits[enet.offsets[k]:enet.offsets[k + 1]]
-        keys: list[tuple[int, ...] | None] = []
-        consts: list[int] = []
-        for (a, d), on in zip(raw, own, strict=True):
-            # active: -z <= 0  ->  h = -a, c = d ; inactive: z <= 0  ->  h = a, c = -d
-            vals = [-v for v in a] + [d] if on else [*a, -d]
-            keys.append(primitive(vals))
-            consts.append(vals[-1])
-        out = (raw, keys, consts, A, dv)
-        memo[key] = out
-        if len(memo) > MEMO_SIZE:
-            memo.popitem(last=False)
-        return out
+        else:
+            A, dv, _ = enet.layer_map(k, bits)
+            if self.fixed:
+                # d' = d + A[:, fixed] . x0 ; scale by the x0 denominator to stay integral
+                x0 = np.array([edom.x0_num[i] for i in self.fixed], dtype=object)
+                dv = dv * edom.x0_den + A[:, self.fixed].dot(x0)
+                A = A[:, edom.free] * edom.x0_den
+            raw = list(zip(A.tolist(), dv.tolist(), strict=True))
+            # inactive: z <= 0  ->  h = a, c = -d ; active: -z <= 0  ->  h = -a, c = d
+            off = [primitive([*a, -d]) for a, d in raw]
+            on = [None if q is None else tuple(-v for v in q) for q in off]
+            hit = (raw, off, on, A, dv)
+            memo[key] = hit
+            if len(memo) > MEMO_SIZE:
+                memo.popitem(last=False)
+        raw, off, on, A, dv = hit
+        own = bits[lo:hi].tolist()
+        keys = [q1 if b else q0 for q0, q1, b in zip(off, on, own, strict=True)]
+        consts = [d if b else -d for (_, d), b in zip(raw, own, strict=True)]
+        return raw, keys, consts, A, dv
 
     def rows(self, bits: np.ndarray) -> PatternRows:
         """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""

@@ -26,26 +26,39 @@ class MalformedNumber(ValueError):
 _RATIONAL = re.compile(r"-?[0-9]+(/[0-9]+)?")
 
 
-def parse_rational(text: Any) -> Fraction:
-    """Strict ``"p"`` or ``"p/q"`` (q > 0); anything else (floats, ``inf``) is rejected."""
+def parse_ratio(text: Any) -> tuple[int, int]:
+    """Strict ``"p"`` or ``"p/q"`` (q > 0) as the integers ``(p, q)``, not reduced; anything
+    else (floats, ``inf``) is rejected. For checkers that stay in integers."""
     if not isinstance(text, str) or not _RATIONAL.fullmatch(text):
         raise MalformedNumber(f"not an exact rational string: {text!r}")
     if "/" in text:
         p, q = text.split("/")
         if int(q) == 0:
             raise MalformedNumber(f"zero denominator in {text!r}")
-        return Fraction(int(p), int(q))
-    return Fraction(int(text))
+        return int(p), int(q)
+    return int(text), 1
+
+
+def parse_rational(text: Any) -> Fraction:
+    """Strict ``"p"`` or ``"p/q"`` (q > 0); anything else (floats, ``inf``) is rejected."""
+    p, q = parse_ratio(text)
+    return Fraction(p, q)
 
 
 def rational_str(x: Fraction | int) -> str:
     """``"p/q"`` (or ``"p"`` for an integer) of an exact rational."""
-    return str(Fraction(x))
+    return str(x) if isinstance(x, (int, Fraction)) else str(Fraction(x))
 
 
 def dyadic_str(n: int, e: int) -> str:
-    """``n * 2**e`` as a rational string."""
-    return str(Fraction(n) * (Fraction(2) ** e))
+    """``n * 2**e`` as a rational string (in lowest terms, as ``str(Fraction)`` writes it)."""
+    n = int(n)
+    if e >= 0 or n == 0:
+        return str(n << e) if n else "0"
+    tz = min((n & -n).bit_length() - 1, -e)  # powers of two that cancel
+    n >>= tz
+    e += tz
+    return str(n) if e == 0 else f"{n}/{1 << -e}"
 
 
 def dyadic(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:

@@ -10,12 +10,13 @@ the partition and the equivalence certifiers.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
 
 from ..exact.linalg import FarkasError, implied_bound, simplex, solve_support
-from ..regions.geometry import polar_dual_vertices
+from ..regions.geometry import polygon_vertices, vertex_bases
 from ..solvers import lp
 from .tolerances import SUPPORT_TOL
 
@@ -42,12 +43,29 @@ class FarkasFinder:
     def __init__(self, fkeys: list[tuple[int, ...]], n: int):
         self.K = fkeys
         self.n = n
-        self.H, self.c = unit_rows(fkeys, n) if fkeys else (np.zeros((0, n)), np.zeros(0))
         self.lps = 0
         self._inner: np.ndarray | None = None
         self._vertices: tuple | None = None  # () when there are none
-        self._lp = lp.RowBoundsFamily(self.c, self.H.T, np.zeros(len(fkeys)),
-                                      np.full(len(fkeys), lp.INF))
+        #: False once the vertices show the region unbounded (None: not known)
+        self.bounded: bool | None = None
+        self._unit: tuple[np.ndarray, np.ndarray] | None = None
+        self._lp: lp.RowBoundsFamily | None = None
+
+    @property
+    def H(self) -> np.ndarray:
+        """Unit normals of the facets (floats; they only propose)."""
+        return self._unit_rows()[0]
+
+    @property
+    def c(self) -> np.ndarray:
+        """Offsets of the unit-normal facets."""
+        return self._unit_rows()[1]
+
+    def _unit_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._unit is None:
+            self._unit = unit_rows(self.K, self.n) if self.K else \
+                (np.zeros((0, self.n)), np.zeros(0))
+        return self._unit
 
     def prove(self, target: list[int], tc: Fraction, exact_fallback: bool = True
               ) -> dict[int, Fraction] | None:
@@ -65,6 +83,9 @@ class FarkasFinder:
         scale = float(np.linalg.norm(t))
         t = t / scale
         self.lps += 1
+        if self._lp is None:
+            self._lp = lp.RowBoundsFamily(self.c, self.H.T, np.zeros(len(self.K)),
+                                          np.full(len(self.K), lp.INF))
         sol = self._lp.solve(t, t)
         if sol.ok:
             lam = sol.x
@@ -91,31 +112,91 @@ class FarkasFinder:
         the interior point ``inner``)."""
         self._inner = inner
 
-    def _find_vertices(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The region's vertices, each with a basis of ``d`` facets tight there (one qhull call
-        on the polar dual, :func:`~verishallow.regions.geometry.polar_dual_vertices`)."""
-        if self._inner is None or self.n < 2 or len(self.H) <= self.n:
+    def _find_vertices(self) -> tuple | None:
+        """The region's vertices, bounded or not, each with a basis of ``d`` facets tight there
+        (:func:`~verishallow.regions.geometry.vertex_bases`; in 2-D a list of ``(x, y, i, j)``
+        from :func:`~verishallow.regions.geometry.polygon_vertices`)."""
+        if self._inner is None or self.n < 2 or len(self.K) < self.n:
             return None
-        return polar_dual_vertices(self.H, self.c, self._inner)
+        if self.n == 2:
+            hx, hy, cs = [], [], []
+            for a0, a1, c0 in self.K:
+                big = max(abs(a0), abs(a1))
+                x, y = a0 / big, a1 / big
+                nrm = math.hypot(x, y)
+                hx.append(x / nrm)
+                hy.append(y / nrm)
+                cs.append((c0 / big) / nrm)
+            found2 = polygon_vertices(hx, hy, cs)
+            if found2 is None:
+                return None
+            verts, self.bounded = found2
+            return (verts,)
+        found = vertex_bases(self.H, self.c, self._inner)
+        if found is None:
+            return None
+        V, bases, self.bounded = found
+        return V, bases
+
+    def has_vertices(self) -> bool:
+        """Whether :meth:`prove_at_vertex` has vertices to work with (finds them once)."""
+        if self._vertices is None:
+            if self._inner is None:
+                return False
+            self._vertices = self._find_vertices() or ()
+        return bool(self._vertices)
 
     def prove_at_vertex(self, target: list[int], tc: Fraction) -> dict[int, Fraction] | None:
         """Exact multipliers implying ``target . x <= tc`` from the basis of the region's
         extreme vertex in direction ``target`` (then near-ties), or None: no LP. Its
         multipliers are non-negative unless the vertex is degenerate; the caller falls back
         to :meth:`prove` then. Needs :meth:`use_vertices` first."""
-        if self._vertices is None:
-            if self._inner is None:
-                return None
-            self._vertices = self._find_vertices() or ()
-        if not self._vertices:
+        if not self.has_vertices():
+            return None
+        if self.n == 2:
+            (verts,) = self._vertices
+            big = max(abs(target[0]), abs(target[1]))
+            t0, t1 = target[0] / big, target[1] / big
+            ranked = sorted(verts, key=lambda v: -(t0 * v[0] + t1 * v[1]))
+            for _x, _y, i, j in ranked[:VERTEX_TRIES]:
+                ex = self._solve_pair(min(i, j), max(i, j), target, tc)
+                if ex is not None:
+                    return ex
             return None
         V, simplices = self._vertices
         score = V @ np.array([float(v) for v in target])
         for k in np.argsort(-score)[:VERTEX_TRIES]:
-            ex = solve_support(self.K, sorted(int(i) for i in simplices[k]), target)
+            S = sorted(int(i) for i in simplices[k])
+            ex = solve_support(self.K, S, target)
             if ex and self._ok(ex, target, tc):
                 return ex
         return None
+
+    def _solve_pair(self, i: int, j: int, target: list[int], tc: Fraction | int
+                    ) -> dict[int, Fraction] | None:
+        """2-D fast path of :meth:`prove_at_vertex`: Cramer's rule on the two facets tight at
+        a vertex, in integers (exact by construction, so only the signs and the bound are
+        tested; the checkers re-test everything)."""
+        a0, a1, ca = self.K[i]
+        b0, b1, cb = self.K[j]
+        det = a0 * b1 - a1 * b0
+        if det == 0:
+            return None
+        ni = target[0] * b1 - target[1] * b0
+        nj = a0 * target[1] - a1 * target[0]
+        if det < 0:
+            det, ni, nj = -det, -ni, -nj
+        if ni < 0 or nj < 0 or (ni == 0 and nj == 0):
+            return None
+        tcf = Fraction(tc)
+        if (ni * ca + nj * cb) * tcf.denominator > tcf.numerator * det:
+            return None
+        out = {}
+        if ni:
+            out[i] = Fraction(ni, det)
+        if nj:
+            out[j] = Fraction(nj, det)
+        return out
 
     def _ok(self, lam: dict[int, Fraction], target: list[int], tc: Fraction) -> bool:
         """The checker's test (:func:`~verishallow.exact.linalg.implied_bound`): ``lam >= 0``

@@ -47,6 +47,8 @@ from .partition_checker import box_failures, strict_sign_failures
 
 #: At most this many rounds of adding missed facets / dropping redundant ones per region.
 MAX_ROUNDS = 4
+#: The bound a coordinate-bound search accepts: any (the box records the implied one).
+NO_BOUND = 10 ** 300
 #: At most this many rounds of adding thin regions (a thin region's facets can lead to more).
 MAX_THIN_ROUNDS = 8
 
@@ -142,8 +144,7 @@ class _Certifier:
         flip = [i for i in J if layer_of[i] == first]
         far[flip] = ~far[flip]
         amb = {i for i in J if layer_of[i] > first}
-        amb |= {i for i in range(self.N) if rows.keys[i] is None and rows.consts[i] == 0
-                and layer_of[i] > first}
+        amb |= {i for i in rows.zero_neurons if layer_of[i] > first}
         if not amb:
             return far
         self.counts["ambiguous_facets"] += 1
@@ -260,9 +261,11 @@ class _Certifier:
             for t in range(n):
                 for sgn in (1, -1):
                     target = [sgn * int(u == t) for u in range(n)]
-                    lam = fk.prove_at_vertex(target, Fraction(10) ** 300)
-                    if lam is None:
-                        lam = fk.prove(target, Fraction(10) ** 300, exact_fallback=False)
+                    lam = fk.prove_at_vertex(target, NO_BOUND)
+                    if lam is None and not fk.has_vertices():
+                        # with vertices, a direction none of them bounds is unbounded (or
+                        # degenerate): the side stays open, its rows get their own evidence
+                        lam = fk.prove(target, NO_BOUND, exact_fallback=False)
                     if lam is None:
                         continue
                     val = sum(v * Fraction(fkeys[k][n]) for k, v in lam.items())

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,9 @@ from typing import Any
 import numpy as np
 
 from .. import forkpool
-from ..exact.linalg import FarkasError, implied_bound
+from ..exact.linalg import FarkasError, implied_numerator
 from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
-from ..exact.numbers import parse_rational
+from ..exact.numbers import parse_ratio, parse_rational
 from ..network import ReLUNetwork, network_fingerprint
 from .document import INVALID, CheckResult, Invalid, check_header, load_certificate, run_guarded
 
@@ -138,22 +139,34 @@ def _describe(dom: dict) -> str:
 def box_failures(keys: list[tuple[int, ...]], upper: list[Fraction | None],
                  lower: list[Fraction | None]) -> np.ndarray:
     """Indices of the inequalities ``h x <= c`` (primitive integer ``keys``) that the box
-    ``lower <= x <= upper`` does not imply: ``max over the box of h x > c``, or unbounded."""
+    ``lower <= x <= upper`` does not imply: ``max over the box of h x > c``, or unbounded.
+    Integers over one common denominator, in plain Python (a region has a few dozen rows)."""
     if not keys:
         return np.zeros(0, dtype=np.int64)
     n = len(upper)
-    K = np.array(keys, dtype=object)
-    H, c = K[:, :n], K[:, n]
     den = math.lcm(*(v.denominator for v in upper + lower if v is not None))
-    U = np.array([0 if v is None else int(v * den) for v in upper], dtype=object)
-    L = np.array([0 if v is None else int(v * den) for v in lower], dtype=object)
-    hpos = np.asarray(H > 0, dtype=bool)
-    hneg = np.asarray(H < 0, dtype=bool)
-    unbounded = (hpos & np.array([v is None for v in upper])) | \
-        (hneg & np.array([v is None for v in lower]))
-    acc = (H * np.where(hpos, U, L)).sum(axis=1)
-    worse = np.asarray(acc > c * den, dtype=bool) | unbounded.any(axis=1)
-    return np.flatnonzero(worse)
+    U = [None if v is None else v.numerator * (den // v.denominator) for v in upper]
+    L = [None if v is None else v.numerator * (den // v.denominator) for v in lower]
+    bad = []
+    for r, k in enumerate(keys):
+        acc = 0
+        for j in range(n):
+            h = k[j]
+            if h > 0:
+                u = U[j]
+                if u is None:
+                    break
+                acc += h * u
+            elif h < 0:
+                lo = L[j]
+                if lo is None:
+                    break
+                acc += h * lo
+        else:
+            if acc <= k[n] * den:
+                continue
+        bad.append(r)
+    return np.array(bad, dtype=np.int64)
 
 
 def strict_sign_failures(rows: PatternRows, bits: np.ndarray, wn: list[int], q: int
@@ -380,24 +393,31 @@ class _Checker:
         return facets, fkeys
 
     def _farkas(self, fkeys: list[tuple[int, ...]], fidx: list[Any], mults: list[Any],
-                target: list[Fraction] | list[int], tc: Fraction | int, what: str) -> None:
-        """``sum m_k key_k[:n] == target`` and ``sum m_k key_k[n] <= tc`` with ``m >= 0``."""
-        if len(fidx) != len(mults) or not fidx:
-            raise Invalid(f"{what}: malformed multipliers")
-        ms = [parse_rational(m) for m in mults]
-        if any(m < 0 for m in ms):
-            raise Invalid(f"{what}: a multiplier is negative")
+                target: list[Fraction] | list[int], tc: Fraction | int,
+                what: Callable[[], str]) -> None:
+        """``sum m_k key_k[:n] == target`` and ``sum m_k key_k[n] <= tc`` with ``m >= 0``, in
+        integers over the multipliers' common denominator. ``what()`` names the evidence (only
+        built for a failure)."""
+        if not isinstance(fidx, list) or not isinstance(mults, list) or \
+                len(fidx) != len(mults) or not fidx:
+            raise Invalid(f"{what()}: malformed multipliers")
+        ratios = [parse_ratio(m) for m in mults]
+        if any(p < 0 for p, _ in ratios):
+            raise Invalid(f"{what()}: a multiplier is negative")
         ks = []
         for k in fidx:
             if not isinstance(k, int) or not 0 <= k < len(fkeys):
-                raise Invalid(f"{what}: refers to facet {k!r}, which does not exist")
+                raise Invalid(f"{what()}: refers to facet {k!r}, which does not exist")
             ks.append(fkeys[k])
+        den = math.lcm(*(q for _, q in ratios))
+        nums = [p * (den // q) for p, q in ratios]
         try:
-            bound = implied_bound(ks, ms, target)
+            bound = implied_numerator(ks, nums, den, target)
         except FarkasError as exc:
-            raise Invalid(f"{what}: {exc}") from None
-        if bound > tc:
-            raise Invalid(f"{what}: the implied bound is weaker than needed")
+            raise Invalid(f"{what()}: {exc}") from None
+        tcf = Fraction(tc)
+        if bound * tcf.denominator > tcf.numerator * den:
+            raise Invalid(f"{what()}: the implied bound is weaker than needed")
 
     def _implications(self, reg: dict, bits: np.ndarray, rows: PatternRows, facets: list[dict],
                       fkeys: list[tuple[int, ...]]) -> None:
@@ -419,7 +439,7 @@ class _Checker:
             sgn = 1 if side == "upper" else -1
             target = [sgn * int(t == u) for u in range(n)]
             self._farkas(fkeys, e["facets"], e["multipliers"], target, sgn * bound,
-                         f"box {side} bound of x{j}")
+                         lambda side=side, j=j: f"box {side} bound of x{j}")
             if side == "upper":
                 upper[t] = bound
             else:
@@ -447,7 +467,7 @@ class _Checker:
             if i in explicit:
                 e = explicit[i]
                 self._farkas(fkeys, e["facets"], e["multipliers"], list(key[:n]), key[n],
-                             f"implication of {self.name(i)}")
+                             lambda i=i: f"implication of {self.name(i)}")
                 self.counts["farkas"] += 1
                 continue
             boxed.append(i)
@@ -460,7 +480,7 @@ class _Checker:
     def _neighbours(self, r: int, reg: dict, bits: np.ndarray, rows: PatternRows,
                     facets: list[dict], fkeys: list[tuple[int, ...]]) -> None:
         layer_of = self.enet.layer_of
-        zero_neurons = [i for i in range(self.N) if rows.keys[i] is None and rows.consts[i] == 0]
+        zero_neurons = rows.zero_neurons
         for k, f in enumerate(facets):
             nb = f.get("neighbour")
             if f["domain"]:
@@ -476,16 +496,15 @@ class _Checker:
                 raise Invalid(f"facet {k}: neighbour {nb} has an unreadable pattern")
             J = [int(i) for i in f["neurons"]]
             first = min(layer_of[i] for i in J)
-            expect = bits.copy()
-            flip = [i for i in J if layer_of[i] == first]
-            expect[flip] = ~expect[flip]
+            flip = {i for i in J if layer_of[i] == first}
             amb = [i for i in J if layer_of[i] > first]
             amb += [i for i in zero_neurons if layer_of[i] > first]
-            mask = np.ones(self.N, dtype=bool)
-            mask[amb] = False
-            if nb == r or np.any(expect[mask] != other[mask]):
-                bad = np.flatnonzero((expect != other) & mask)
-                where = self.name(int(bad[0])) if bad.size else "every bit"
+            # beyond the facet: the first layer's facet neurons flip, ambiguous bits aside
+            skip = set(amb)
+            diff = {i for i in np.flatnonzero(bits != other).tolist() if i not in skip}
+            if nb == r or diff != flip:
+                bad = sorted(diff ^ flip)
+                where = self.name(bad[0]) if bad else "every bit"
                 raise Invalid(f"facet {k} ({self._fname(f)}): neighbour {nb} does not have the "
                                f"pattern beyond the facet (differs at {where})")
             neg = tuple(-v for v in fkeys[k])

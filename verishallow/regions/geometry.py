@@ -7,6 +7,7 @@ rows to make screening pay) and one facet LP per surviving candidate row.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..bounds import Bounds
 from ..network import ReLUNetwork
 from ..solvers import lp
 from .tolerances import (
+    ANGLE_GAP_TOL,
     DUAL_SCREEN_TOL,
     DUPLICATE_TOL,
     FACET_RADIUS_TOL,
@@ -79,12 +81,73 @@ def polar_dual(H: np.ndarray, c: np.ndarray, center: np.ndarray) -> tuple | None
     return hull, P, scale, V
 
 
-def polar_dual_vertices(H: np.ndarray, c: np.ndarray, center: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The vertices of the bounded region ``{x : H x <= c}`` and, per vertex, the ``d`` rows
-    tight there (``(V, simplices)``), from :func:`polar_dual`; None when unbounded."""
+#: An unbounded region's vertices come from its intersection with a cube of this many times
+#: its inner point's largest facet distance (plus one) around that point; vertices beyond it
+#: are simply not proposed.
+ARTIFICIAL_BOX_FACTOR = 1e4
+
+
+def polygon_vertices(hx: list[float], hy: list[float], c: list[float]
+                     ) -> tuple[list[tuple[float, float, int, int]], bool] | None:
+    """The vertices ``(x, y, i, j)`` of the 2-D region ``{hx_i x + hy_i y <= c_i}`` (unit,
+    irredundant rows) and whether it is bounded: facets sorted by normal angle meet
+    consecutively, except across a gap of ``pi`` or more (an unbounded side). Plain Python:
+    regions have a handful of facets, where numpy's per-call cost dominates."""
+    m = len(c)
+    order = sorted(range(m), key=lambda r: math.atan2(hy[r], hx[r]))
+    ang = [math.atan2(hy[r], hx[r]) for r in order]
+    verts: list[tuple[float, float, int, int]] = []
+    bounded = True
+    for t in range(m):
+        i, j = order[t], order[(t + 1) % m]
+        gap = (ang[(t + 1) % m] - ang[t]) % (2 * math.pi)
+        if gap >= math.pi - ANGLE_GAP_TOL:
+            bounded = False
+            continue
+        det = hx[i] * hy[j] - hy[i] * hx[j]
+        if abs(det) <= PARALLEL_TOL:
+            continue
+        verts.append(((c[i] * hy[j] - hy[i] * c[j]) / det,
+                      (hx[i] * c[j] - c[i] * hx[j]) / det, i, j))
+    return (verts, bounded) if verts else None
+
+
+def vertex_bases(H: np.ndarray, c: np.ndarray, center: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """Vertices of ``{x : H x <= c}`` (rows irredundant, ``center`` strictly inside), bounded
+    or not, each with ``d`` row indices tight there: ``(V, bases, bounded)``, or None.
+
+    Floats only propose (the certifiers verify the Farkas multipliers a basis gives exactly).
+    In 2-D the facets sorted by normal angle meet consecutively (no qhull call); from 3-D on,
+    :func:`polar_dual`, and for an unbounded region the polar dual of its intersection with an
+    artificial cube (bases touching the cube are dropped)."""
+    m, n = H.shape
+    if m < n or n < 2:
+        return None
+    if n == 2:
+        found = polygon_vertices(H[:, 0].tolist(), H[:, 1].tolist(), c.tolist())
+        if found is None:
+            return None
+        verts, bounded = found
+        return (np.array([v[:2] for v in verts]), np.array([v[2:] for v in verts]), bounded)
     dual = polar_dual(H, c, center)
-    return None if dual is None else (dual[3], dual[0].simplices)
+    if dual is not None:
+        return dual[3], dual[0].simplices, True
+    slack = c - H @ center
+    if np.any(slack <= 0):
+        return None
+    R = ARTIFICIAL_BOX_FACTOR * (1.0 + float(slack.max()))
+    eye = np.eye(n)
+    Hb = np.vstack([H, eye, -eye])
+    cb = np.concatenate([c, center + R, R - center])
+    dual = polar_dual(Hb, cb, center)
+    if dual is None:
+        return None
+    V, simp = dual[3], dual[0].simplices
+    real = (simp < m).all(axis=1)
+    if not real.any():
+        return None
+    return V[real], simp[real], False
 
 
 class RegionOracle:

@@ -21,6 +21,11 @@ THIN_FACET_FRACTION = 1e-2
 #: intersection with it has a radius above this.
 FACET_RADIUS_TOL = 1e-9
 
+#: Facet normals of a 2-D region, sorted by angle, that are at least ``pi`` minus this apart
+#: span no vertex (the region is unbounded between them). It only proposes vertices to the
+#: certifier; their Farkas evidence is verified exactly.
+ANGLE_GAP_TOL = 1e-12
+
 #: Rows whose norm is below this (relative to the largest row norm of the layer's weights times
 #: input scale) are treated as zero: the neuron is constant on the region.
 ZERO_ROW_TOL = 1e-13

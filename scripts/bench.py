@@ -7,7 +7,8 @@ Sections (``--only`` takes a comma-separated subset of these names):
                  activation patterns, one Chebyshev LP each, HiGHS), same process, same box;
                  the region sets must agree (asserted).
 ``he2d``         a He-initialised 2-32-32-1 network on all of R^2: subdivision vs graph engine
-                 (1 and 2 workers), and once the SCIP coverage proof (skipped under --quick).
+                 (1 and 2 workers), and the default (exact certificate) coverage proof
+                 against the enumeration, 1 and 2 workers.
 ``acas``         ACAS Xu run2a_1_1 on the box of prop_1.vnnlib (graph engine, workers 1 and 2).
                  --quick shrinks the box around its centre.
 ``dims``         regions/s of every engine per input dimension (d = 1, 2, 3, 5).
@@ -210,7 +211,9 @@ def run_case_in_child(spec: dict) -> dict:
         "complete": bool(part.complete), "method": part.method,
         "unstable": part.unstable_neurons,
         "coverage": ({"status": cov.get("status"), "seconds": cov.get("seconds"),
-                      "scip_status": str(cov.get("scip_status"))} if cov else None),
+                      "by": cov.get("by"), "certificate": cov.get("certificate"),
+                      "scip_status": str((cov.get("scip") or {}).get("scip_status"))}
+                     if cov else None),
         "digest": pattern_digest(part.patterns()),
         "cpu": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
         "cpu_children": ((cpu1.children_user - cpu0.children_user)
@@ -457,23 +460,30 @@ def section_he2d(quick: bool) -> Section:
                f"**no** (digests {sorted(d for d in digests if d)})."))
     sec.facts.update({"res": {f"{m}/{w}": r for (m, w), r in res.items()},
                       "agree": len(digests) == 1, "arch": arch, "quick": quick})
-    if quick:
-        sec.add("SCIP coverage proof: skipped (--quick).")
-    else:
-        limit = 300.0
-        r = run_case("he2d coverage proof", {"net": HE2D_NET, "domain": dom,
-                                              "method": "subdivision", "prove_coverage": True,
-                                              "time_limit": limit}, timeout=limit + 600)
-        sec.facts["coverage"] = r
+    # the default coverage proof (exact certificate, then the checker) against the enumeration
+    # it proves, in the same subprocess; the issue's target is at most 3x on 2 workers
+    limit = 300.0
+    cov_rows = []
+    for w in (1, 2):
+        r = run_case(f"he2d coverage proof w{w}", {"net": netspec, "domain": dom,
+                                                   "method": "subdivision", "workers": w,
+                                                   "prove_coverage": True, "time_limit": limit},
+                     timeout=limit + 600)
+        sec.facts[f"coverage_w{w}"] = r
         if "error" in r:
-            sec.add(f"SCIP coverage proof: failed ({r['error']}).")
-        else:
-            cov = r.get("coverage") or {}
-            sec.add(table(["coverage proof", "regions (no-good cuts)", "status", "SCIP status",
-                           "SCIP seconds", "time limit s", "vs subdivision enumeration"],
-                          [["SCIP, no-good cuts", r["regions"], cov.get("status"),
-                            cov.get("scip_status"), cov.get("seconds"), limit,
-                            ratio(cov.get("seconds"), base)]]))
+            cov_rows.append([w, r["error"]] + [None] * 5)
+            continue
+        cov = r.get("coverage") or {}
+        cov_rows.append([w, r["regions"], cov.get("by"), r["seconds"], cov.get("seconds"),
+                         (cov.get("certificate") or {}).get("thin_regions"),
+                         ratio(cov.get("seconds"), r["seconds"])])
+    sec.add("The default coverage proof (`regions` without `--no-coverage-proof`): the exact "
+            "partition certificate built and re-checked by the independent checker "
+            "(`verishallow.proofs.coverage.prove_coverage`), after a subdivision enumeration "
+            "in the same subprocess; 'proof / enumeration' is the issue's figure (target: at "
+            "most 3x with 2 workers).")
+    sec.add(table(["workers", "regions", "proved by", "enumeration s", "proof s",
+                   "thin regions", "proof / enumeration"], cov_rows))
     return sec
 
 
@@ -912,14 +922,17 @@ def meaning(secs: dict[str, Section], info: dict, load_start, load_end) -> str:
             out.append(f"Two workers take the graph engine to {fmt(g2['seconds'])} s (speed-up "
                        f"{fmt(sp)}x" + (", i.e. slower than one worker" if sp and sp < 1
                                          else "") + ").")
-        cov = h.facts.get("coverage")
-        if cov and "error" not in cov and cov.get("coverage"):
-            c = cov["coverage"]
-            out.append(
-                f"The SCIP coverage proof with one no-good cut per region ended with status "
-                f"'{c['status']}' after {fmt(c['seconds'])} s, "
-                f"{fmt(ratio(c['seconds'], sub.get('seconds')))}x the enumeration itself: on "
-                "this size the proof, not the enumeration, is the bottleneck.")
+        for w in (1, 2):
+            cov = h.facts.get(f"coverage_w{w}")
+            if cov and "error" not in cov and cov.get("coverage"):
+                c = cov["coverage"]
+                r = ratio(c["seconds"], cov["seconds"])
+                verdict = "" if w != 2 or r is None else \
+                    (" (meets the 3x target)" if r <= 3 else " (misses the 3x target)")
+                out.append(f"The default coverage proof (exact certificate and its check, "
+                           f"{w} worker{'s' if w > 1 else ''}) ended '{c['status']}' by "
+                           f"{c.get('by')} in {fmt(c['seconds'])} s, {fmt(r)}x its own "
+                           f"subdivision enumeration{verdict}.")
     a = secs.get("acas")
     if a and a.facts.get("res"):
         r1, r2 = a.facts["res"].get(1, {}), a.facts["res"].get(2, {})

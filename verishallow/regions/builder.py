@@ -16,7 +16,7 @@ from ..domain import Domain, Reduction
 from ..errors import InputError
 from ..network import ReLUNetwork, pattern_key
 from .geometry import LocalRegion, RegionOracle
-from .region import Facet, Region
+from .region import Facet, Region, facet_block
 from .tolerances import REGION_RADIUS_TOL
 
 #: Called as ``progress(found, queued)``: regions found so far, and candidate patterns plus
@@ -48,18 +48,21 @@ def _reduced_domain_rows(red: Reduction) -> tuple[np.ndarray, np.ndarray, list[i
 def lift_region(net: ReLUNetwork, red: Reduction, rid: int, loc: LocalRegion,
           neighbours: list[tuple[int, ...]] | None = None) -> Region:
     fs = loc.facets
-    if red.trivial and fs:
+    offsets = np.array([f.offset for f in fs])
+    if not fs:
+        block = np.zeros((0, 2 * red.original.dim + 1))
+    elif red.trivial:
         # what ``red.lift_rows`` and ``red.lift`` do for E = I, x0 = 0 (-0.0 becomes 0.0),
         # once per region rather than twice per facet: this runs for every region found
-        normals = list(np.array([f.normal for f in fs], dtype=np.float64) + 0.0)
-        points = list(np.array([f.point for f in fs], dtype=np.float64) + 0.0)
+        block = facet_block(np.array([f.normal for f in fs]) + 0.0,
+                            np.array([f.point for f in fs]) + 0.0, offsets)
     else:
-        normals = [red.lift_rows(f.normal) for f in fs]
-        points = [red.lift(f.point) for f in fs]
+        block = facet_block(red.lift_rows(np.array([f.normal for f in fs])),
+                            red.lift(np.array([f.point for f in fs])), offsets)
     facets = tuple(
-        # lifted normals are zero on fixed inputs, so the offset carries over as is
-        Facet(f.kind, f.ids, normals[k], f.offset, points[k],
-              neighbours[k] if neighbours else ())
+        # lifted normals are zero on fixed inputs, so the offset carries over as is; one
+        # [normal, point, offset] block per region, shared by its facets
+        Facet.from_block(f.kind, f.ids, block, k, neighbours[k] if neighbours else ())
         for k, f in enumerate(fs)
     )
     if red.trivial and loc.alpha is not None:  # the oracle's network is ``net`` itself

@@ -25,32 +25,32 @@ class Facet:
     one when neurons coincide) or ``"domain"`` (``ids`` index rows of ``domain.constraints()``).
     ``point`` lies in the facet's relative interior; ``neighbours`` are the regions across it.
 
-    A slotted class rather than a dataclass, and ``normal`` / ``point`` are views of one row
-    ``[normal, point]`` of a block that engines may share between all facets of a region
-    (:meth:`from_block`): a partition holds about ten facets per region, and this keeps each
-    one near 150 bytes and its construction near a microsecond (the region budget is 5 KiB).
-    Treat facets as immutable.
+    A slotted class rather than a dataclass, and ``normal``, ``point`` and ``offset`` are read
+    from one row ``[normal, point, offset]`` of a block that engines share between all facets
+    of a region or partition (:meth:`from_block`): a partition holds about ten facets per
+    region, and this keeps each one near 80 bytes and its construction near a microsecond (the
+    region budget is 5 KiB). Treat facets as immutable.
     """
 
-    __slots__ = ("kind", "ids", "offset", "neighbours", "_block", "_row")
+    __slots__ = ("kind", "ids", "neighbours", "_block", "_row")
 
     def __init__(self, kind: str, ids: tuple[int, ...], normal: np.ndarray, offset: float,
                  point: np.ndarray, neighbours: tuple[int, ...] = ()):
         self.kind = kind
         self.ids = ids
-        self.offset = offset
         self.neighbours = neighbours
         self._block = np.concatenate([np.asarray(normal, dtype=np.float64).ravel(),
-                                      np.asarray(point, dtype=np.float64).ravel()])[None]
+                                      np.asarray(point, dtype=np.float64).ravel(),
+                                      [float(offset)]])[None]
         self._row = 0
 
     @classmethod
     def from_block(cls, kind: str, ids: tuple[int, ...], block: np.ndarray, row: int,
-                   offset: float, neighbours: tuple[int, ...] = ()) -> Facet:
-        """A facet whose normal and point are ``block[row, :d]`` and ``block[row, d:]``."""
+                   neighbours: tuple[int, ...] = ()) -> Facet:
+        """A facet whose normal, point and offset are ``block[row, :d]``, ``block[row, d:2d]``
+        and ``block[row, 2d]`` (see :func:`facet_block`)."""
         f = cls.__new__(cls)
-        f.kind, f.ids, f.offset, f.neighbours, f._block, f._row = (kind, ids, offset,
-                                                                    neighbours, block, row)
+        f.kind, f.ids, f.neighbours, f._block, f._row = kind, ids, neighbours, block, row
         return f
 
     @property
@@ -59,7 +59,12 @@ class Facet:
 
     @property
     def point(self) -> np.ndarray:
-        return self._block[self._row, self._block.shape[1] // 2:]
+        d = self._block.shape[1] // 2
+        return self._block[self._row, d:2 * d]
+
+    @property
+    def offset(self) -> float:
+        return float(self._block[self._row, -1])
 
     def __repr__(self) -> str:
         return (f"Facet(kind={self.kind!r}, ids={self.ids!r}, normal={self.normal!r}, "
@@ -68,6 +73,14 @@ class Facet:
     def __reduce__(self):
         return (Facet, (self.kind, self.ids, self.normal.copy(), self.offset,
                         self.point.copy(), self.neighbours))
+
+
+def facet_block(normals: np.ndarray, points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The ``[normal, point, offset]`` rows that :meth:`Facet.from_block` reads."""
+    n = len(offsets)
+    return np.hstack([np.asarray(normals, dtype=np.float64).reshape(n, -1),
+                      np.asarray(points, dtype=np.float64).reshape(n, -1),
+                      np.asarray(offsets, dtype=np.float64).reshape(n, 1)])
 
 
 @dataclass(frozen=True, slots=True)

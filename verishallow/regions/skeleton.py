@@ -62,7 +62,7 @@ from ..network import ReLUNetwork, pattern_key
 from ..solvers import lp
 from .builder import OnRegion, Progress, RegionBuilder, prepare
 from .geometry import LocalRegion, RegionOracle
-from .region import Facet, Region
+from .region import Facet, Region, facet_block
 from .subdivision import (
     BOX_GROWTH,
     BOX_MAX,
@@ -813,17 +813,16 @@ class _SkeletonBuilder(RegionBuilder):
         red = self.red
         m = len(self.P)
         alpha, beta = self._models()
-        block = np.hstack([red.lift_rows(self.f_norm), red.lift(self.f_pt)])
+        block = facet_block(red.lift_rows(self.f_norm), red.lift(self.f_pt), self.f_off)
         centers = red.lift(self.centers)
         nbrs, edges = self._neighbours(oracle)
-        offs = self.f_off.tolist()
         starts = self.f_start.tolist()
         ids_l, kind_l = self.f_ids, self.f_kind
         regions: list[Region] = []
         for rid in range(m):
             f0, f1 = starts[rid], starts[rid + 1]
             blk = block[f0:f1]
-            facets = tuple(Facet.from_block(kind_l[q], ids_l[q], blk, q - f0, offs[q], nbrs[q])
+            facets = tuple(Facet.from_block(kind_l[q], ids_l[q], blk, q - f0, nbrs[q])
                            for q in range(f0, f1))
             regions.append(Region(rid, self.P[rid], facets, centers[rid],
                                   float(self.radii[rid]), alpha[rid], beta[rid]))

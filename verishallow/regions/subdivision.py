@@ -51,7 +51,7 @@ from ..network import ReLUNetwork, pattern_key
 from ..solvers import lp
 from .builder import OnRegion, Progress, RegionBuilder, prepare
 from .geometry import LocalFacet, LocalRegion, RegionOracle
-from .region import Facet, Region
+from .region import Facet, Region, facet_block
 from .tolerances import (
     FACET_RADIUS_TOL,
     GEOMETRY_SAFETY,
@@ -679,6 +679,8 @@ class _SubdivisionBuilder(RegionBuilder):
             points = red.lift(np.array([f.point for f in flat]))
         else:
             normals = points = np.zeros((0, d))
+        # one [normal, point, offset] block shared by every facet (no copy each)
+        block = facet_block(normals, points, np.array([f.offset for f in flat]))
         centers = red.lift(np.array([loc.center for loc in self.local]).reshape(m, -1))
         regions: list[Region] = []
         edges: dict[tuple[int, int], tuple[int, ...]] = {}
@@ -702,7 +704,7 @@ class _SubdivisionBuilder(RegionBuilder):
                         e = (rid, j) if rid < j else (j, rid)
                         edges[e] = tuple(sorted(set(edges.get(e, ())) | set(f.ids)))
                     found = tuple(hits)
-                facets.append(Facet(f.kind, f.ids, normals[k], f.offset, points[k], found))
+                facets.append(Facet.from_block(f.kind, f.ids, block, k, found))
                 k += 1
             regions.append(Region(rid, loc.pattern, tuple(facets), centers[rid], loc.radius,
                                   self._alpha[rid], self._beta[rid]))

@@ -7,7 +7,12 @@ memory held per region. Prints a markdown section for docs/benchmarks.md.
 Every ratio is between runs of this one invocation (same machine, same load). Timings are wall
 seconds of ``enumerate_regions(..., prove_coverage=False)``, one engine after the other in one
 process (after a warm-up); relucent runs in its own venv (``/work/relucent-venv``) as a
-subprocess with 2 workers, as the issue measured it.
+subprocess with 2 workers, as the issue measured it. Make that venv once with
+
+    python3 -m venv /work/relucent-venv
+    /work/relucent-venv/bin/pip install torch==2.13.0 relucent==1.0.0
+
+(relucent brings gurobipy, whose bundled size-limited licence covers these small LPs).
 """
 
 from __future__ import annotations

@@ -62,6 +62,7 @@ from ..network import ReLUNetwork, pattern_key
 from ..solvers import lp
 from .builder import OnRegion, Progress, RegionBuilder, prepare
 from .geometry import LocalRegion, RegionOracle
+from .graph import RegionGraph
 from .region import Facet, Region, facet_block
 from .subdivision import (
     BOX_GROWTH,
@@ -826,9 +827,7 @@ class _SkeletonBuilder(RegionBuilder):
                            for q in range(f0, f1))
             regions.append(Region(rid, self.P[rid], facets, centers[rid],
                                   float(self.radii[rid]), alpha[rid], beta[rid]))
-        graph = nx.Graph()
-        graph.add_nodes_from(range(m))
-        graph.add_edges_from((a, b, {"neurons": ids}) for (a, b), ids in edges.items())
+        graph = RegionGraph.deferred(m, edges)  # built when first looked at
         self._built = (regions, graph)
         return self._built
 

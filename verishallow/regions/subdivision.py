@@ -51,6 +51,7 @@ from ..network import ReLUNetwork, pattern_key
 from ..solvers import lp
 from .builder import OnRegion, Progress, RegionBuilder, prepare
 from .geometry import LocalFacet, LocalRegion, RegionOracle
+from .graph import RegionGraph
 from .region import Facet, Region, facet_block
 from .tolerances import (
     FACET_RADIUS_TOL,
@@ -708,9 +709,7 @@ class _SubdivisionBuilder(RegionBuilder):
                 k += 1
             regions.append(Region(rid, loc.pattern, tuple(facets), centers[rid], loc.radius,
                                   self._alpha[rid], self._beta[rid]))
-        graph = nx.Graph()
-        graph.add_nodes_from(range(m))
-        graph.add_edges_from((a, b, {"neurons": ids}) for (a, b), ids in edges.items())
+        graph = RegionGraph.deferred(m, edges)  # built when first looked at
         return regions, graph
 
 

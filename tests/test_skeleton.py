@@ -178,3 +178,21 @@ def test_points_land_in_regions_with_exact_models():
         sel = X[ids == rid]
         np.testing.assert_allclose(part[rid].evaluate(sel), net.forward(sel), rtol=1e-9,
                                    atol=1e-9)
+
+
+@pytest.mark.parametrize("case", [1, 3, 9])
+def test_workers_share_the_geometry_and_change_nothing(case, monkeypatch):
+    """With small geometry chunks (so that there are several) two forked workers return the
+    same partition as one: patterns, facets, neighbours, graph, oracle LPs."""
+    import verishallow.regions.skeleton as sk
+
+    monkeypatch.setattr(sk, "CHUNK_PAIRS", 50)
+    d, widths, dom = CASES[case]
+    net = random_net(np.random.default_rng(11 + case), widths, d)
+    one = skeleton(net, dom)
+    two = enumerate_regions(net, dom, method="skeleton", prove_coverage=False, workers=2)
+    assert "fallback" not in two.stats["skeleton"]
+    assert_same(two, one)
+    assert [r.id for r in two] == [r.id for r in one]
+    assert two.stats["lps"] == one.stats["lps"]
+    assert len(two.stats["rejected"]) == len(one.stats["rejected"])

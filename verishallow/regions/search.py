@@ -595,7 +595,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
             stats["skeleton"] = {}
             try:
                 builder, oracle, red, bounds = skeleton_search(net, domain, progress, None,
-                                                               stats["skeleton"])
+                                                               stats["skeleton"], workers)
             except Degenerate as e:
                 # not in general position: the graph search gives the identical partition
                 stats["skeleton"] = {"fallback": str(e)}

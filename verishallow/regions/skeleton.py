@@ -56,6 +56,7 @@ from itertools import combinations
 import networkx as nx
 import numpy as np
 
+from .. import forkpool
 from ..bounds import Bounds
 from ..domain import Domain, Reduction
 from ..network import ReLUNetwork, pattern_key
@@ -351,8 +352,9 @@ class _Result:
 
 
 def _regions_of(sk: _Skeleton, net: ReLUNetwork, bounds: Bounds, oracle: RegionOracle,
-                art_base: int) -> _Result:
-    """Group (vertex, pattern) pairs into regions and decide each one's geometry."""
+                art_base: int, workers: int = 1) -> _Result:
+    """Group (vertex, pattern) pairs into regions and decide each one's geometry (on
+    ``workers`` forked processes: :func:`_geometry_part`)."""
     d, N, W, L = sk.d, sk.N, sk.W, sk.L
     n = sk.n
     Tb = _unpack(sk.Zb[:n], L)
@@ -404,9 +406,37 @@ def _regions_of(sk: _Skeleton, net: ReLUNetwork, bounds: Bounds, oracle: RegionO
         if res.need > 0:
             res.box_ok = False
             return res
-    for r0, r1 in _chunks(starts):
-        _chunk(sk, net, oracle, bits, pv, pr, starts, labs, has_art, art_base, r0, r1, res)
+    ranges = list(_chunks(starts))
+    state = (sk, net, oracle, bits, pv, pr, starts, labs, has_art, art_base)
+    nw = max(1, min(int(workers), len(ranges)))
+    groups = forkpool.chunks(ranges, nw) if nw > 1 else [ranges]
+    for part in forkpool.fork_map(_geometry_part, state, groups, nw):
+        cells, parts, found, rejected, n_oracle, lps, oracle_rejected = part
+        res.cells += cells
+        res.parts += parts
+        res.oracle += found
+        res.rejected += rejected
+        res.oracle_cells += n_oracle
+        oracle.lp_count += lps
+        oracle.rejected += oracle_rejected
     return res
+
+
+def _geometry_part(state: tuple, ranges: list[tuple[int, int]]) -> tuple:
+    """:func:`_chunk` for consecutive region ranges, in a forked worker or here: the chunks
+    are independent (read-only skeleton), and the builder orders regions by cell index, so the
+    partition is the same for any number of workers. Returns the chunk results and what the
+    oracle added (LPs, near-tolerance rejections), which the caller merges."""
+    sk, net, oracle, bits, pv, pr, starts, labs, has_art, art_base = state
+    res = _Result()
+    lps0, rej0 = oracle.lp_count, len(oracle.rejected)
+    for r0, r1 in ranges:
+        _chunk(sk, net, oracle, bits, pv, pr, starts, labs, has_art, art_base, r0, r1, res)
+    lps, rejected = oracle.lp_count - lps0, oracle.rejected[rej0:]
+    # leave the oracle as it was (the caller adds these, in a worker or in this process)
+    oracle.lp_count = lps0
+    del oracle.rejected[rej0:]
+    return (res.cells, res.parts, res.oracle, res.rejected, res.oracle_cells, lps, rejected)
 
 
 def _chunks(starts: np.ndarray):
@@ -843,21 +873,25 @@ class _Light_facet:
 
 # ----- the engine ----------------------------------------------------------------------------
 def skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = None,
-                    on_region: OnRegion | None = None, stats: dict | None = None
+                    on_region: OnRegion | None = None, stats: dict | None = None,
+                    workers: int | None = 1
                     ) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds]:
     """Every region of ``net`` on ``domain`` by edge subdivision (any input dimension); same
     return values as ``graph_search``. Raises :class:`Degenerate` where the arrangement is
     not in general position (the caller falls back to the graph search). Runs with one BLAS
     thread: its products are many small batched ones, and BLAS threads cost up to 1.5x on a
-    loaded 2-core machine (measured on the 3-16-16-1 benchmark net)."""
+    loaded 2-core machine (measured on the 3-16-16-1 benchmark net). ``workers`` processes
+    (None: every core) share the regions' geometry, the longest phase; the partition is the
+    same for any number."""
     from threadpoolctl import threadpool_limits
 
+    nw = forkpool.default_workers() if workers is None else max(1, int(workers))
     with threadpool_limits(limits=1, user_api="blas"):
-        return _skeleton_search(net, domain, progress, on_region, stats)
+        return _skeleton_search(net, domain, progress, on_region, stats, nw)
 
 
 def _skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None,
-                     on_region: OnRegion | None, stats: dict | None
+                     on_region: OnRegion | None, stats: dict | None, workers: int = 1
                      ) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds]:
     red, rnet, bounds, oracle = prepare(net, domain)
     d = rnet.input_dim
@@ -896,7 +930,7 @@ def _skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None
                     sk.cut(col, sk.Z[:n, jj], SIGN_RTOL * sk.S[:n, jj], jj, domain=False)
         report_phase(progress, f"geometry of the regions at {sk.n} vertices")
         t1 = time.perf_counter()
-        res = _regions_of(sk, rnet, bounds, oracle, art_base)
+        res = _regions_of(sk, rnet, bounds, oracle, art_base, workers)
         t_cut += t1 - t0
         t_geo += time.perf_counter() - t1
         if res.box_ok:

@@ -150,7 +150,8 @@ def test_rejects_flipped_pattern_bit(small):
         c = fresh(cert)
         p = c["regions"][2]["pattern"]
         c["regions"][2]["pattern"] = p[:bit] + ("0" if p[bit] == "1" else "1") + p[bit + 1:]
-        assert_invalid(c, net, "region 2", "same pattern")
+        # named as region 2 itself, or as the neighbour whose pattern is wrong
+        assert_invalid(c, net, "region 2", "same pattern", "neighbour 2 does not have")
 
 
 def test_rejects_altered_affine_model(small):

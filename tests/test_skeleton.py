@@ -146,13 +146,16 @@ def test_degenerate_networks_fall_back_to_identical_results():
     assert "fallback" in part.stats["skeleton"]
 
 
-def test_auto_picks_skeleton_from_three_dimensions():
+def test_auto_picks_skeleton_from_two_dimensions():
     net = random_net(np.random.default_rng(1), [5, 5], 3)
     part = enumerate_regions(net, Box([-1.0] * 3, [1.0] * 3), prove_coverage=False)
     assert part.method == "skeleton"
     part2 = enumerate_regions(net, Box([-1.0] * 2 + [0.5], [1.0] * 2 + [0.5]),
                               prove_coverage=False)
-    assert part2.method == "subdivision"
+    assert part2.method == "skeleton"
+    part1 = enumerate_regions(net, Box([-1.0, 0.5, 0.5], [1.0, 0.5, 0.5]),
+                              prove_coverage=False)
+    assert part1.method == "subdivision"
 
 
 def test_coverage_proof_accepts_the_skeleton_partition():

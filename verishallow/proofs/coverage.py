@@ -26,9 +26,9 @@ from ..regions.region import Partition, Region
 
 #: The coverage proof's time budget, unless the caller gives a time limit: this many seconds
 #: or ``COVERAGE_BUDGET_FACTOR`` times the enumeration's own time, whichever is more. The exact
-#: proof (certify + check) measured 6.4x the enumeration on ACAS Xu's prop_1 box and 11-15x on
-#: the 2-32-32-1 net over R^2 (whose enumeration is very fast), docs/benchmarks.md; the floor
-#: keeps small runs from starving.
+#: proof (certify + check) measured 3.3x the graph enumeration on ACAS Xu's prop_1 box (2
+#: workers) and 6.5x (2 workers) to 11.5x (one) the very fast subdivision enumeration of the
+#: 2-32-32-1 net over R^2, docs/benchmarks.md; the floor keeps small runs from starving.
 COVERAGE_BUDGET_SECONDS = 120.0
 COVERAGE_BUDGET_FACTOR = 16.0
 

@@ -24,17 +24,24 @@ from .tolerances import SUPPORT_TOL
 VERTEX_TRIES = 4
 
 
-def unit_rows(keys: list[tuple[int, ...]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-normal float copies of exact integer inequalities (for the LP only)."""
-    H = np.zeros((len(keys), n))
-    c = np.zeros(len(keys))
-    for r, k in enumerate(keys):
+def unit_lists(keys: list[tuple[int, ...]], n: int) -> tuple[list[list[float]], list[float]]:
+    """Unit-normal float copies ``(rows, offsets)`` of exact integer inequalities, as lists
+    (floats only propose: LPs, vertices). Integers of any size: divided by the largest first."""
+    H: list[list[float]] = []
+    c: list[float] = []
+    for k in keys:
         big = max(abs(v) for v in k[:n])
-        row = np.array([v / big for v in k[:n]])
-        nrm = float(np.linalg.norm(row))
-        H[r] = row / nrm
-        c[r] = (k[n] / big) / nrm
+        row = [v / big for v in k[:n]]
+        nrm = math.sqrt(sum(x * x for x in row))
+        H.append([x / nrm for x in row])
+        c.append((k[n] / big) / nrm)
     return H, c
+
+
+def unit_rows(keys: list[tuple[int, ...]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`unit_lists` as arrays ``(H, c)``."""
+    H, c = unit_lists(keys, n)
+    return np.array(H, dtype=np.float64).reshape(len(keys), n), np.array(c, dtype=np.float64)
 
 
 class FarkasFinder:
@@ -119,15 +126,8 @@ class FarkasFinder:
         if self._inner is None or self.n < 2 or len(self.K) < self.n:
             return None
         if self.n == 2:
-            hx, hy, cs = [], [], []
-            for a0, a1, c0 in self.K:
-                big = max(abs(a0), abs(a1))
-                x, y = a0 / big, a1 / big
-                nrm = math.hypot(x, y)
-                hx.append(x / nrm)
-                hy.append(y / nrm)
-                cs.append((c0 / big) / nrm)
-            found2 = polygon_vertices(hx, hy, cs)
+            H, cs = unit_lists(self.K, 2)
+            found2 = polygon_vertices([h[0] for h in H], [h[1] for h in H], cs)
             if found2 is None:
                 return None
             verts, self.bounded = found2

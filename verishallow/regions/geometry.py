@@ -118,18 +118,12 @@ def vertex_bases(H: np.ndarray, c: np.ndarray, center: np.ndarray
     or not, each with ``d`` row indices tight there: ``(V, bases, bounded)``, or None.
 
     Floats only propose (the certifiers verify the Farkas multipliers a basis gives exactly).
-    In 2-D the facets sorted by normal angle meet consecutively (no qhull call); from 3-D on,
-    :func:`polar_dual`, and for an unbounded region the polar dual of its intersection with an
-    artificial cube (bases touching the cube are dropped)."""
+    One :func:`polar_dual`, and for an unbounded region the polar dual of its intersection
+    with an artificial cube (bases touching the cube are dropped). In 2-D
+    :func:`polygon_vertices` does the same without qhull."""
     m, n = H.shape
     if m < n or n < 2:
         return None
-    if n == 2:
-        found = polygon_vertices(H[:, 0].tolist(), H[:, 1].tolist(), c.tolist())
-        if found is None:
-            return None
-        verts, bounded = found
-        return (np.array([v[:2] for v in verts]), np.array([v[2:] for v in verts]), bounded)
     dual = polar_dual(H, c, center)
     if dual is not None:
         return dual[3], dual[0].simplices, True

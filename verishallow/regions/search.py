@@ -537,13 +537,17 @@ def milp_search(net: ReLUNetwork, domain: Domain, progress: Progress | None = No
 
 def _auto_method(domain: Domain, scheduler) -> str:
     """The fastest engine per input dimension in docs/benchmarks.md (section 9, same-run
-    ratios): the polygon subdivision for 1 or 2 free coordinates, the skeleton engine from 3
-    on, whatever the worker count (so that workers change the speed, never the partition's
-    order); with a Dask scheduler, the graph search, the one engine that distributes."""
+    ratios): the interval subdivision for one free coordinate, the skeleton engine from 2 on
+    (1.1-1.7x the polygon subdivision in 2-D), whatever the worker count (so that workers
+    change the speed, never the partition's order); with a Dask scheduler, the graph search,
+    the one engine that distributes."""
     if scheduler is not None:
         return "graph"
-    free = int(np.count_nonzero(domain.lower != domain.upper))
-    return "subdivision" if free <= 2 else "skeleton"
+    return "subdivision" if _free_dims(domain) <= 1 else "skeleton"
+
+
+def _free_dims(domain: Domain) -> int:
+    return int(np.count_nonzero(domain.lower != domain.upper))
 
 
 def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: str = "auto",
@@ -554,8 +558,8 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
                       resume: bool = False) -> Partition:
     """Every full-dimensional activation region of ``net`` on ``domain``.
 
-    ``method="auto"`` (default) takes the subdivision engine for inputs with one or two free
-    coordinates, the skeleton engine (:mod:`.skeleton`, edge subdivision) from three on, and
+    ``method="auto"`` (default) takes the subdivision engine for inputs with one free
+    coordinate, the skeleton engine (:mod:`.skeleton`, edge subdivision) from two on, and
     the graph search with a ``scheduler``. ``method="graph"`` walks the
     region adjacency graph; with ``prove_coverage`` the one coverage proof
     (:func:`verishallow.proofs.coverage.prove_coverage`: exact certificate first, SCIP as the
@@ -589,6 +593,7 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
     stats: dict = {}
     if method in ("graph", "subdivision", "skeleton"):
         builder = None
+        engine = method
         if method == "skeleton":  # edge subdivision, any dimension (see .skeleton)
             from .skeleton import Degenerate, skeleton_search
 
@@ -597,16 +602,18 @@ def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: st
                 builder, oracle, red, bounds = skeleton_search(net, domain, progress, None,
                                                                stats["skeleton"], workers)
             except Degenerate as e:
-                # not in general position: the graph search gives the identical partition
+                # not in general position: the subdivision (1-D, 2-D) or the graph search gives
+                # the identical partition
                 stats["skeleton"] = {"fallback": str(e)}
+                engine = "subdivision" if _free_dims(domain) <= 2 else "graph"
             else:
                 if on_region is not None:
                     for rid in range(len(builder.local)):
                         on_region(builder.lift(rid))
-        if method == "graph" or (method == "skeleton" and builder is None):
+        if engine == "graph":
             builder, oracle, red, bounds = graph_search(net, domain, progress, on_region,
                                                            workers, scheduler)
-        elif method == "subdivision":  # layer-wise subdivision, 1-D and 2-D inputs
+        elif engine == "subdivision":  # layer-wise subdivision, 1-D and 2-D inputs
             from .subdivision import subdivision_search
 
             stats["subdivision"] = {}

@@ -51,12 +51,7 @@ def lift_region(net: ReLUNetwork, red: Reduction, rid: int, loc: LocalRegion,
     offsets = np.array([f.offset for f in fs])
     if not fs:
         block = np.zeros((0, 2 * red.original.dim + 1))
-    elif red.trivial:
-        # what ``red.lift_rows`` and ``red.lift`` do for E = I, x0 = 0 (-0.0 becomes 0.0),
-        # once per region rather than twice per facet: this runs for every region found
-        block = facet_block(np.array([f.normal for f in fs]) + 0.0,
-                            np.array([f.point for f in fs]) + 0.0, offsets)
-    else:
+    else:  # lifted once per region, all facets in one product
         block = facet_block(red.lift_rows(np.array([f.normal for f in fs])),
                             red.lift(np.array([f.point for f in fs])), offsets)
     facets = tuple(

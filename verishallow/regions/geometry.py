@@ -94,8 +94,9 @@ def polygon_vertices(hx: list[float], hy: list[float], c: list[float]
     consecutively, except across a gap of ``pi`` or more (an unbounded side). Plain Python:
     regions have a handful of facets, where numpy's per-call cost dominates."""
     m = len(c)
-    order = sorted(range(m), key=lambda r: math.atan2(hy[r], hx[r]))
-    ang = [math.atan2(hy[r], hx[r]) for r in order]
+    angle = [math.atan2(y, x) for x, y in zip(hx, hy, strict=True)]
+    order = sorted(range(m), key=angle.__getitem__)
+    ang = [angle[r] for r in order]
     verts: list[tuple[float, float, int, int]] = []
     bounded = True
     for t in range(m):

@@ -547,7 +547,7 @@ def _auto_method(domain: Domain, scheduler) -> str:
 
 
 def _free_dims(domain: Domain) -> int:
-    return int(np.count_nonzero(domain.lower != domain.upper))
+    return int(np.count_nonzero(~domain.fixed))
 
 
 def enumerate_regions(net: ReLUNetwork, domain: Domain | None = None, method: str = "auto",

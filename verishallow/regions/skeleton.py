@@ -878,7 +878,8 @@ def skeleton_search(net: ReLUNetwork, domain: Domain, progress: Progress | None 
                     ) -> tuple[RegionBuilder, RegionOracle, Reduction, Bounds]:
     """Every region of ``net`` on ``domain`` by edge subdivision (any input dimension); same
     return values as ``graph_search``. Raises :class:`Degenerate` where the arrangement is
-    not in general position (the caller falls back to the graph search). Runs with one BLAS
+    not in general position (the caller falls back to the subdivision engine in 1-D and 2-D,
+    to the graph search beyond). Runs with one BLAS
     thread: its products are many small batched ones, and BLAS threads cost up to 1.5x on a
     loaded 2-core machine (measured on the 3-16-16-1 benchmark net). ``workers`` processes
     (None: every core) share the regions' geometry, the longest phase; the partition is the

@@ -236,19 +236,99 @@ def test_rejects_wrong_neighbour(small):
     assert_invalid(c, net, "no neighbour")
 
 
-def test_rejects_altered_farkas_evidence(small):
-    net, cert = small
-    regs = [(r, reg) for r, reg in enumerate(cert["regions"]) if reg["implied"] or reg["box"]]
-    assert regs, "no evidence to tamper with"
-    r, reg = regs[0]
+@pytest.fixture(scope="module")
+def small3d():
+    """A 3-5-5-1 net on [-1, 1]^3 and its certificate: explicit Farkas multipliers."""
+    net = random_net(seed=3, sizes=(3, 5, 5, 1))
+    box = Box(-np.ones(3), np.ones(3))
+    return net, certify(net, box, partition=_part(net, box), z3=False)
+
+
+def test_rejects_altered_farkas_evidence(small3d):
+    net, cert = small3d
+    assert check_certificate(cert, net).valid
+    regs = [(r, key, k) for r, reg in enumerate(cert["regions"]) for key in ("implied", "box")
+            for k, e in enumerate(reg[key]) if "multipliers" in e]
+    assert regs, "no explicit multipliers to tamper with"
+    r, key, k = regs[0]
     c = fresh(cert)
-    key = "implied" if reg["implied"] else "box"
-    e = c["regions"][r][key][0]
+    e = c["regions"][r][key][k]
     e["multipliers"][0] = str(Fraction(e["multipliers"][0]) + 1)
     assert_invalid(c, net, "multipliers do not reproduce", "weaker than needed")
     c = fresh(cert)
-    c["regions"][r][key][0]["multipliers"][0] = "-1"
+    c["regions"][r][key][k]["multipliers"][0] = "-1"
     assert_invalid(c, net, "negative")
+
+
+def test_plane_certificates_name_bases(small):
+    """In the plane most implications are a vertex's two facets, the multipliers left to the
+    checker (Cramer's rule); rows sharing a basis share one entry."""
+    net, cert = small
+    implied = [e for reg in cert["regions"] for e in reg["implied"]]
+    box = [e for reg in cert["regions"] for e in reg["box"]]
+    assert box and all("multipliers" not in e and len(e["facets"]) == 2 for e in box)
+    assert any("rows" in e for e in implied)
+    rows = [i for reg in cert["regions"] for e in reg["implied"]
+            for i in e.get("rows", [e.get("row")])]
+    assert cert["evidence"]["farkas"] == len(rows)
+
+
+def _basis_entry(cert: dict, key: str) -> tuple[int, int]:
+    for r, reg in enumerate(cert["regions"]):
+        for k, e in enumerate(reg[key]):
+            if "multipliers" not in e and len(reg["facets"]) >= 3:
+                return r, k
+    raise AssertionError(f"no basis-form {key} entry in a region with 3+ facets")
+
+
+def test_rejects_altered_plane_basis(small):
+    net, cert = small
+    for key in ("implied", "box"):
+        r, k = _basis_entry(cert, key)
+        nf = len(cert["regions"][r]["facets"])
+        basis = cert["regions"][r][key][k]["facets"]
+        # another pair of the region's facets: a negative multiplier or a weaker bound
+        for other in ([a, b] for a in range(nf) for b in range(a + 1, nf)):
+            if sorted(other) == sorted(basis):
+                continue
+            c = fresh(cert)
+            c["regions"][r][key][k]["facets"] = other
+            res = check_certificate(c, net)
+            if not res.valid:
+                assert any(w in res.failures[0] for w in
+                           ("negative", "weaker than needed", "parallel")), res.failures[0]
+                break
+        else:
+            raise AssertionError(f"no other basis of region {r} was rejected")
+        for bad, why in (([basis[0]], "basis names two"), ([basis[0], basis[0]], "parallel"),
+                         ([basis[0], nf], "basis names two")):
+            c = fresh(cert)
+            c["regions"][r][key][k]["facets"] = bad
+            assert_invalid(c, net, why)
+    # a shared basis may not carry multipliers; a row listed twice is rejected
+    r, k = _basis_entry(cert, "implied")
+    c = fresh(cert)
+    e = c["regions"][r]["implied"][k]
+    if "rows" not in e:
+        e["rows"] = [e.pop("row")]
+    e["multipliers"] = ["1", "1"]
+    assert_invalid(c, net, "take no multipliers")
+    c = fresh(cert)
+    e = c["regions"][r]["implied"][k]
+    if "rows" not in e:
+        e["rows"] = [e.pop("row")]
+    e["rows"].append(e["rows"][0])
+    assert_invalid(c, net, "given twice")
+
+
+def test_rejects_tightened_plane_box_bound(small):
+    net, cert = small
+    r, k = _basis_entry(cert, "box")
+    c = fresh(cert)
+    e = c["regions"][r]["box"][k]
+    step = Fraction(1, 10 ** 6) * (1 if e["side"] == "lower" else -1)
+    e["bound"] = str(Fraction(e["bound"]) + step)
+    assert_invalid(c, net, "weaker than needed")
 
 
 def test_rejects_duplicate_region(small):

@@ -10,7 +10,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from verishallow.exact.linalg import FarkasError, implied_bound, implied_numerator
+from verishallow.exact.linalg import (
+    FarkasError,
+    basis_multipliers,
+    implied_bound,
+    implied_numerator,
+)
 from verishallow.exact.numbers import MalformedNumber, dyadic_str, parse_ratio, parse_rational
 from verishallow.proofs.farkas import FarkasFinder
 from verishallow.proofs.partition_checker import box_failures
@@ -48,6 +53,45 @@ def test_implied_numerator_is_the_farkas_test():
         implied_numerator(keys, [2, 2, 0], 2, [1, 2])
     with pytest.raises(FarkasError, match="denominator"):
         implied_numerator(keys, [1, 2, 0], 0, [1, 2])
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_basis_multipliers_solve_the_square_system(n):
+    """Against Fractions: sum (nums_k / den) keys_k[:n] == target, for random integer bases
+    (Cramer's rule in the plane, elimination above); dependent normals are refused."""
+    rng = np.random.default_rng(n)
+    for _ in range(300):
+        keys = [tuple(int(v) for v in rng.integers(-9, 10, size=n + 1)) for _ in range(n)]
+        target = [int(v) for v in rng.integers(-9, 10, size=n)]
+        M = [[Fraction(keys[k][j]) for k in range(n)] for j in range(n)]
+        det = _det(M)
+        if det == 0:
+            if not any(target):
+                continue
+            try:
+                nums, den = basis_multipliers(keys, target)
+            except FarkasError:
+                continue
+            # a dependent basis may still reach the target: then the solution is exact
+            assert all(sum(Fraction(nums[k], den) * keys[k][j] for k in range(n)) == target[j]
+                       for j in range(n))
+            continue
+        nums, den = basis_multipliers(keys, target)
+        assert den > 0
+        for j in range(n):
+            assert sum(Fraction(nums[k], den) * keys[k][j] for k in range(n)) == target[j]
+    with pytest.raises(FarkasError, match="parallel"):
+        basis_multipliers([(1, 2, 0), (2, 4, 1)], [1, 0])
+    with pytest.raises(FarkasError, match="needs 2"):
+        basis_multipliers([(1, 2, 0)], [1, 0])
+
+
+def _det(M: list[list[Fraction]]) -> Fraction:
+    """Laplace expansion (independent of the elimination under test)."""
+    if len(M) == 1:
+        return M[0][0]
+    return sum((-1) ** c * M[0][c] * _det([row[:c] + row[c + 1:] for row in M[1:]])
+               for c in range(len(M)))
 
 
 def test_box_failures_matches_brute_force_over_the_corners():

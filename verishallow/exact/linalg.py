@@ -48,6 +48,36 @@ def implied_numerator(keys: list[tuple[int, ...]], nums: list[int], den: int,
     return sum(c * k[n] for c, k in zip(nums, keys, strict=True))
 
 
+def basis_multipliers(keys: list[tuple[int, ...]], target: list[int] | list[Fraction]
+                      ) -> tuple[list[int], int]:
+    """The multipliers ``nums / den`` (``den > 0``) with ``sum nums_k keys_k[:n] = den *
+    target`` for ``n`` rows (a vertex's basis), exactly and deterministically, so that a
+    certificate may name the basis and leave the multipliers to the checker: Cramer's rule in
+    integers when ``n == 2`` (the plane's fast path), fraction-free elimination otherwise
+    (free variables 0). :class:`FarkasError` when there is no solution. Signs are not tested
+    here: :func:`implied_numerator` does that."""
+    n = len(target)
+    if len(keys) != n:
+        raise FarkasError(f"a basis needs {n} facets, not {len(keys)}")
+    if n == 2 and all(isinstance(v, int) for v in target):
+        (a0, a1, _), (b0, b1, _) = keys
+        det = a0 * b1 - a1 * b0
+        if det == 0:
+            raise FarkasError("the basis facets are parallel")
+        ni = target[0] * b1 - target[1] * b0
+        nj = a0 * target[1] - a1 * target[0]
+        return ([ni, nj], det) if det > 0 else ([-ni, -nj], -det)
+    t = [Fraction(v) for v in target]
+    den_t = math.lcm(*(v.denominator for v in t)) if t else 1
+    ti = [int(v * den_t) for v in t]
+    lam = solve_support(keys, list(range(n)), ti)
+    if lam is None:
+        raise FarkasError("the inequality is not a combination of the basis facets")
+    vals = [lam.get(k, Fraction(0)) / den_t for k in range(n)]
+    den = math.lcm(*(v.denominator for v in vals))
+    return [int(v * den) for v in vals], den
+
+
 def solve_support(K: list[tuple[int, ...]], S: list[int], target: list[int]
                    ) -> dict[int, Fraction] | None:
     """Exact ``sum_{k in S} lam_k K_k[:n] = target`` (free variables 0), or None if the system

@@ -160,10 +160,14 @@ class PatternRows:
     #: ``raw`` as object-int arrays, (N, free) and (N,), for vectorised exact evaluation
     A: np.ndarray | None = None
     d: np.ndarray | None = None
+    #: per neuron: identically zero on the region (zero row and zero constant)
+    zero_mask: np.ndarray | None = None
 
     @cached_property
     def zero_neurons(self) -> list[int]:
         """Neurons identically zero on the region (zero row and zero constant)."""
+        if self.zero_mask is not None:
+            return np.flatnonzero(self.zero_mask).tolist()
         return [i for i in range(len(self.raw))
                 if self.keys[i] is None and self.consts[i] == 0]
 
@@ -187,15 +191,16 @@ class ExactRows:
         self.enet, self.edom = enet, edom
         self.fixed = [i for i in range(edom.dim) if edom.fixed[i]]
         self._memo: list[OrderedDict] = [OrderedDict() for _ in enet.widths]
+        self._stack: OrderedDict = OrderedDict()
         dom_keys = [primitive([*h, c]) for h, c in edom.red_int]
         self._dom = (dom_keys, [c for _, c in edom.red_int])
 
-    def _layer(self, k: int, bits: np.ndarray) -> tuple:
-        """Layer ``k``'s rows for ``bits``: the maps and both orientations' primitive keys
-        depend only on earlier layers (memoised by that prefix; an active neuron's key is the
-        negated inactive one), the choice between them on the layer's own bits."""
+    def _layer_maps(self, k: int, bits: np.ndarray) -> tuple:
+        """Layer ``k``'s rows for ``bits`` and both orientations' primitive keys: they depend
+        only on earlier layers (memoised by that prefix; an active neuron's key is the negated
+        inactive one); :meth:`rows` chooses between the keys by the layer's own bits."""
         enet, edom = self.enet, self.edom
-        lo, hi = enet.offsets[k], enet.offsets[k + 1]
+        lo = enet.offsets[k]
         key = np.packbits(bits[:lo]).tobytes()
         memo = self._memo[k]
         hit = memo.get(key)
@@ -216,31 +221,51 @@ class ExactRows:
             memo[key] = hit
             if len(memo) > MEMO_SIZE:
                 memo.popitem(last=False)
-        raw, off, on, A, dv = hit
-        own = bits[lo:hi].tolist()
-        keys = [q1 if b else q0 for q0, q1, b in zip(off, on, own, strict=True)]
-        consts = [d if b else -d for (_, d), b in zip(raw, own, strict=True)]
-        return raw, keys, consts, A, dv
+        return hit
+
+    def _hidden(self, bits: np.ndarray) -> tuple:
+        """Every hidden layer's rows and both key orientations, concatenated: they depend only
+        on the bits before the last hidden layer, so the concatenation is memoised by that
+        prefix too (most regions in pattern order share it with their predecessor)."""
+        widths = self.enet.widths
+        last = len(widths) - 1
+        key = np.packbits(bits[:self.enet.offsets[last]]).tobytes() if widths else b""
+        hit = self._stack.get(key)
+        if hit is not None:
+            self._stack.move_to_end(key)
+            return hit
+        raw: list[tuple[list[int], int]] = []
+        off: list[tuple[int, ...] | None] = []
+        on: list[tuple[int, ...] | None] = []
+        As, ds = [], []
+        for k in range(len(widths)):
+            r, o0, o1, A, dv = self._layer_maps(k, bits)
+            raw += r
+            off += o0
+            on += o1
+            As.append(A)
+            ds.append(dv)
+        A = np.vstack(As) if As else None
+        d = np.concatenate(ds) if ds else None
+        dvals = [dd for _, dd in raw]
+        zero = np.array([k is None and dd == 0 for k, dd in zip(off, dvals, strict=True)],
+                        dtype=bool)
+        hit = (raw, off, on, dvals, A, d, zero)
+        self._stack[key] = hit
+        if len(self._stack) > MEMO_SIZE:
+            self._stack.popitem(last=False)
+        return hit
 
     def rows(self, bits: np.ndarray) -> PatternRows:
         """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
-        raw: list[tuple[list[int], int]] = []
-        keys: list[tuple[int, ...] | None] = []
-        consts: list[int] = []
-        As, ds = [], []
-        for k in range(len(self.enet.widths)):
-            r, kk, cc, A, dv = self._layer(k, bits)
-            raw += r
-            keys += kk
-            consts += cc
-            As.append(A)
-            ds.append(dv)
+        raw, off, on, dvals, A, d, zero = self._hidden(bits)
+        own = bits.tolist()
+        keys = [q1 if b else q0 for q0, q1, b in zip(off, on, own, strict=True)]
         keys += self._dom[0]
+        consts = [dd if b else -dd for dd, b in zip(dvals, own, strict=True)]
         consts += self._dom[1]
         alpha, beta, eo = self.enet.layer_map(len(self.enet.layers) - 1, bits)
-        A = np.vstack(As) if As else None
-        d = np.concatenate(ds) if ds else None
-        return PatternRows(raw, keys, consts, alpha, beta, eo, A, d)
+        return PatternRows(raw, keys, consts, alpha, beta, eo, A, d, zero)
 
 
 def pattern_rows(enet: ExactNet, edom: ExactDomain, bits: np.ndarray) -> PatternRows:

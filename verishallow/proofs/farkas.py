@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..exact.linalg import FarkasError, implied_bound, simplex, solve_support
+from ..exact.linalg import FarkasError, basis_multipliers, implied_bound, simplex, solve_support
 from ..regions.geometry import polygon_vertices, vertex_bases
 from ..solvers import lp
 from .tolerances import SUPPORT_TOL
@@ -154,15 +154,11 @@ class FarkasFinder:
         if not self.has_vertices():
             return None
         if self.n == 2:
-            (verts,) = self._vertices
-            big = max(abs(target[0]), abs(target[1]))
-            t0, t1 = target[0] / big, target[1] / big
-            ranked = sorted(verts, key=lambda v: -(t0 * v[0] + t1 * v[1]))
-            for _x, _y, i, j in ranked[:VERTEX_TRIES]:
-                ex = self._solve_pair(min(i, j), max(i, j), target, tc)
-                if ex is not None:
-                    return ex
-            return None
+            found = self.vertex_pair(target, tc)
+            if found is None:
+                return None
+            i, j, (ni, nj), det = found
+            return {k: Fraction(v, det) for k, v in ((i, ni), (j, nj)) if v}
         V, simplices = self._vertices
         score = V @ np.array([float(v) for v in target])
         for k in np.argsort(-score)[:VERTEX_TRIES]:
@@ -172,31 +168,34 @@ class FarkasFinder:
                 return ex
         return None
 
-    def _solve_pair(self, i: int, j: int, target: list[int], tc: Fraction | int
-                    ) -> dict[int, Fraction] | None:
-        """2-D fast path of :meth:`prove_at_vertex`: Cramer's rule on the two facets tight at
-        a vertex, in integers (exact by construction, so only the signs and the bound are
-        tested; the checkers re-test everything)."""
-        a0, a1, ca = self.K[i]
-        b0, b1, cb = self.K[j]
-        det = a0 * b1 - a1 * b0
-        if det == 0:
+    def vertex_pair(self, target: list[int], tc: Fraction | int
+                    ) -> tuple[int, int, list[int], int] | None:
+        """2-D fast path of :meth:`prove_at_vertex`: the two facets ``i < j`` tight at the
+        extreme vertex in direction ``target`` (then near-ties) whose multipliers
+        ``nums / det`` (:func:`~verishallow.exact.linalg.basis_multipliers`, the checkers'
+        own solve) are non-negative and imply ``target . x <= tc``; ``(i, j, nums, det)`` or
+        None. A certificate may name just the pair."""
+        if not self.has_vertices():
             return None
-        ni = target[0] * b1 - target[1] * b0
-        nj = a0 * target[1] - a1 * target[0]
-        if det < 0:
-            det, ni, nj = -det, -ni, -nj
-        if ni < 0 or nj < 0 or (ni == 0 and nj == 0):
-            return None
-        tcf = Fraction(tc)
-        if (ni * ca + nj * cb) * tcf.denominator > tcf.numerator * det:
-            return None
-        out = {}
-        if ni:
-            out[i] = Fraction(ni, det)
-        if nj:
-            out[j] = Fraction(nj, det)
-        return out
+        (verts,) = self._vertices
+        big = max(abs(target[0]), abs(target[1]))
+        t0, t1 = target[0] / big, target[1] / big
+        ranked = sorted(verts, key=lambda v: -(t0 * v[0] + t1 * v[1]))
+        tcf = tc if isinstance(tc, int) else Fraction(tc)
+        tn, td = (tcf, 1) if isinstance(tcf, int) else (tcf.numerator, tcf.denominator)
+        for _x, _y, i, j in ranked[:VERTEX_TRIES]:
+            i, j = min(i, j), max(i, j)
+            try:
+                nums, det = basis_multipliers([self.K[i], self.K[j]], target)
+            except FarkasError:
+                continue
+            ni, nj = nums
+            if ni < 0 or nj < 0 or (ni == 0 and nj == 0):
+                continue
+            if (ni * self.K[i][2] + nj * self.K[j][2]) * td > tn * det:
+                continue
+            return i, j, nums, det
+        return None
 
     def _ok(self, lam: dict[int, Fraction], target: list[int], tc: Fraction) -> bool:
         """The checker's test (:func:`~verishallow.exact.linalg.implied_bound`): ``lam >= 0``

@@ -170,7 +170,7 @@ class _Certifier:
         rows = self.xrows.rows(bits)
         problems: list[str] = []
         entry: dict[str, Any] = {"id": reg.id,
-                                 "pattern": "".join("1" if b else "0" for b in bits)}
+                                 "pattern": (bits.astype(np.uint8) + 48).tobytes().decode()}
         w = self.witness(reg, bits, rows)
         if w is None:
             problems.append(f"region {reg.id}: no exact interior witness found")
@@ -181,10 +181,15 @@ class _Certifier:
         entry["beta"] = [dyadic_str(v, scale_e) for v in rows.beta.tolist()]
 
         # exact facet groups: every row on the hyperplane of an engine facet
+        # the rows on one facet's hyperplane (equal primitive keys); found by comparison for
+        # the few facet keys only (hashing every row's key costs more)
         by_key: dict[tuple[int, ...], list[int]] = {}
-        for i, k in enumerate(rows.keys):
-            if k is not None:
-                by_key.setdefault(k, []).append(i)
+
+        def members_of(k: tuple[int, ...]) -> list[int]:
+            got = by_key.get(k)
+            if got is None:
+                got = by_key[k] = [i for i, kk in enumerate(rows.keys) if kk == k]
+            return got
         fkeys: list[tuple[int, ...]] = []
         for f in reg.facets:
             ids = list(f.ids) if f.kind == "neuron" else [self.N + i for i in f.ids]
@@ -195,7 +200,7 @@ class _Certifier:
         neighbours: dict[tuple[int, ...], int | None] = {}
         for _round in range(MAX_ROUNDS):
             inner = np.array([float(w[i]) for i in self.edom.free])
-            box, implied, missing = self._evidence(rows, by_key, fkeys, inner)
+            box, implied, missing = self._evidence(rows, fkeys, inner)
             if missing:
                 self.counts["added_facets"] += len(missing)
                 fkeys += missing
@@ -205,7 +210,7 @@ class _Certifier:
             for k in fkeys:
                 if k in neighbours:
                     continue
-                members = by_key[k]
+                members = members_of(k)
                 if any(i >= self.N for i in members):
                     neighbours[k] = None
                     continue
@@ -229,7 +234,7 @@ class _Certifier:
             problems.append(f"region {reg.id}: facet list did not settle")
         facets = []
         for k in fkeys:
-            members = by_key[k]
+            members = members_of(k)
             nb = neighbours.get(k)
             neurons = [i for i in members if i < self.N]
             drows = [i - self.N for i in members if i >= self.N]
@@ -244,7 +249,7 @@ class _Certifier:
             problems.append(f"region {reg.id}: {len(missing)} rows are not implied by the facets")
         return entry, problems
 
-    def _evidence(self, rows: PatternRows, by_key: dict, fkeys: list[tuple[int, ...]],
+    def _evidence(self, rows: PatternRows, fkeys: list[tuple[int, ...]],
                   inner: np.ndarray) -> tuple[list[dict], list[dict], list[tuple[int, ...]]]:
         """Box bounds and explicit multipliers for every non-facet row; rows not implied.
         ``inner`` is a point inside the region (free coordinates)."""
@@ -261,6 +266,19 @@ class _Certifier:
             for t in range(n):
                 for sgn in (1, -1):
                     target = [sgn * int(u == t) for u in range(n)]
+                    if n == 2:
+                        pair = fk.vertex_pair(target, NO_BOUND)
+                        if pair is not None:
+                            # a basis: the checker solves its multipliers itself
+                            i, j, (ni, nj), det = pair
+                            val = Fraction(ni * fkeys[i][n] + nj * fkeys[j][n], det)
+                            bound = _round_bound(sgn * val, up=sgn > 0)
+                            (upper if sgn > 0 else lower)[t] = bound
+                            box.append({"coord": self.edom.free[t], "side": "upper" if sgn > 0
+                                        else "lower", "bound": rational_str(bound),
+                                        "facets": [i, j]})
+                            self.counts["box_bounds"] += 1
+                            continue
                     lam = fk.prove_at_vertex(target, NO_BOUND)
                     if lam is None and not fk.has_vertices():
                         # with vertices, a direction none of them bounds is unbounded (or
@@ -286,6 +304,10 @@ class _Certifier:
         self.counts["box_implied"] += len(todo) - len(unboxed)
         for i in (todo[int(t)] for t in unboxed):
             key = rows.keys[i]
+            if key not in done and n == 2:
+                pair = fk.vertex_pair(list(key[:n]), key[n])
+                if pair is not None:
+                    done[key] = {"facets": [pair[0], pair[1]]}  # a basis (see the box)
             if key not in done:
                 lam = fk.prove_at_vertex(list(key[:n]), Fraction(key[n])) or \
                     fk.prove(list(key[:n]), Fraction(key[n]))
@@ -299,7 +321,25 @@ class _Certifier:
                 implied.append({"row": i, **done[key]})
                 self.counts["farkas"] += 1
         self.lps += fk.lps
-        return box, implied, missing
+        return box, _group_bases(implied), missing
+
+
+def _group_bases(implied: list[dict]) -> list[dict]:
+    """Rows implied by one basis (no multipliers) as one ``{rows, facets}`` entry, in order of
+    their first row; rows with explicit multipliers stay ``{row, facets, multipliers}``."""
+    out: list[dict] = []
+    shared: dict[tuple[int, ...], dict] = {}
+    for e in implied:
+        if "multipliers" in e:
+            out.append(e)
+            continue
+        basis = tuple(e["facets"])
+        g = shared.get(basis)
+        if g is None:
+            g = shared[basis] = {"rows": [], "facets": list(basis)}
+            out.append(g)
+        g["rows"].append(e["row"])
+    return out
 
 
 def _strictly_inside(edom: ExactDomain, bits: np.ndarray, rows: PatternRows,

@@ -53,9 +53,9 @@ from typing import Any
 import numpy as np
 
 from .. import forkpool
-from ..exact.linalg import FarkasError, implied_numerator
+from ..exact.linalg import FarkasError, basis_multipliers, implied_numerator
 from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
-from ..exact.numbers import parse_ratio, parse_rational
+from ..exact.numbers import dyadic_str, parse_ratio, parse_rational
 from ..network import ReLUNetwork, network_fingerprint
 from .document import INVALID, CheckResult, Invalid, check_header, load_certificate, run_guarded
 
@@ -179,10 +179,28 @@ def strict_sign_failures(rows: PatternRows, bits: np.ndarray, wn: list[int], q: 
     pos = np.asarray(v > 0, dtype=bool)
     neg = np.asarray(v < 0, dtype=bool)
     m = len(v)
-    zero_row = np.array([k is None and c == 0 for k, c in
-                         zip(rows.keys[:m], rows.consts[:m], strict=True)], dtype=bool)
+    zero_row = rows.zero_mask if rows.zero_mask is not None else \
+        np.array([k is None and c == 0 for k, c in
+                  zip(rows.keys[:m], rows.consts[:m], strict=True)], dtype=bool)
     ok = np.where(bits, pos, neg | (~pos & zero_row))
     return np.flatnonzero(~ok)
+
+
+def _plane_implies(pair: tuple[tuple[int, ...], tuple[int, ...], int], key: tuple[int, ...],
+                   what: Callable[[], str]) -> None:
+    """In the plane, the facets ``a``, ``b`` (``det > 0``) imply ``key``'s inequality: the
+    multipliers ``(ni, nj) / det`` of Cramer's rule (the unique ones, as the normals are
+    independent) are non-negative and give a bound at most ``key``'s. The same test as
+    :meth:`_Checker._farkas` with :func:`~verishallow.exact.linalg.basis_multipliers`,
+    unrolled: it runs for most rows of a 2-D certificate."""
+    a, b, det = pair
+    t0, t1, tc = key
+    ni = t0 * b[1] - t1 * b[0]
+    nj = a[0] * t1 - a[1] * t0
+    if ni < 0 or nj < 0:
+        raise Invalid(f"{what()}: a multiplier is negative")
+    if ni * a[2] + nj * b[2] > tc * det:
+        raise Invalid(f"{what()}: the implied bound is weaker than needed")
 
 
 def _check_part(chk: _Checker, ids: list[int]) -> tuple[list, dict, dict]:
@@ -326,12 +344,19 @@ class _Checker:
         m, d = rows.alpha.shape
         if len(alpha) != m or any(len(a) != d for a in alpha) or len(beta) != m:
             raise Invalid("affine model has the wrong shape")
-        scale = Fraction(2) ** rows.out_exp
-        for o in range(m):
+        e = rows.out_exp
+        scale = Fraction(2) ** e
+
+        def same(text: Any, v: int) -> bool:
+            # the canonical string first (what certifiers write), else the value
+            return text == dyadic_str(v, e) or parse_rational(text) == v * scale
+
+        for o, (arow, brow) in enumerate(zip(rows.alpha.tolist(), rows.beta.tolist(),
+                                             strict=True)):
             for j in range(d):
-                if parse_rational(alpha[o][j]) != rows.alpha[o, j] * scale:
+                if not same(alpha[o][j], arow[j]):
                     raise Invalid(f"affine model differs from the network: alpha[{o}][{j}]")
-            if parse_rational(beta[o]) != rows.beta[o] * scale:
+            if not same(beta[o], brow):
                 raise Invalid(f"affine model differs from the network: beta[{o}]")
         self.counts["models"] += 1
 
@@ -392,32 +417,52 @@ class _Checker:
         self.counts["facets"] += len(facets)
         return facets, fkeys
 
-    def _farkas(self, fkeys: list[tuple[int, ...]], fidx: list[Any], mults: list[Any],
+    def _farkas(self, fkeys: list[tuple[int, ...]], fidx: list[Any], mults: list[Any] | None,
                 target: list[Fraction] | list[int], tc: Fraction | int,
                 what: Callable[[], str]) -> None:
         """``sum m_k key_k[:n] == target`` and ``sum m_k key_k[n] <= tc`` with ``m >= 0``, in
-        integers over the multipliers' common denominator. ``what()`` names the evidence (only
-        built for a failure)."""
-        if not isinstance(fidx, list) or not isinstance(mults, list) or \
-                len(fidx) != len(mults) or not fidx:
+        integers over the multipliers' common denominator. Without ``mults`` the facets are a
+        basis (``n`` of them, a vertex's) and the multipliers are solved here exactly
+        (:func:`~verishallow.exact.linalg.basis_multipliers`). ``what()`` names the evidence
+        (only built for a failure)."""
+        if not isinstance(fidx, list) or not fidx or \
+                (mults is not None and (not isinstance(mults, list) or len(fidx) != len(mults))):
             raise Invalid(f"{what()}: malformed multipliers")
-        ratios = [parse_ratio(m) for m in mults]
-        if any(p < 0 for p, _ in ratios):
-            raise Invalid(f"{what()}: a multiplier is negative")
         ks = []
         for k in fidx:
             if not isinstance(k, int) or not 0 <= k < len(fkeys):
                 raise Invalid(f"{what()}: refers to facet {k!r}, which does not exist")
             ks.append(fkeys[k])
-        den = math.lcm(*(q for _, q in ratios))
-        nums = [p * (den // q) for p, q in ratios]
         try:
+            if mults is None:
+                nums, den = basis_multipliers(ks, target)
+            else:
+                ratios = [parse_ratio(m) for m in mults]
+                if any(p < 0 for p, _ in ratios):
+                    raise Invalid(f"{what()}: a multiplier is negative")
+                den = math.lcm(*(q for _, q in ratios))
+                nums = [p * (den // q) for p, q in ratios]
             bound = implied_numerator(ks, nums, den, target)
         except FarkasError as exc:
             raise Invalid(f"{what()}: {exc}") from None
-        tcf = Fraction(tc)
-        if bound * tcf.denominator > tcf.numerator * den:
+        weaker = bound > tc * den if isinstance(tc, int) else \
+            bound * Fraction(tc).denominator > Fraction(tc).numerator * den
+        if weaker:
             raise Invalid(f"{what()}: the implied bound is weaker than needed")
+
+    def _basis_pair(self, fkeys: list[tuple[int, ...]], fidx: Any, row: int | None
+                    ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+        """The two facets of a plane basis and their determinant, oriented positive (``row``
+        names the implication in a failure; None: a box bound)."""
+        what = "a box bound" if row is None else f"implication of {self.name(row)}"
+        if not isinstance(fidx, list) or len(fidx) != 2 or \
+                not all(isinstance(k, int) and 0 <= k < len(fkeys) for k in fidx):
+            raise Invalid(f"{what}: a basis names two existing facets")
+        a, b = fkeys[fidx[0]], fkeys[fidx[1]]
+        det = a[0] * b[1] - a[1] * b[0]
+        if det == 0:
+            raise Invalid(f"{what}: the basis facets are parallel")
+        return (a, b, det) if det > 0 else (b, a, -det)
 
     def _implications(self, reg: dict, bits: np.ndarray, rows: PatternRows, facets: list[dict],
                       fkeys: list[tuple[int, ...]]) -> None:
@@ -438,8 +483,15 @@ class _Checker:
                 raise Invalid(f"box bound side {side!r}")
             sgn = 1 if side == "upper" else -1
             target = [sgn * int(t == u) for u in range(n)]
-            self._farkas(fkeys, e["facets"], e["multipliers"], target, sgn * bound,
-                         lambda side=side, j=j: f"box {side} bound of x{j}")
+            what = lambda side=side, j=j: f"box {side} bound of x{j}"  # noqa: E731
+            if n == 2 and "multipliers" not in e:
+                # sgn * x_t <= bound as the key (target, bound) over the bound's denominator
+                p, q = bound.numerator, bound.denominator
+                _plane_implies(self._basis_pair(fkeys, e["facets"], None),
+                               (target[0] * q, target[1] * q, sgn * p), what)
+            else:
+                self._farkas(fkeys, e["facets"], e.get("multipliers"), target, sgn * bound,
+                             what)
             if side == "upper":
                 upper[t] = bound
             else:
@@ -447,11 +499,16 @@ class _Checker:
             self.counts["box_bounds"] += 1
         explicit: dict[int, dict] = {}
         for e in reg.get("implied", []):
-            i = e["row"]
-            if not isinstance(i, int) or not 0 <= i < self.N + self.M or i in explicit:
-                raise Invalid(f"implication for row {i!r}: no such row, or given twice")
-            explicit[i] = e
+            # one row with its multipliers or basis, or several rows sharing one basis
+            ids = e["rows"] if "rows" in e else [e["row"]]
+            if not isinstance(ids, list) or ("rows" in e and "multipliers" in e):
+                raise Invalid("implication: rows sharing a basis take no multipliers")
+            for i in ids:
+                if not isinstance(i, int) or not 0 <= i < self.N + self.M or i in explicit:
+                    raise Invalid(f"implication for row {i!r}: no such row, or given twice")
+                explicit[i] = e
         boxed: list[int] = []
+        pairs: dict[int, tuple] = {}
         for i, key in enumerate(rows.keys):
             if key is not None and key in fset:
                 if i in explicit:
@@ -464,10 +521,16 @@ class _Checker:
                     raise Invalid(f"{self.name(i)} is constant with the wrong sign")
                 self.counts["zero_rows"] += 1
                 continue
-            if i in explicit:
-                e = explicit[i]
-                self._farkas(fkeys, e["facets"], e["multipliers"], list(key[:n]), key[n],
-                             lambda i=i: f"implication of {self.name(i)}")
+            e = explicit.get(i)
+            if e is not None:
+                if n == 2 and "multipliers" not in e:
+                    pair = pairs.get(id(e))
+                    if pair is None:
+                        pair = pairs[id(e)] = self._basis_pair(fkeys, e["facets"], i)
+                    _plane_implies(pair, key, lambda i=i: f"implication of {self.name(i)}")
+                else:
+                    self._farkas(fkeys, e["facets"], e.get("multipliers"), list(key[:n]),
+                                 key[n], lambda i=i: f"implication of {self.name(i)}")
                 self.counts["farkas"] += 1
                 continue
             boxed.append(i)

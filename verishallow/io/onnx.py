@@ -41,6 +41,7 @@ from ..domain import Domain, domain_from_dict
 from ..errors import InputError, UnsupportedModelError
 from ..network import ReLUNetwork
 from . import onnx_ops as ops
+from . import onnx_proto
 
 #: Metadata key holding the model's default domain (JSON of :meth:`Domain.to_dict`).
 DOMAIN_KEY = "verishallow.domain"
@@ -124,14 +125,13 @@ def _one_line(exc: BaseException) -> str:
 # ----- loading ----------------------------------------------------------------------------
 
 def read_model(path: str | Path):
-    """Parse an ONNX file, turning every failure into a one-line :class:`InputError`."""
-    import onnx
-
+    """Parse an ONNX file, turning every failure into a one-line :class:`InputError` (without
+    importing the onnx package for ordinary models: :mod:`verishallow.io.onnx_proto`)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"model file not found: {path}")
     try:
-        return onnx.load(str(path))
+        return onnx_proto.load_model(path)
     except Exception as exc:  # protobuf DecodeError, external data errors, ...
         raise InputError(f"cannot read ONNX model {path}: {_one_line(exc)}") from None
 
@@ -178,14 +178,12 @@ def network_from_onnx(model, input_box: ExactBox | None = None) -> ReLUNetwork:
 def graph_io_types(model) -> tuple[list[str], list[str]]:
     """Element type names (``"float32"``, ``"int64"``, ...) of the graph's inputs (weights
     excluded) and outputs, in order; ``"?"`` where the graph does not say."""
-    from onnx import helper
-
     def name(value) -> str:
         tt = value.type.tensor_type
         if not value.type.HasField("tensor_type") or not tt.elem_type:
             return "?"
         try:
-            return str(np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type)))
+            return str(onnx_proto.np_dtype(tt.elem_type))
         except Exception:  # an element type numpy has no name for (float8, ...)
             return "?"
 
@@ -235,12 +233,9 @@ _PWL_OPS = {"Abs", "Clip", "GlobalMaxPool", "HardSigmoid", "LeakyRelu", "Max", "
 
 class _Tracer:
     def __init__(self, model, input_box: ExactBox | None = None):
-        from onnx import numpy_helper
-
         self.input_box = input_box
         self._bounds: list[tuple] = []  # per block: sound (lower, upper) of its variables
 
-        self._np = numpy_helper
         self.graph = model.graph
         self.opset = 1
         for imp in model.opset_import:
@@ -253,7 +248,7 @@ class _Tracer:
     # ----- setup ---------------------------------------------------------------------------
     def _tensor(self, proto) -> np.ndarray:
         try:
-            arr = self._np.to_array(proto)
+            arr = onnx_proto.to_array(proto)
         except Exception as exc:
             raise InputError(f"cannot read tensor {proto.name!r}: {_one_line(exc)}") from None
         if arr.dtype.kind in "fc":
@@ -273,8 +268,7 @@ class _Tracer:
         tt = inp.type.tensor_type
         if not inp.type.HasField("tensor_type"):
             raise UnsupportedModelError(f"graph input {inp.name!r} is not a tensor")
-        from onnx import TensorProto
-
+        TensorProto = onnx_proto.messages().TensorProto
         if tt.elem_type not in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16,
                                 TensorProto.BFLOAT16):
             raise UnsupportedModelError(f"graph input {inp.name!r} is not a float tensor")
@@ -396,9 +390,7 @@ class _Tracer:
             f"{', '.join(SUPPORTED_OPS)} (plus {', '.join(CONSTANT_ONLY_OPS)} on constants)")
 
     def _attrs(self, node) -> dict:
-        from onnx import helper
-
-        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        return {a.name: onnx_proto.attribute_value(a) for a in node.attribute}
 
     @staticmethod
     def _bcast(T: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -535,8 +527,7 @@ class _Tracer:
         raise self._unsupported(node, label, f"Constant with attributes {sorted(a)}")
 
     def _cast(self, node, label: str, x, a: dict):
-        from onnx import TensorProto, helper
-
+        TensorProto = onnx_proto.messages().TensorProto
         to = a["to"]
         if isinstance(x, _Affine):
             if to in (TensorProto.FLOAT, TensorProto.DOUBLE):
@@ -548,16 +539,15 @@ class _Tracer:
                    if to in _ROUNDING_CASTS else f"casts the data path to {name}")
             raise self._unsupported(node, label, why)
         if to in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16):
-            return np.asarray(x, dtype=helper.tensor_dtype_to_np_dtype(to)).astype(np.float64)
-        return np.asarray(x).astype(helper.tensor_dtype_to_np_dtype(to))
+            return np.asarray(x, dtype=onnx_proto.np_dtype(to)).astype(np.float64)
+        return np.asarray(x).astype(onnx_proto.np_dtype(to))
 
     # ----- Cast to integers and bool: constant on the input box, or refused -----------------
     def _cast_constant(self, node, label: str, x: _Affine, to: int) -> np.ndarray:
         """The value of ``Cast(x, to)`` (``to`` an integer or bool type), which must be the same
         for every input of the box; else a one-line error with the range ``x`` takes."""
-        from onnx import TensorProto, helper
-
-        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(to))
+        TensorProto = onnx_proto.messages().TensorProto
+        dtype = onnx_proto.np_dtype(to)
         name = TensorProto.DataType.Name(to).lower()
         return self._step_constant(node, label, x, f"Cast to {name}", dtype,
                                    lambda lo, hi: _step_value(name, dtype, lo, hi))
@@ -1238,8 +1228,7 @@ class _Tracer:
 
 
 def _step_casts() -> tuple[set[int], set[int]]:
-    from onnx import TensorProto as P
-
+    P = onnx_proto.messages().TensorProto
     ints = {P.INT8, P.INT16, P.INT32, P.INT64, P.UINT8, P.UINT16, P.UINT32, P.UINT64, P.BOOL}
     rounding = {P.FLOAT16, P.BFLOAT16}
     for name in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT4E2M1"):

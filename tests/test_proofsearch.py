@@ -12,14 +12,17 @@ searches must build the same tree.
 from __future__ import annotations
 
 import copy
+import json
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from conftest import shared_file
 
+from verishallow.cli import main
 from verishallow.domain import Box
-from verishallow.io import load
+from verishallow.io import load, save_npz
 from verishallow.network import ReLUNetwork
 from verishallow.product import product_network
 from verishallow.proofs.goals import equivalence_goal, property_goal
@@ -414,6 +417,56 @@ def test_workers_same_tree_equivalence(n, differential, small_chunks):
     r2 = search(prod, goal, workers=2, record=True, diff=diff)
     assert r1.status == r2.status == "holds"
     assert r1.trees == r2.trees
+
+
+def test_dask_cluster_builds_the_same_tree(small_chunks, tmp_path):
+    """Chunks bounded on a Dask cluster: the serial tree and answer, for a property (sat and
+    unsat), for a differential equivalence, and from the command line by address."""
+    distributed = pytest.importorskip("distributed")
+    net = random_net(0, (3, 10, 10, 3))
+    a = random_net(7, (3, 10, 10, 3))
+    b = f16(a)
+    dom = Box([-1.0] * 3, [1.0] * 3)
+    eps = Fraction(10 * max_diff_sampled(a, b, dom))
+    eq_goal = equivalence_goal([Fraction(-1)] * 3, [Fraction(1)] * 3, a.output_dim, eps, False)
+    prod, diff = product_network(a, b), diff_spec(a, b)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        for want in ("unsat", "sat"):
+            goal = _goal_of(net, random_property(net, 50, want))
+            r1 = search(net, goal, workers=1, record=True)
+            r2 = search(net, goal, record=True, scheduler=client)
+            assert r1.status == r2.status and r1.trees == r2.trees
+        r1 = search(prod, eq_goal, record=True, diff=diff)
+        r2 = search(prod, eq_goal, record=True, diff=diff, scheduler=client)
+        assert r1.status == r2.status == "holds" and r1.trees == r2.trees
+        # the CLI connects by address and closes only its own client
+        pa, pb = tmp_path / "a.npz", tmp_path / "b.npz"
+        save_npz(a, pa)
+        save_npz(b, pb)
+        out = CliRunner().invoke(main, ["equiv", str(pa), str(pb), "--lower", "-1,-1,-1",
+                                        "--upper", "1,1,1", "--epsilon", str(float(eps)),
+                                        "--method", "search", "--scheduler",
+                                        cluster.scheduler_address, "--json", "-q"])
+        assert out.exit_code == 0, out.output
+        assert json.loads(out.output)["equivalent"] is True
+        assert client.status == "running"
+
+
+def test_unreachable_scheduler_is_one_line_exit_2(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from verishallow import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1.0)  # the message, not the wait
+    net = random_net(0, (3, 10, 10, 3))
+    path = tmp_path / "n.npz"
+    save_npz(net, path)
+    out = CliRunner().invoke(main, ["equiv", str(path), str(path), "--lower", "-1,-1,-1",
+                                    "--upper", "1,1,1", "--epsilon", "0.1", "--method",
+                                    "search", "--scheduler", "tcp://127.0.0.1:9", "-q"])
+    assert out.exit_code == 2, out.output
+    assert "cannot reach Dask scheduler" in out.output and "Traceback" not in out.output
 
 
 # ----- shared benchmarks ------------------------------------------------------------------------

@@ -351,8 +351,12 @@ scip_time_limit_option = click.option(
     help="Seconds for SCIP's enumeration (--method milp) and for the coverage proof (default: "
          "120 s or 16x the enumeration time, whichever is more).")
 workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
-                              help="Worker processes for the region search and the "
-                                   "certificate evidence (default: all cores). Results are "
-                                   "identical to a serial run.")
+                              help="Worker processes for the proof search, the region search "
+                                   "and the certificate evidence (default: all cores). Results "
+                                   "are identical to a serial run.")
 scheduler_option = click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
                                 help="Run the region search on a Dask distributed cluster.")
+search_scheduler_option = click.option(
+    "--scheduler", default=None, metavar="tcp://HOST:PORT",
+    help="Bound the proof search's nodes (and run any region stage) on a Dask distributed "
+         "cluster; the search tree and the answer are those of a serial run.")

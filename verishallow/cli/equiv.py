@@ -20,6 +20,7 @@ from .common import (
     load_model_and_domain,
     parse_domain,
     quiet_option,
+    search_scheduler_option,
     workers_option,
 )
 
@@ -55,12 +56,13 @@ def _fmt(v: Any) -> str:
                    "without solvers; nothing is written otherwise. The proof search writes its "
                    "proof tree; the regions/milp methods a partition certificate.")
 @workers_option
+@search_scheduler_option
 @json_option
 @quiet_option
 @handle_errors
 def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1: bool,
             time_limit: float | None, method: str, exact_max: bool, certificate: str | None,
-            workers: int | None, as_json: bool, quiet: bool) -> None:
+            workers: int | None, scheduler: str | None, as_json: bool, quiet: bool) -> None:
     """Decide whether MODEL_A and MODEL_B agree on DOMAIN: max |f_A(x) - f_B(x)| <= E.
 
     Models are .onnx, .nnet or .npz networks; either side may be a shallow network file from
@@ -112,7 +114,7 @@ def command(model_a: str, model_b: str, domain: str | None, epsilon: float, top1
                 net_a, net_b, dom, epsilon, top1=top1, time_limit=time_limit, method=method,
                 exact_max=exact_max, certificate=cert_out, workers=workers,
                 paths=(model_a, model_b), search_progress=search_progress,
-                certify_progress=certify_progress)
+                certify_progress=certify_progress, scheduler=scheduler)
         finally:
             for b in bars.values():
                 b.close()

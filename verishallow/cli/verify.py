@@ -16,6 +16,7 @@ import sys
 import click
 
 from ..errors import InputError
+from ..forkpool import default_workers
 from .common import (
     EXIT_NEGATIVE,
     EXIT_OK,
@@ -26,6 +27,7 @@ from .common import (
     handle_errors,
     json_option,
     quiet_option,
+    search_scheduler_option,
     workers_option,
 )
 
@@ -139,12 +141,13 @@ def _networks(specs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--float-as-real", is_flag=True, hidden=True,
               help="Accepted for old scripts: floating-point types are read as real by default.")
 @workers_option
+@search_scheduler_option
 @json_option
 @quiet_option
 @handle_errors
 def command(first: str, second: str | None, networks: tuple[str, ...], time_limit: float | None,
             method: str, certificate: str | None, strict_float: bool, float_as_real: bool,
-            workers: int | None,
+            workers: int | None, scheduler: str | None,
             as_json: bool, quiet: bool) -> None:
     """Check the VNN-LIB property PROP on MODEL.
 
@@ -177,7 +180,7 @@ def command(first: str, second: str | None, networks: tuple[str, ...], time_limi
         query = parse_query(spec)
         if isinstance(query, NetworkQuery):
             form = equivalence_form(query)
-            _equivalence(form, bound, time_limit, workers, cert_out, as_json, quiet)
+            _equivalence(form, bound, time_limit, workers, cert_out, as_json, quiet, scheduler)
             return
         model = bound[names[0]] if names else next(iter(bound.values()))
         prop_path = spec
@@ -203,7 +206,7 @@ def command(first: str, second: str | None, networks: tuple[str, ...], time_limi
     try:
         res = verify_property(
             net, vnn, time_limit=time_limit, workers=workers, method=method,
-            certificate=cert_out is not None,
+            certificate=cert_out is not None, scheduler=scheduler,
             progress=lambda n, q: bar("regions checked", "regions")(n, q),
             search_progress=lambda n, q, _best: bar("proof search", "nodes")(n, q))
     finally:
@@ -236,7 +239,7 @@ def command(first: str, second: str | None, networks: tuple[str, ...], time_limi
 
 
 def _equivalence(form, bound: dict[str, str], time_limit: float | None, workers: int | None,
-                 cert_out, as_json: bool, quiet: bool) -> None:
+                 cert_out, as_json: bool, quiet: bool, scheduler: str | None = None) -> None:
     """A two-network VNN-LIB 2.0 query: unsat = equivalent, sat = a replayed difference."""
     from ..io import load
     from ..io.onnx import NeedsInputBox, load_onnx
@@ -253,8 +256,10 @@ def _equivalence(form, bound: dict[str, str], time_limit: float | None, workers:
     net_a, net_b = load_on_box(bound[a]), load_on_box(bound[b])
     top1 = form.mode == "top1"
     eps = 0.0 if form.epsilon is None else float(form.epsilon)
+    nw = default_workers() if workers is None else workers
     dec = prove_equivalence(net_a, net_b, form.box, eps, top1, time_limit,
-                            workers=workers or 1, certificate=cert_out is not None)
+                            workers=nw, certificate=cert_out is not None,
+                            scheduler=scheduler)
     status = {"holds": "unsat", "violated": "sat", "unknown": "unknown"}[dec.status]
     written = None
     if cert_out is not None and dec.certificate is not None:

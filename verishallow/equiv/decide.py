@@ -19,6 +19,7 @@ from typing import Any
 
 from ..domain import Domain
 from ..errors import InputError
+from ..forkpool import default_workers
 from ..network import ReLUNetwork
 from .check import check_equivalence
 from .proof_search import search_result
@@ -92,8 +93,8 @@ def decide_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
                        exact_max: bool = False, certificate: str | Path | None = None,
                        workers: int | None = 1, paths: tuple[str, str] | None = None,
                        search_progress: Callable[[int, int, float], None] | None = None,
-                       certify_progress: Callable[[int, int], None] | None = None
-                       ) -> EquivalenceDecision:
+                       certify_progress: Callable[[int, int], None] | None = None,
+                       scheduler: Any = None) -> EquivalenceDecision:
     """Decide whether two deep networks agree on ``domain`` (``max |f_A - f_B|_inf <=
     epsilon``, or top-1 agreement), as ``verishallow equiv`` does.
 
@@ -104,6 +105,8 @@ def decide_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
     ``paths``: the model files; when both are ``.onnx``, a counterexample is replayed through
     onnxruntime, and a disagreement with the loaded networks makes the answer unknown.
     ``search_progress(nodes, queued, best)``, ``certify_progress(done, total)``: progress.
+    ``scheduler`` (a Dask address or ``distributed.Client``): the proof search bounds its nodes
+    on that cluster.
     """
     check_request(epsilon, method, exact_max, certificate is not None, top1=top1)
     want_cert = certificate is not None
@@ -114,9 +117,10 @@ def decide_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
     if method == "search":
         from ..proofsearch.decide import prove_equivalence
 
+        nw = default_workers() if workers is None else workers
         dec = prove_equivalence(net_a, net_b, domain, epsilon, top1, time_limit,
-                                workers=workers or 1, certificate=want_cert,
-                                progress=search_progress)
+                                workers=nw, certificate=want_cert,
+                                progress=search_progress, scheduler=scheduler)
         res = search_result(dec, net_a, net_b, epsilon, top1)
     else:
         res = check_equivalence(net_a, net_b, domain, epsilon=epsilon, top1=top1,

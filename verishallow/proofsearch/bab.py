@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -117,13 +118,21 @@ def _rows(case: Case) -> _Rows:
 
 
 class _Bounder:
-    """Bounds chunks of nodes, in this process or on forked workers (same arithmetic)."""
+    """Bounds chunks of nodes, in this process, on forked workers or on a Dask cluster (the
+    same arithmetic everywhere: the tree does not depend on where a chunk was bounded)."""
 
-    def __init__(self, layers: list[Layer], workers: int):
+    def __init__(self, layers: list[Layer], workers: int, scheduler: Any = None):
         self.layers = layers
         self.workers = workers
         self.pool = None
-        if workers > 1:
+        self.client = None
+        if scheduler is not None:
+            from ..cluster import dask_client
+
+            self.client, self.owned = dask_client(scheduler)
+            # the network once to every worker; then only the chunks travel
+            self.remote_layers = self.client.scatter(layers, broadcast=True)
+        elif workers > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
@@ -134,6 +143,9 @@ class _Bounder:
                                                 mp_context=multiprocessing.get_context("fork"))
 
     def run(self, jobs: list[tuple]) -> list:
+        if self.client is not None and len(jobs) > 1:
+            futures = self.client.map(_dask_job, jobs, layers=self.remote_layers, pure=False)
+            return self.client.gather(futures)
         if self.pool is None or len(jobs) <= 1:
             return [_bound_job(self.layers, *job) for job in jobs]
         return list(self.pool.map(_pool_job, jobs))
@@ -142,6 +154,10 @@ class _Bounder:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+        if self.client is not None:
+            if self.owned:  # a client we connected ourselves; a caller's client stays open
+                self.client.close()
+            self.client = None
 
 
 _WORKER_LAYERS: list[Layer] | None = None
@@ -153,6 +169,10 @@ def _bound_job(layers: list[Layer], lo, hi, fix, level, C, d, gaps, diff):
 
 def _pool_job(job: tuple):
     return _bound_job(_WORKER_LAYERS, *job)
+
+
+def _dask_job(job: tuple, layers: list[Layer]):
+    return _bound_job(layers, *job)
 
 
 class _Tree:
@@ -468,10 +488,12 @@ class _CaseSearch:
 
 def search(net: ReLUNetwork, goal: Goal, time_limit: float | None = None, workers: int = 1,
            record: bool = False, progress: Progress | None = None,
-           diff: DiffSpec | None = None) -> SearchResult:
+           diff: DiffSpec | None = None, scheduler: Any = None) -> SearchResult:
     """Decide ``goal`` on ``net`` by branch and bound (see the module doc); ``diff`` (for an
     equivalence goal on a product of two networks of one architecture) adds the differential
-    bounds of :mod:`verishallow.proofsearch.bounds`."""
+    bounds of :mod:`verishallow.proofsearch.bounds`. The chunks are bounded on ``workers``
+    forked processes, or on a Dask cluster with ``scheduler`` (an address or a
+    ``distributed.Client``); the tree and the answer are the same."""
     if goal.n_inputs != net.input_dim or goal.n_outputs != net.output_dim:
         raise InputError(f"the goal is for {goal.n_inputs} inputs and {goal.n_outputs} outputs, "
                          f"the network has {net.input_dim} and {net.output_dim}")
@@ -481,15 +503,15 @@ def search(net: ReLUNetwork, goal: Goal, time_limit: float | None = None, worker
     # threads cost more than they give there, many times more on a loaded machine (ACAS x
     # student product, 32 nodes: 150 ms -> 27 ms); parallelism comes from --workers instead
     with threadpool_limits(limits=1, user_api="blas"):
-        return _search(net, goal, time_limit, workers, record, progress, diff)
+        return _search(net, goal, time_limit, workers, record, progress, diff, scheduler)
 
 
 def _search(net: ReLUNetwork, goal: Goal, time_limit: float | None, workers: int, record: bool,
-            progress: Progress | None, diff: DiffSpec | None) -> SearchResult:
+            progress: Progress | None, diff: DiffSpec | None, scheduler: Any) -> SearchResult:
     t0 = time.perf_counter()
     deadline = math.inf if time_limit is None else t0 + time_limit
     layers = layers_of(net)
-    bounder = _Bounder(layers, max(1, int(workers or 1)))
+    bounder = _Bounder(layers, max(1, int(workers or 1)), scheduler)
     trees: list[list] = []
     stats = {"nodes": 0, "leaves": 0, "bounded": 0, "max_depth": 0}
     counter = [0]

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,12 +76,15 @@ def _decision(res: SearchResult, t0: float) -> Decision:
 
 
 def prove_property(net: ReLUNetwork, prop, time_limit: float | None = None, workers: int = 1,
-                   certificate: bool = False, progress: Progress | None = None) -> Decision:
+                   certificate: bool = False, progress: Progress | None = None,
+                   scheduler: Any = None) -> Decision:
     """Decide a VNN-LIB property (:class:`verishallow.vnnlib.VnnlibProperty`) on ``net``:
-    ``holds`` (unsat), ``violated`` (sat, with a replayed counterexample) or ``unknown``."""
+    ``holds`` (unsat), ``violated`` (sat, with a replayed counterexample) or ``unknown``.
+    ``scheduler``: bound the nodes on a Dask cluster (:func:`~.bab.search`)."""
     t0 = time.perf_counter()
     goal = property_goal(prop, net.input_dim, net.output_dim)
-    res = search(net, goal, time_limit, workers, record=certificate, progress=progress)
+    res = search(net, goal, time_limit, workers, record=certificate, progress=progress,
+                 scheduler=scheduler)
     dec = _decision(res, t0)
     if certificate and res.status == "holds":
         dec.certificate = proof_certificate("property", goal, res, [net.fingerprint])
@@ -101,10 +105,12 @@ def equivalence_box(domain: Domain) -> tuple[list[Fraction], list[Fraction]]:
 def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
                       epsilon: float = 0.0, top1: bool = False, time_limit: float | None = None,
                       workers: int = 1, certificate: bool = False,
-                      progress: Progress | None = None, differential: bool = True) -> Decision:
+                      progress: Progress | None = None, differential: bool = True,
+                      scheduler: Any = None) -> Decision:
     """Decide ``max |f_A - f_B|_inf <= epsilon`` (or top-1 agreement) on a box by proof search
     over the product network ``[f_A; f_B]``; ``holds`` means equivalent. ``differential``:
-    use the differential bounds when A and B share an architecture."""
+    use the differential bounds when A and B share an architecture; ``scheduler``: bound the
+    nodes on a Dask cluster."""
     t0 = time.perf_counter()
     check_pair(net_a, net_b, domain, epsilon)
     lower, upper = equivalence_box(domain)
@@ -113,7 +119,7 @@ def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
     prod = product_network(net_a, net_b)
     diff = diff_spec(net_a, net_b) if differential else None
     res = search(prod, goal, time_limit, workers, record=certificate, progress=progress,
-                 diff=diff)
+                 diff=diff, scheduler=scheduler)
     dec = _decision(res, t0)
     if certificate and res.status == "holds":
         dec.certificate = proof_certificate(

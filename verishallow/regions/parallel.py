@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cluster import dask_client
 from ..forkpool import default_workers
 from .geometry import LocalFacet, LocalRegion, RegionOracle
 
@@ -250,24 +251,6 @@ class DaskMapper(_BatchMapper):
             self.client.close()
 
 
-
-
-def dask_client(scheduler: Any) -> tuple[Any, bool]:
-    """A ``distributed.Client`` for an address like ``tcp://host:8786`` (or the given Client),
-    and whether we opened it (and so must close it)."""
-    from ..errors import InputError
-
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError("a Dask scheduler needs the 'distributed' package: "
-                         "pip install 'verishallow[dask]'") from None
-    if isinstance(scheduler, Client):
-        return scheduler, False
-    try:
-        return Client(scheduler, timeout=30), True
-    except OSError as exc:
-        raise InputError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
 
 
 def make_mapper(oracle: RegionOracle, workers: int | None = None, scheduler: Any = None):

@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..forkpool import default_workers
 from ..network import ReLUNetwork
 from ..vnnlib import LinearConstraints, VnnlibProperty
 from .bound_shortcut import disjunct_refuted
@@ -28,7 +30,8 @@ METHODS = ("auto", "search", "regions", "graph", "subdivision", "milp")
 def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | None = None,
                     workers: int | None = 1, progress: Progress | None = None,
                     method: str = "auto", shortcuts: bool = True, certificate: bool = False,
-                    search_progress: Callable | None = None) -> VerifyResult:
+                    search_progress: Callable | None = None,
+                    scheduler: Any = None) -> VerifyResult:
     """Decide ``prop`` on ``net``: ``"sat"`` (violated, with a replayed counterexample),
     ``"unsat"`` (holds: the proof search or bounds proved it, or every region was checked and
     coverage proved) or ``"unknown"`` (time limit, unproved coverage, or an LP margin too close
@@ -38,9 +41,11 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
     ``time_limit`` (seconds) bounds the whole run; ``workers`` go to the proof search and
     :func:`verishallow.regions.enumerate_regions`; ``progress(found, queued)`` reports the
     region search, ``search_progress(nodes, open, best_bound)`` the proof search.
-    ``certificate=True`` (proof search only) puts the proof-tree certificate of an ``unsat``
-    answer in ``result.certificate``. ``shortcuts=False`` skips sampling and bounds (tests use
-    it to exercise the region stage alone).
+    ``scheduler`` (a Dask address or ``distributed.Client``) runs the proof search's node
+    bounding and the region search on that cluster. ``certificate=True`` (proof search only)
+    puts the proof-tree certificate of an ``unsat`` answer in ``result.certificate``.
+    ``shortcuts=False`` skips sampling and bounds (tests use it to exercise the region stage
+    alone).
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -94,8 +99,9 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
         from ..proofsearch.decide import prove_property
 
         left = None if deadline == math.inf else max(deadline - time.perf_counter(), 1e-3)
-        dec = prove_property(net, prop, left, workers=workers or 1, certificate=certificate,
-                             progress=search_progress)
+        nw = default_workers() if workers is None else workers
+        dec = prove_property(net, prop, left, workers=nw, certificate=certificate,
+                             progress=search_progress, scheduler=scheduler)
         if dec.status == "holds":
             res = result("unsat", None, "proof search", complete=True)
             res.stats, res.certificate = dec.stats, dec.certificate
@@ -124,6 +130,7 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
         return result("unknown", None, "bounds", "time limit reached while bounding")
 
     # stage 4: every region of every case that the bounds left open
-    out = check_regions(net, chk, cases, open_outs, deadline, region_method, workers, progress)
+    out = check_regions(net, chk, cases, open_outs, deadline, region_method, workers, progress,
+                        scheduler)
     return result(out.status, out.counterexample, "regions", out.reason, out.checked,
                   complete=out.status == "unsat")

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,10 +61,11 @@ class RegionOutcome:
 def check_regions(net: ReLUNetwork, chk: RegionChecker, cases: list[Case],
                   open_outs: list[tuple[LinearConstraints, ...]], deadline: float,
                   region_method: str, workers: int | None,
-                  progress: Progress | None) -> RegionOutcome:
+                  progress: Progress | None, scheduler: Any = None) -> RegionOutcome:
     """Enumerate the regions of every case with open disjuncts (``open_outs``, one tuple per
     case), run each disjunct's LP on each region as it is found, stop at the first replayed
-    counterexample, and prove every case's coverage within the ``deadline``."""
+    counterexample, and prove every case's coverage within the ``deadline``; ``scheduler``:
+    the region search on a Dask cluster."""
     from ..regions import enumerate_regions
 
     checked = 0
@@ -125,7 +127,7 @@ def check_regions(net: ReLUNetwork, chk: RegionChecker, cases: list[Case],
             part = enumerate_regions(net, case.domain, method=region_method,
                                      progress=on_progress,
                                      time_limit=left(), on_region=on_region, workers=workers,
-                                     prove_coverage=not own_coverage)
+                                     scheduler=scheduler, prove_coverage=not own_coverage)
         except _Found as hit:
             return RegionOutcome("sat", (hit.x, hit.y), "", checked)
         except _OutOfTime:

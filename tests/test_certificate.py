@@ -260,6 +260,24 @@ def test_rejects_altered_farkas_evidence(small3d):
     assert_invalid(c, net, "negative")
 
 
+def test_a_basis_without_multipliers_checks_in_any_dimension(small3d):
+    """An explicit implication over n facets (a basis) still checks when its multipliers are
+    dropped: the checker solves them itself (elimination from 3-D on)."""
+    net, cert = small3d
+    n = 3
+    hits = [(r, k) for r, reg in enumerate(cert["regions"]) for k, e in enumerate(reg["implied"])
+            if "multipliers" in e and len(e["facets"]) == n]
+    assert hits, "no three-facet implication"
+    c = fresh(cert)
+    for r, k in hits:
+        del c["regions"][r]["implied"][k]["multipliers"]
+    assert check_certificate(c, net).valid
+    r, k = hits[0]
+    e = c["regions"][r]["implied"][k]
+    e["facets"] = e["facets"][:2]
+    assert_invalid(c, net, "a basis needs 3 facets")
+
+
 def test_plane_certificates_name_bases(small):
     """In the plane most implications are a vertex's two facets, the multipliers left to the
     checker (Cramer's rule); rows sharing a basis share one entry."""

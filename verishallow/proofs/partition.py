@@ -180,9 +180,8 @@ class _Certifier:
         entry["alpha"] = [[dyadic_str(v, scale_e) for v in row] for row in rows.alpha.tolist()]
         entry["beta"] = [dyadic_str(v, scale_e) for v in rows.beta.tolist()]
 
-        # exact facet groups: every row on the hyperplane of an engine facet
-        # the rows on one facet's hyperplane (equal primitive keys); found by comparison for
-        # the few facet keys only (hashing every row's key costs more)
+        # exact facet groups: every row on the hyperplane of an engine facet (equal primitive
+        # keys), found by comparison for the few facet keys only (hashing every key costs more)
         by_key: dict[tuple[int, ...], list[int]] = {}
 
         def members_of(k: tuple[int, ...]) -> list[int]:
@@ -251,8 +250,9 @@ class _Certifier:
 
     def _evidence(self, rows: PatternRows, fkeys: list[tuple[int, ...]],
                   inner: np.ndarray) -> tuple[list[dict], list[dict], list[tuple[int, ...]]]:
-        """Box bounds and explicit multipliers for every non-facet row; rows not implied.
-        ``inner`` is a point inside the region (free coordinates)."""
+        """Box bounds and Farkas evidence (multipliers, or in the plane a vertex's basis) for
+        every non-facet row; rows not implied. ``inner`` is a point inside the region (free
+        coordinates)."""
         n = self.n
         fk = FarkasFinder(fkeys, n)
         fk.use_vertices(inner)

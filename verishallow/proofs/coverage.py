@@ -26,8 +26,8 @@ from ..regions.region import Partition, Region
 
 #: The coverage proof's time budget, unless the caller gives a time limit: this many seconds
 #: or ``COVERAGE_BUDGET_FACTOR`` times the enumeration's own time, whichever is more. The exact
-#: proof (certify + check) measured 3.3x the graph enumeration on ACAS Xu's prop_1 box (2
-#: workers) and 6.5x (2 workers) to 11.5x (one) the very fast subdivision enumeration of the
+#: proof (certify + check) measured 4.5x the graph enumeration on ACAS Xu's prop_1 box (2
+#: workers) and 4.6x (2 workers) to 6.1x (one) the very fast subdivision enumeration of the
 #: 2-32-32-1 net over R^2, docs/benchmarks.md; the floor keeps small runs from starving.
 COVERAGE_BUDGET_SECONDS = 120.0
 COVERAGE_BUDGET_FACTOR = 16.0

@@ -358,5 +358,5 @@ scheduler_option = click.option("--scheduler", default=None, metavar="tcp://HOST
                                 help="Run the region search on a Dask distributed cluster.")
 search_scheduler_option = click.option(
     "--scheduler", default=None, metavar="tcp://HOST:PORT",
-    help="Bound the proof search's nodes (and run any region stage) on a Dask distributed "
-         "cluster; the search tree and the answer are those of a serial run.")
+    help="Bound the proof search's nodes on a Dask distributed cluster (verify: its region "
+         "stage too); the search tree and the answer are those of a serial run.")

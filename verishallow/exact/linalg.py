@@ -48,6 +48,27 @@ def implied_numerator(keys: list[tuple[int, ...]], nums: list[int], den: int,
     return sum(c * k[n] for c, k in zip(nums, keys, strict=True))
 
 
+def plane_basis(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[tuple[int, ...],
+                                                               tuple[int, ...], int]:
+    """Two rows ``h x <= c`` of the plane and the determinant of their normals (not 0:
+    :class:`FarkasError` for parallel facets), for :func:`plane_multipliers`."""
+    det = a[0] * b[1] - a[1] * b[0]
+    if det == 0:
+        raise FarkasError("the basis facets are parallel")
+    return a, b, det
+
+
+def plane_multipliers(basis: tuple[tuple[int, ...], tuple[int, ...], int], t0: int, t1: int
+                      ) -> tuple[int, int, int]:
+    """Cramer's rule in integers: ``(ni, nj, D)`` with ``D > 0`` and ``ni a + nj b = D t`` for
+    the normals of :func:`plane_basis` ``(a, b, det)`` and ``t = (t0, t1)`` (unique: the
+    normals are independent)."""
+    a, b, det = basis
+    ni = t0 * b[1] - t1 * b[0]
+    nj = a[0] * t1 - a[1] * t0
+    return (ni, nj, det) if det > 0 else (-ni, -nj, -det)
+
+
 def basis_multipliers(keys: list[tuple[int, ...]], target: list[int] | list[Fraction]
                       ) -> tuple[list[int], int]:
     """The multipliers ``nums / den`` (``den > 0``) with ``sum nums_k keys_k[:n] = den *
@@ -60,13 +81,8 @@ def basis_multipliers(keys: list[tuple[int, ...]], target: list[int] | list[Frac
     if len(keys) != n:
         raise FarkasError(f"a basis needs {n} facets, not {len(keys)}")
     if n == 2 and all(isinstance(v, int) for v in target):
-        (a0, a1, _), (b0, b1, _) = keys
-        det = a0 * b1 - a1 * b0
-        if det == 0:
-            raise FarkasError("the basis facets are parallel")
-        ni = target[0] * b1 - target[1] * b0
-        nj = a0 * target[1] - a1 * target[0]
-        return ([ni, nj], det) if det > 0 else ([-ni, -nj], -det)
+        ni, nj, det = plane_multipliers(plane_basis(keys[0], keys[1]), target[0], target[1])
+        return [ni, nj], det
     t = [Fraction(v) for v in target]
     den_t = math.lcm(*(v.denominator for v in t)) if t else 1
     ti = [int(v * den_t) for v in t]

@@ -53,7 +53,13 @@ from typing import Any
 import numpy as np
 
 from .. import forkpool
-from ..exact.linalg import FarkasError, basis_multipliers, implied_numerator
+from ..exact.linalg import (
+    FarkasError,
+    basis_multipliers,
+    implied_numerator,
+    plane_basis,
+    plane_multipliers,
+)
 from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
 from ..exact.numbers import dyadic_str, parse_ratio, parse_rational
 from ..network import ReLUNetwork, network_fingerprint
@@ -188,15 +194,14 @@ def strict_sign_failures(rows: PatternRows, bits: np.ndarray, wn: list[int], q: 
 
 def _plane_implies(pair: tuple[tuple[int, ...], tuple[int, ...], int], key: tuple[int, ...],
                    what: Callable[[], str]) -> None:
-    """In the plane, the facets ``a``, ``b`` (``det > 0``) imply ``key``'s inequality: the
-    multipliers ``(ni, nj) / det`` of Cramer's rule (the unique ones, as the normals are
-    independent) are non-negative and give a bound at most ``key``'s. The same test as
-    :meth:`_Checker._farkas` with :func:`~verishallow.exact.linalg.basis_multipliers`,
-    unrolled: it runs for most rows of a 2-D certificate."""
-    a, b, det = pair
-    t0, t1, tc = key
-    ni = t0 * b[1] - t1 * b[0]
-    nj = a[0] * t1 - a[1] * t0
+    """In the plane, the basis ``pair`` (:func:`~verishallow.exact.linalg.plane_basis`, solved
+    once per basis) implies ``key``'s inequality: the multipliers ``(ni, nj) / det`` of
+    :func:`~verishallow.exact.linalg.plane_multipliers` (the unique ones) are non-negative and
+    give a bound at most ``key``'s. The test of :meth:`_Checker._farkas` for a basis, without
+    its general path: it runs for most rows of a 2-D certificate."""
+    a, b, _ = pair
+    ni, nj, det = plane_multipliers(pair, key[0], key[1])
+    tc = key[2]
     if ni < 0 or nj < 0:
         raise Invalid(f"{what()}: a multiplier is negative")
     if ni * a[2] + nj * b[2] > tc * det:
@@ -452,17 +457,16 @@ class _Checker:
 
     def _basis_pair(self, fkeys: list[tuple[int, ...]], fidx: Any, row: int | None
                     ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-        """The two facets of a plane basis and their determinant, oriented positive (``row``
-        names the implication in a failure; None: a box bound)."""
+        """The two facets of a plane basis and their determinant (``row`` names the
+        implication in a failure; None: a box bound)."""
         what = "a box bound" if row is None else f"implication of {self.name(row)}"
         if not isinstance(fidx, list) or len(fidx) != 2 or \
                 not all(isinstance(k, int) and 0 <= k < len(fkeys) for k in fidx):
             raise Invalid(f"{what}: a basis names two existing facets")
-        a, b = fkeys[fidx[0]], fkeys[fidx[1]]
-        det = a[0] * b[1] - a[1] * b[0]
-        if det == 0:
-            raise Invalid(f"{what}: the basis facets are parallel")
-        return (a, b, det) if det > 0 else (b, a, -det)
+        try:
+            return plane_basis(fkeys[fidx[0]], fkeys[fidx[1]])
+        except FarkasError as exc:
+            raise Invalid(f"{what}: {exc}") from None
 
     def _implications(self, reg: dict, bits: np.ndarray, rows: PatternRows, facets: list[dict],
                       fkeys: list[tuple[int, ...]]) -> None:

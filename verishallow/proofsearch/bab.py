@@ -130,8 +130,10 @@ class _Bounder:
             from ..cluster import dask_client
 
             self.client, self.owned = dask_client(scheduler)
-            # the network once to every worker; then only the chunks travel
-            self.remote_layers = self.client.scatter(layers, broadcast=True)
+            # the network once to the cluster (workers fetch it on first use); then only the
+            # chunks travel. Not broadcast: replicating right after a cluster starts hung a
+            # worker-to-worker transfer here (distributed 2026.8, a local cluster)
+            self.remote_layers = self.client.scatter(layers, hash=False)
         elif workers > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor

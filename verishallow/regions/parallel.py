@@ -231,13 +231,15 @@ class ProcessMapper(_BatchMapper):
 
 
 class DaskMapper(_BatchMapper):
-    """Geometry on a Dask distributed cluster; the oracle is broadcast to every worker once."""
+    """Geometry on a Dask distributed cluster; the oracle is scattered once (workers fetch it
+    on first use: a broadcast right after a cluster starts once hung the proof search's
+    worker-to-worker replication, see ``proofsearch.bab._Bounder``)."""
 
     def __init__(self, oracle: RegionOracle, scheduler: Any):
         self.client, self.owned = dask_client(scheduler)
         n = max(1, len(self.client.scheduler_info().get("workers", {})))
         super().__init__(oracle, n)
-        self.remote_oracle = self.client.scatter(oracle, broadcast=True)
+        self.remote_oracle = self.client.scatter(oracle, hash=False)
 
     def map(self, patterns: list[np.ndarray]) -> Iterable[LocalRegion | None]:
         if not patterns:

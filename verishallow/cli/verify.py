@@ -16,7 +16,6 @@ import sys
 import click
 
 from ..errors import InputError
-from ..forkpool import default_workers
 from .common import (
     EXIT_NEGATIVE,
     EXIT_OK,
@@ -256,9 +255,8 @@ def _equivalence(form, bound: dict[str, str], time_limit: float | None, workers:
     net_a, net_b = load_on_box(bound[a]), load_on_box(bound[b])
     top1 = form.mode == "top1"
     eps = 0.0 if form.epsilon is None else float(form.epsilon)
-    nw = default_workers() if workers is None else workers
     dec = prove_equivalence(net_a, net_b, form.box, eps, top1, time_limit,
-                            workers=nw, certificate=cert_out is not None,
+                            workers=workers, certificate=cert_out is not None,
                             scheduler=scheduler)
     status = {"holds": "unsat", "violated": "sat", "unknown": "unknown"}[dec.status]
     written = None

@@ -19,7 +19,6 @@ from typing import Any
 
 from ..domain import Domain
 from ..errors import InputError
-from ..forkpool import default_workers
 from ..network import ReLUNetwork
 from .check import check_equivalence
 from .proof_search import search_result
@@ -117,9 +116,8 @@ def decide_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
     if method == "search":
         from ..proofsearch.decide import prove_equivalence
 
-        nw = default_workers() if workers is None else workers
         dec = prove_equivalence(net_a, net_b, domain, epsilon, top1, time_limit,
-                                workers=nw, certificate=want_cert,
+                                workers=workers, certificate=want_cert,
                                 progress=search_progress, scheduler=scheduler)
         res = search_result(dec, net_a, net_b, epsilon, top1)
     else:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..forkpool import default_workers
 from ..network import ReLUNetwork
 from ..proofs.goals import Case, Goal, float_box
 from .bounds import DiffSpec, Layer, batch_bounds, layers_of, refuted_rows
@@ -488,14 +489,15 @@ class _CaseSearch:
         return (["n", n], [(lo, hi, f0), (lo, hi, f1)])
 
 
-def search(net: ReLUNetwork, goal: Goal, time_limit: float | None = None, workers: int = 1,
+def search(net: ReLUNetwork, goal: Goal, time_limit: float | None = None,
+           workers: int | None = 1,
            record: bool = False, progress: Progress | None = None,
            diff: DiffSpec | None = None, scheduler: Any = None) -> SearchResult:
     """Decide ``goal`` on ``net`` by branch and bound (see the module doc); ``diff`` (for an
     equivalence goal on a product of two networks of one architecture) adds the differential
     bounds of :mod:`verishallow.proofsearch.bounds`. The chunks are bounded on ``workers``
-    forked processes, or on a Dask cluster with ``scheduler`` (an address or a
-    ``distributed.Client``); the tree and the answer are the same."""
+    forked processes (``None``: every core), or on a Dask cluster with ``scheduler`` (an
+    address or a ``distributed.Client``); the tree and the answer are the same."""
     if goal.n_inputs != net.input_dim or goal.n_outputs != net.output_dim:
         raise InputError(f"the goal is for {goal.n_inputs} inputs and {goal.n_outputs} outputs, "
                          f"the network has {net.input_dim} and {net.output_dim}")
@@ -513,7 +515,8 @@ def _search(net: ReLUNetwork, goal: Goal, time_limit: float | None, workers: int
     t0 = time.perf_counter()
     deadline = math.inf if time_limit is None else t0 + time_limit
     layers = layers_of(net)
-    bounder = _Bounder(layers, max(1, int(workers or 1)), scheduler)
+    nw = default_workers() if workers is None else max(1, int(workers))
+    bounder = _Bounder(layers, nw, scheduler)
     trees: list[list] = []
     stats = {"nodes": 0, "leaves": 0, "bounded": 0, "max_depth": 0}
     counter = [0]

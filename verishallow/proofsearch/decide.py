@@ -75,7 +75,8 @@ def _decision(res: SearchResult, t0: float) -> Decision:
                     dict(res.stats), res.best_bound)
 
 
-def prove_property(net: ReLUNetwork, prop, time_limit: float | None = None, workers: int = 1,
+def prove_property(net: ReLUNetwork, prop, time_limit: float | None = None,
+                   workers: int | None = 1,
                    certificate: bool = False, progress: Progress | None = None,
                    scheduler: Any = None) -> Decision:
     """Decide a VNN-LIB property (:class:`verishallow.vnnlib.VnnlibProperty`) on ``net``:
@@ -104,7 +105,7 @@ def equivalence_box(domain: Domain) -> tuple[list[Fraction], list[Fraction]]:
 
 def prove_equivalence(net_a: ReLUNetwork, net_b: ReLUNetwork, domain: Domain,
                       epsilon: float = 0.0, top1: bool = False, time_limit: float | None = None,
-                      workers: int = 1, certificate: bool = False,
+                      workers: int | None = 1, certificate: bool = False,
                       progress: Progress | None = None, differential: bool = True,
                       scheduler: Any = None) -> Decision:
     """Decide ``max |f_A - f_B|_inf <= epsilon`` (or top-1 agreement) on a box by proof search

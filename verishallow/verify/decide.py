@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..forkpool import default_workers
 from ..network import ReLUNetwork
 from ..vnnlib import LinearConstraints, VnnlibProperty
 from .bound_shortcut import disjunct_refuted
@@ -99,8 +98,7 @@ def verify_property(net: ReLUNetwork, prop: VnnlibProperty, time_limit: float | 
         from ..proofsearch.decide import prove_property
 
         left = None if deadline == math.inf else max(deadline - time.perf_counter(), 1e-3)
-        nw = default_workers() if workers is None else workers
-        dec = prove_property(net, prop, left, workers=nw, certificate=certificate,
+        dec = prove_property(net, prop, left, workers=workers, certificate=certificate,
                              progress=search_progress, scheduler=scheduler)
         if dec.status == "holds":
             res = result("unsat", None, "proof search", complete=True)

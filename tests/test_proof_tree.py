@@ -51,7 +51,7 @@ def ref_bound(net: ReLUNetwork, lo, hi, fix: dict, level: str, C, d):
     lo = np.asarray(lo, dtype=float)
     hi = np.asarray(hi, dtype=float)
     n = len(lo)
-    sym = level == "symbolic"
+    sym = level in ("symbolic", "backward")
 
     def conc(F, up):
         A, c0 = F[:, :-1], F[:, -1]
@@ -75,6 +75,21 @@ def ref_bound(net: ReLUNetwork, lo, hi, fix: dict, level: str, C, d):
         lw, u = il.copy(), iu.copy()
         if sym:
             lw, u = np.maximum(lw, conc(Zl, False)), np.minimum(u, conc(Zu, True))
+        if level == "backward" and k > 0:
+            J = np.flatnonzero((lw < 0) & (u > 0))
+            if J.size:
+                Lam = np.concatenate([W[J], -W[J]])
+                c = np.concatenate([b[J], -b[J]])
+                for kk in range(k - 1, -1, -1):
+                    lam_, s_, t_ = relax[kk]
+                    P, N = np.maximum(Lam, 0), np.minimum(Lam, 0)
+                    c = c + N @ t_
+                    Lz = P * lam_ + N * s_
+                    c = c + Lz @ net.biases[kk]
+                    Lam = Lz @ net.weights[kk]
+                bl = c + np.minimum(Lam * lo, Lam * hi).sum(axis=1)
+                lw[J] = np.maximum(lw[J], bl[:J.size])
+                u[J] = np.minimum(u[J], -bl[J.size:])
         for j, act in fix.items():
             if offs[k] <= j < offs[k + 1]:
                 jj = j - offs[k]
@@ -275,7 +290,7 @@ def test_exact_bounds_are_sound_and_match_the_float_reference(net):
         X = rng.uniform(lo, hi, size=(10000, n))
         sampled = (net(X) @ Cf.T - df).min(axis=0)
         low = {}
-        for level in ("interval", "symbolic"):
+        for level in ("interval", "symbolic", "backward"):
             res = leaf_bound(en, _fr(lo), _fr(hi), {}, level, C, d)
             assert not res.empty
             low[level] = res.lower
@@ -284,12 +299,63 @@ def test_exact_bounds_are_sound_and_match_the_float_reference(net):
                 assert float(v) <= s + 1e-9
                 assert abs(float(v) - r) <= 1e-7 * (1 + abs(r)), (level, float(v), r)
         assert all(s >= i for s, i in zip(low["symbolic"], low["interval"], strict=True))
+        assert all(s >= i for s, i in zip(low["backward"], low["interval"], strict=True))
         # exactly, at a few points
         for x in X[:3]:
             y = net.exact_forward(_fr(x))
             for i in range(len(C)):
                 val = sum((a * b for a, b in zip(C[i], y, strict=True)), Fraction(0)) - d[i]
                 assert low["symbolic"][i] <= val
+                assert low["backward"][i] <= val
+
+
+@pytest.mark.parametrize("level", ["interval", "symbolic", "backward"])
+def test_float_batch_bounds_match_the_exact_kernel(level):
+    """The search's float64 bounds (batched, with fixings) are the exact kernel's numbers up to
+    rounding: every layer bound and every row, node by node."""
+    from verishallow.proofsearch.bounds import batch_bounds, layers_of
+
+    net = random_net(4, (3, 12, 12, 12, 2))
+    en = ExactNetwork(net)
+    rng = np.random.default_rng(8)
+    C = np.array([[1.0, -1.0], [0.25, 1.0]])
+    dg = np.array([0.1, -0.3])
+    Cq = [[Fraction(v) for v in r] for r in C]
+    dq = [Fraction(v) for v in dg]
+    B = 6
+    c = rng.uniform(-1, 1, size=(B, 3))
+    w = rng.uniform(0.1, 0.8, size=(B, 3))
+    lo, hi = c - w, c + w
+    fix = np.full((B, net.n_hidden), -1, dtype=np.int8)
+    fix[1, 3], fix[2, 15], fix[3, 30] = 1, 0, 1
+    bt = batch_bounds(layers_of(net), lo, hi, fix, level, C, dg)
+    for i in range(B):
+        fx = {int(j): bool(fix[i, j]) for j in np.flatnonzero(fix[i] >= 0)}
+        lb = layer_bounds(en, _fr(lo[i]), _fr(hi[i]), fx, level)
+        assert lb.empty == bool(bt.empty[i])
+        if lb.empty:
+            continue
+        for k in range(len(lb.l)):
+            for f, e in ((bt.lower[k][i], lb.l[k]), (bt.upper[k][i], lb.u[k])):
+                assert np.allclose(f, e, rtol=1e-9, atol=1e-9), (k, f, e)
+        res = leaf_bound(en, _fr(lo[i]), _fr(hi[i]), fx, level, Cq, dq)
+        assert np.allclose(bt.rows_lower[i], [float(v) for v in res.lower], rtol=1e-9,
+                           atol=1e-9)
+
+
+def test_backward_level_tightens_deep_layers():
+    """Back-substituted layer bounds: never looser than the forward symbolic ones on the same
+    relaxation (layer 1, whose earlier layers are identical), much tighter deep down."""
+    net = random_net(6, (3, 16, 16, 16, 16, 2), bias=0.2)
+    en = ExactNetwork(net)
+    lo, hi = [-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]
+    sym = layer_bounds(en, _fr(lo), _fr(hi), {}, "symbolic")
+    bwd = layer_bounds(en, _fr(lo), _fr(hi), {}, "backward")
+    assert sym.l[0] == bwd.l[0] and sym.u[0] == bwd.u[0]
+    assert all(b >= s for b, s in zip(bwd.l[1], sym.l[1], strict=True))
+    assert all(b <= s for b, s in zip(bwd.u[1], sym.u[1], strict=True))
+    width = [sum(u - v for u, v in zip(lb.u[-1], lb.l[-1], strict=True)) for lb in (sym, bwd)]
+    assert width[1] < 0.8 * width[0], width
 
 
 def test_layer_bounds_contain_every_sampled_preactivation_under_fixings():
@@ -314,7 +380,7 @@ def test_layer_bounds_contain_every_sampled_preactivation_under_fixings():
     for j, act in fix.items():
         ok &= (Z[:, j] >= 0) if act else (Z[:, j] <= 0)
     assert ok.sum() > 100
-    for level in ("interval", "symbolic"):
+    for level in ("interval", "symbolic", "backward"):
         lb = layer_bounds(en, _fr(lo), _fr(hi), fix, level)
         assert not lb.empty
         lflat = np.concatenate(lb.l)
@@ -363,7 +429,7 @@ def test_no_hidden_layer_and_non_dyadic_rows():
     net = ReLUNetwork([np.array([[0.5, -0.25]])], [np.array([0.1])])
     en = ExactNetwork(net)
     lo, hi = [Fraction(0), Fraction(0)], [Fraction(1), Fraction(1)]
-    for level in ("interval", "symbolic"):
+    for level in ("interval", "symbolic", "backward"):
         res = leaf_bound(en, lo, hi, {}, level, [[Fraction(1, 3)]], [Fraction(1, 7)])
         # min of (0.5 x0 - 0.25 x1 + 0.1) / 3 - 1/7 at x = (0, 1)
         expect = (Fraction(-1, 4) + Fraction(0.1)) / 3 - Fraction(1, 7)

@@ -206,6 +206,33 @@ def test_certificate_valid_and_tampering_is_caught(proved):
     assert not res.valid
 
 
+def test_property_leaves_use_back_substituted_layer_bounds():
+    """On a deeper net the search closes leaves at level backward; the checker re-derives them,
+    and the same leaves relabelled ``"symbolic"`` (forward layer bounds only) fail, named."""
+    weaker = 0
+    for seed in range(4):
+        net = random_net(seed, (3, 16, 16, 16, 16, 2))
+        prop = random_property(net, seed, "unsat", margin=0.01)
+        res = verify_property(net, prop, method="search", certificate=True, time_limit=30)
+        if res.status != "unsat":
+            continue
+        cert = res.certificate
+        assert leaf_levels(cert) <= {"interval", "backward"}
+        assert check_property_proof(cert, net, prop).valid
+        if "backward" not in leaf_levels(cert):
+            continue
+        bad = copy.deepcopy(cert)
+        for t in bad["trees"]:
+            for nd in t["nodes"]:
+                if nd[0] in ("l", "e") and nd[1] == "backward":
+                    nd[1] = "symbolic"
+        chk = check_property_proof(bad, net, prop)
+        if not chk.valid:
+            weaker += 1
+            assert "leaf" in chk.failures[0] and "exact lower bound" in chk.failures[0]
+    assert weaker >= 1
+
+
 def test_split_value_changed_inside_the_box_is_rechecked():
     """A proof whose root split is moved somewhere else strictly inside the box: the checker
     re-derives the leaves over the new boxes, so a too-coarse leaf must fail."""

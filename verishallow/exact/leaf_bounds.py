@@ -22,9 +22,14 @@ The computation is the doc's, step for step, per hidden layer ``k``:
 6. the ReLU relaxation (active ``l >= 0``, else inactive ``u <= 0``, else unstable with
    ``s = u / (u - l)`` rounded up to float64 and ``lam = 1`` iff ``u > -l``).
 
+At level ``"backward"`` step 3 is followed, for hidden layers ``k >= 1``, by 3b: every neuron
+that ``l < 0 < u`` leaves unstable gets the back-substituted bounds of ``+-z_j`` through the
+relaxations of layers ``k-1 .. 0`` (CROWN's intermediate bounds; :func:`_back_substitute`, the
+same computation as the rows' backward bound), ``l = max(l, ...)``, ``u = min(u, ...)``.
+
 The row bound is the interval bound at level ``"interval"`` and the largest of the interval,
-the forward symbolic and the backward bound at level ``"symbolic"``. The layer bounds do not
-depend on the rows, so :func:`layer_bounds` computes them once per node and
+the forward symbolic and the backward bound at levels ``"symbolic"`` and ``"backward"``. The
+layer bounds do not depend on the rows, so :func:`layer_bounds` computes them once per node and
 :func:`row_lower_bounds` folds any number of rows in at the end.
 
 Integer products with many multiply-adds (``W S``, ``W mid``, the backward ``Lam W``) run through
@@ -39,6 +44,10 @@ Speed, one node, CPU time of this process (the 2-core machine was shared, wall t
 - ACAS Xu 1_1 (5-50x6-5), prop_1's box and sub-boxes of 1/16 and 1/256 of each side, one row:
   level interval 3-4 ms; level symbolic 18 ms (whole box), 10-11 ms (sub-boxes); without the
   BLAS products 15-27 ms.
+- Level backward, same boxes: 74 ms (whole box: most neurons of the deep layers unstable),
+  13-15 ms (sub-boxes); back-substitution is ~90% of it, mostly converting its integers to and
+  from digits for the BLAS products (rounding its coefficients soundly to doubles, with the
+  rounding error bounded over the layer's box, made it slower: per-element cost, not size).
 - MNIST ``mnist_relu_3_100`` x its ``_pruned5`` copy (product 784-200-200-20-20), an
   L-inf ball of radius 0.01: level interval 9-12 ms (layers) + 1 ms for 20 rows; level
   symbolic 1.1 s (layers, dominated by converting the 200 x 785 forms to and from digits)
@@ -61,7 +70,7 @@ if TYPE_CHECKING:
     from ..network import ReLUNetwork
 
 
-LEVELS = ("interval", "symbolic")
+LEVELS = ("interval", "symbolic", "backward")
 
 
 # ----- exact integer products through float64 BLAS ----------------------------------------------
@@ -246,7 +255,8 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
         raise ValueError(f"unknown level {level!r} (expected one of {', '.join(LEVELS)})")
     if len(lo) != enet.input_dim or len(hi) != enet.input_dim:
         raise ValueError(f"the box has {len(lo)} coordinates, the network {enet.input_dim} inputs")
-    symbolic = level == "symbolic"
+    symbolic = level in ("symbolic", "backward")
+    crown = level == "backward"
     xmid, xrad, ex = _box(lo, hi)
     d = enet.input_dim
     per_fix = enet.split_fixings(fixings)
@@ -284,6 +294,8 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
                 b1, b2, e2 = align(iu, ei, su, esu)
                 u_ = np.minimum(b1, b2)
                 l_, u_, e = align(l_, e, u_, e2)
+                if crown:
+                    l_, u_, e = _tighten(enet, res, k, l_, u_, e)
         else:
             l_, u_, e = il, iu, ei
         l_ = l_.copy()
@@ -367,6 +379,51 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
     return res
 
 
+def _back_substitute(enet: ExactNetwork, relax: list, top: int, Lam: np.ndarray, eL: int,
+                     c: np.ndarray, ec: int, x: tuple[np.ndarray, np.ndarray, int]
+                     ) -> tuple[np.ndarray, int]:
+    """Lower bounds of ``Lam a_{top-1} + c`` over the box ``x``: back-substitution through the
+    relaxations of hidden layers ``top-1 .. 0`` (the doc's backward bound), exactly."""
+    for k in range(top - 1, -1, -1):
+        lower_slope, s_int, es, t, et = relax[k]
+        lay = enet.layers[k]
+        P = np.where(Lam > 0, Lam, 0)
+        N = Lam - P
+        c, ec = add(c, ec, N @ t, eL + et)
+        Lz, eLz = add(P * lower_slope[None, :], eL, N * s_int[None, :], eL + es)
+        c, ec = add(c, ec, Lz @ lay.b, eLz + lay.eb)
+        Lam, eL = imatmul(lay.WT, Lz.T, lay.LWT).T, eLz + lay.eW
+        (Lam,), eL = normalise([Lam], eL)
+    xmid, xrad, ex = x
+    m = Lam @ xmid - np.abs(Lam) @ xrad
+    return add(m, eL + ex, c, ec)
+
+
+def _tighten(enet: ExactNetwork, res: LayerBounds, k: int, l_: np.ndarray, u_: np.ndarray,
+             e: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Level backward: the bounds ``l_, u_`` (at exponent ``e``) of layer ``k``'s neurons that
+    they leave unstable, intersected with their back-substituted bounds (``+-z_j``)."""
+    J = [j for j, (a, b) in enumerate(zip(l_.tolist(), u_.tolist(), strict=True))
+         if a < 0 < b]
+    if not J:
+        return l_, u_, e
+    lay = enet.layers[k]
+    W = lay.W[J]
+    Lam = np.concatenate([W, -W])
+    c = np.concatenate([lay.b[J], -lay.b[J]])
+    bl, eb = _back_substitute(enet, res.relax, k, Lam, lay.eW, c, lay.eb, res.x)
+    m = len(J)
+    lo_, hi_ = bl[:m], -bl[m:]
+    l_, lo_, e1 = align(l_, e, lo_, eb)
+    u_, hi_, e2 = align(u_, e, hi_, eb)
+    l_ = l_.copy()
+    u_ = u_.copy()
+    l_[J] = np.maximum(l_[J], lo_)
+    u_[J] = np.minimum(u_[J], hi_)
+    l_, u_, e = align(l_, e1, u_, e2)
+    return l_, u_, e
+
+
 # ----- rows ----------------------------------------------------------------------------------
 def scaled_rows(C_rows: Sequence[Sequence[Fraction]], d: Sequence[Fraction], m: int
                  ) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -404,7 +461,7 @@ def row_lower_bounds(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Seque
     Wgabs = np.abs(Wg)
     amid, arad, ea = lb.a
     best, _, eb_ = _interval(Wg, Wgabs, eg, amid, arad, ea, bg, ebg, True, False)
-    if lb.level == "symbolic" and enet.widths:
+    if lb.level in ("symbolic", "backward") and enet.widths:
         xmid, xrad, ex = lb.x
         S, D, eF = lb.forms
         # forward: Gl = Wg+ L + Wg- U = (Wg S - |Wg| D) / 2, plus bg
@@ -417,20 +474,7 @@ def row_lower_bounds(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Seque
         x1, x2, e = align(best, eb_, fwd, ef)
         best, eb_ = np.maximum(x1, x2), e
         # backward
-        Lam, eL = Wg, eg
-        c, ec = bg, ebg
-        for k in range(len(enet.widths) - 1, -1, -1):
-            lower_slope, s_int, es, t, et = lb.relax[k]
-            lay = enet.layers[k]
-            P = np.where(Lam > 0, Lam, 0)
-            N = Lam - P
-            c, ec = add(c, ec, N @ t, eL + et)
-            Lz, eLz = add(P * lower_slope[None, :], eL, N * s_int[None, :], eL + es)
-            c, ec = add(c, ec, Lz @ lay.b, eLz + lay.eb)
-            Lam, eL = imatmul(lay.WT, Lz.T, lay.LWT).T, eLz + lay.eW
-            (Lam,), eL = normalise([Lam], eL)
-        m = Lam @ xmid - np.abs(Lam) @ xrad
-        bwd, ebw = add(m, eL + ex, c, ec)
+        bwd, ebw = _back_substitute(enet, lb.relax, len(enet.widths), Wg, eg, bg, ebg, lb.x)
         x1, x2, e = align(best, eb_, bwd, ebw)
         best, eb_ = np.maximum(x1, x2), e
     return [fraction(int(v), eb_) / q for v, q in zip(best.tolist(), qs, strict=True)]

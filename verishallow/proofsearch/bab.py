@@ -2,13 +2,14 @@
 
 A node is a box inside a case's root box plus phase fixings of some hidden neurons. Nodes are
 bounded in fixed-size chunks (:func:`verishallow.proofsearch.bounds.batch_bounds`), cheapest
-level first (interval, then symbolic). A node is closed when every disjunct of its case has a
-row whose lower bound is positive (with the closing margin), when its fixings contradict its
-bounds, or when an input row of the case excludes its box. Otherwise its *candidate points*
-(the box centre and, per open disjunct, the box corner that minimises the backward bound's
-linear function) are evaluated and any that violates the goal is replayed exactly
-(:mod:`verishallow.proofsearch.counterexample`): a replayed point ends the search. Otherwise the
-node is split:
+level first (interval, then ``"backward"``: symbolic bounds with back-substituted layer
+bounds; ``"differential"`` for an equivalence of two same-shape networks). A node is closed
+when every disjunct of its case has a row whose lower bound is positive (with the closing
+margin), when its fixings contradict its bounds, or when an input row of the case excludes its
+box. Otherwise its *candidate points* (the box centre and, per open disjunct, the box corner
+that minimises the backward bound's linear function) are evaluated and any that violates the
+goal is replayed exactly (:mod:`verishallow.proofsearch.counterexample`): a replayed point ends
+the search. Otherwise the node is split:
 
 - input split (at most ``INPUT_SPLIT_MAX_DIM`` free inputs), by lookahead: every free
   coordinate is halved, all the candidate children are bounded in one batch, and the
@@ -208,7 +209,7 @@ class _CaseSearch:
                  record: bool, bounder: _Bounder, diff: DiffSpec | None = None):
         self.net, self.layers, self.case, self.k = net, layers, case, k
         self.diff = diff
-        self.top = "differential" if diff is not None else "symbolic"
+        self.top = "differential" if diff is not None else "backward"
         self.rows = _rows(case)
         self.record = record
         self.bounder = bounder

@@ -2,10 +2,11 @@
 
 This is the float twin of the exact leaf bound in :mod:`verishallow.exact.leaf_bounds` (the
 algorithm is written out in ``docs/proof-search.md``): interval and forward symbolic bounds of
-every hidden layer, the triangle relaxation, then the lower bound of every goal row by the
-interval, forward-symbolic and backward (CROWN-style) passes. Everything is vectorised over a
-batch of nodes (boxes with phase fixings), because one numpy pass over a few hundred nodes
-costs about as much as one pass over a single node.
+every hidden layer (at level ``"backward"`` tightened by back-substitution for the neurons
+they leave unstable, CROWN's intermediate bounds), the triangle relaxation, then the lower
+bound of every goal row by the interval, forward-symbolic and backward passes. Everything is
+vectorised over a batch of nodes (boxes with phase fixings), because one numpy pass over a few
+hundred nodes costs about as much as one pass over a single node.
 
 The search closes a node only when a row's float bound exceeds ``CLOSE_TOL`` times the
 magnitude of the terms that produced it (``scale``): the exact re-run differs from the float
@@ -24,7 +25,7 @@ import numpy as np
 from ..network import ReLUNetwork
 from .tolerances import CLOSE_TOL
 
-LEVELS = ("interval", "symbolic", "differential")
+LEVELS = ("interval", "symbolic", "backward", "differential")
 
 
 @dataclass
@@ -108,9 +109,11 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
                  diff: DiffSpec | None = None) -> Batch:
     """Bounds for ``B`` nodes: boxes ``lo``/``hi`` (B, d), fixings ``fix`` (B, N) int8
     (-1 free, 0 inactive, 1 active) or None, and goal rows ``Cg y - dg`` (R rows over the
-    outputs). Level ``"differential"`` needs ``diff`` (see :class:`DiffSpec`)."""
+    outputs). Level ``"differential"`` needs ``diff`` (see :class:`DiffSpec`); level
+    ``"backward"`` is ``"symbolic"`` with back-substituted layer bounds."""
     B, d = lo.shape
-    symbolic = level in ("symbolic", "differential")
+    symbolic = level in ("symbolic", "backward", "differential")
+    crown = level == "backward"
     differential = level == "differential" and diff is not None
     E = None  # forms (EU, eu0, EL, el0) of e = relu(zA) - relu(zB) of the previous layer
     xmag = np.maximum(np.abs(lo), np.abs(hi))  # (B, d)
@@ -139,6 +142,9 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
             su = -_concretise_min(-Zu, -zu0, lo, hi)
             sl = _concretise_min(Zl, zl0, lo, hi)
             low, up = np.maximum(il, sl), np.minimum(iu, su)
+            if crown and k > 0:
+                low, up = _backward_layer_bounds(layers, k, low, up, lam_lo, lam_up, t_up, lo,
+                                                 hi)
             if differential:
                 D = _delta_forms(diff, k, E, Uc, u0, Lc, l0, B, d)
         else:
@@ -228,6 +234,52 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
             gaps.reverse()
         return Batch(lows, ups, empty, rows, scale, coef, gaps)
     return Batch(lows, ups, empty, rows, scale, coef)
+
+
+def _backward_layer_bounds(layers: list[Layer], k: int, low: np.ndarray, up: np.ndarray,
+                           lam_lo: list, lam_up: list, t_up: list, lo: np.ndarray,
+                           hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Layer ``k``'s pre-activation bounds tightened by back-substitution (CROWN) for the
+    neurons the forward bounds leave unstable, each node its own neurons."""
+    need = (low < 0) & (up > 0)
+    cnt = need.sum(axis=1)
+    B, n = low.shape
+    m = int(cnt.max()) if B else 0
+    if not m:
+        return low, up
+    order = np.argsort(~need, axis=1, kind="stable")[:, :m]
+    rows = np.arange(B)[:, None]
+    slot = np.arange(m)[None, :]
+    Lam = np.zeros((B, 2 * m, n))
+    Lam[rows, slot, order] = 1.0
+    Lam[rows, m + slot, order] = -1.0
+    ly = layers[k]
+    c = Lam @ ly.b
+    Lam = _mm(Lam, ly.W)
+    for j in range(k - 1, -1, -1):
+        ly = layers[j]
+        P = np.maximum(Lam, 0.0)
+        N = Lam - P
+        c += np.matmul(N, t_up[j][:, :, None])[:, :, 0]
+        Lz = P * lam_lo[j][:, None, :]
+        N *= lam_up[j][:, None, :]
+        Lz += N
+        c += Lz @ ly.b
+        Lam = _mm(Lz, ly.W)
+    bl = _concretise_min(Lam, c, lo, hi)
+    valid = slot < cnt[:, None]
+    r_, c_ = np.nonzero(valid)
+    cols = order[r_, c_]
+    low, up = low.copy(), up.copy()
+    low[r_, cols] = np.maximum(low[r_, cols], bl[r_, c_])
+    up[r_, cols] = np.minimum(up[r_, cols], -bl[r_, m + c_])
+    return low, up
+
+
+def _mm(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``X @ W`` for a stack ``X`` (B, R, n) and a matrix ``W`` (n, m), as one gemm."""
+    B, R, n = X.shape
+    return (np.ascontiguousarray(X).reshape(B * R, n) @ W).reshape(B, R, W.shape[1])
 
 
 def _delta_forms(diff: DiffSpec, k: int, E, Uc, u0, Lc, l0, B: int, d: int) -> tuple:

@@ -283,10 +283,12 @@ class _CaseSearch:
             ev.append([k, int(loc[best])])
         return ev
 
-    def _assess(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None) -> list:
+    def _assess(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None,
+                pre: list | None = None) -> list:
         """Bound nodes, cheapest level first. Per node: ``("leaf", record)`` or ``("open",
         value, coef_rows, gaps)`` where ``value`` is the smallest best-row bound over the open
-        disjuncts and ``coef_rows`` the backward coefficients of their best rows."""
+        disjuncts and ``coef_rows`` the backward coefficients of their best rows. ``pre``: per
+        node, its top-level bound from the lookahead (``(batch, row, ok)``), reused."""
         B = len(lo)
         out: list = [None] * B
         for i in range(B):
@@ -294,7 +296,12 @@ class _CaseSearch:
             if r is not None:
                 out[i] = ("leaf", ["o", r])
         for level in ("interval", self.top):
-            idx = np.array([i for i in range(B) if out[i] is None], dtype=np.int64)
+            todo = [i for i in range(B) if out[i] is None]
+            if level == self.top and pre is not None:
+                for i in todo:
+                    self._judge(out, i, level, *pre[i])
+                break
+            idx = np.array(todo, dtype=np.int64)
             if not idx.size:
                 break
             parts = self._bound(lo[idx], hi[idx], None if fix is None else fix[idx], level)
@@ -306,15 +313,20 @@ class _CaseSearch:
                 off += n
                 ok = refuted_rows(bt, self.rows.closed)
                 for j, i in enumerate(sub):
-                    if bt.empty[j]:
-                        out[i] = ("leaf", ["e", level])
-                        continue
-                    ev = self._evidence(ok[j], bt.rows_lower[j])
-                    if ev is not None:
-                        out[i] = ("leaf", ["l", level, ev])
-                    elif level == self.top:
-                        out[i] = self._open(bt, j, ok[j])
+                    self._judge(out, int(i), level, bt, j, ok[j])
         return out
+
+    def _judge(self, out: list, i: int, level: str, bt, j: int, ok: np.ndarray) -> None:
+        """Node ``i``'s verdict from row ``j`` of a bounded batch: a leaf, open (at the top
+        level), or left for the next level."""
+        if bt.empty[j]:
+            out[i] = ("leaf", ["e", level])
+            return
+        ev = self._evidence(ok, bt.rows_lower[j])
+        if ev is not None:
+            out[i] = ("leaf", ["l", level, ev])
+        elif level == self.top:
+            out[i] = self._open(bt, j, ok)
 
     def _open(self, bt, j: int, ok: np.ndarray) -> tuple:
         lower = bt.rows_lower[j]
@@ -364,9 +376,10 @@ class _CaseSearch:
         trees = [self.tree.preorder(root)] if self.record else None
         return SearchResult("holds", trees=trees)
 
-    def _settle(self, ids, lo, hi, fix, depth, heap) -> SearchResult | None:
+    def _settle(self, ids, lo, hi, fix, depth, heap, pre: list | None = None
+                ) -> SearchResult | None:
         """Bound new nodes: record leaves, attack open ones and queue them."""
-        got = self._assess(lo, hi, fix)
+        got = self._assess(lo, hi, fix, pre)
         for i, g in enumerate(got):
             if g[0] == "leaf":
                 self.leaves += 1
@@ -385,8 +398,10 @@ class _CaseSearch:
 
     def _expand(self, take: list, heap: list) -> SearchResult | None:
         kids_lo, kids_hi, kids_fix, kids_id, kids_depth = [], [], [], [], []
+        kids_pre: list | None = None
         if self.input_split:
             splits = self._lookahead(take)
+            kids_pre = []
         else:
             splits = [self._neuron_split(t) for t in take]
         for t, sp in zip(take, splits, strict=True):
@@ -398,7 +413,9 @@ class _CaseSearch:
             ids = [self._new_id() for _ in kids]
             if self.record:
                 self.tree.nodes[t[1]] = [split, ids]
-            for cid, (clo, chi, cfix) in zip(ids, kids, strict=True):
+            for cid, (clo, chi, cfix, *pre) in zip(ids, kids, strict=True):
+                if kids_pre is not None:
+                    kids_pre.append(pre[0])
                 kids_lo.append(clo)
                 kids_hi.append(chi)
                 kids_fix.append(cfix)
@@ -406,13 +423,14 @@ class _CaseSearch:
                 kids_depth.append(t[5] + 1)
         fix = None if self.input_split else np.array(kids_fix, dtype=np.int8)
         return self._settle(kids_id, np.array(kids_lo), np.array(kids_hi), fix, kids_depth,
-                            heap)
+                            heap, kids_pre)
 
     def _lookahead(self, take: list) -> list:
         """Per node, the input split whose two children have the best bounds (the sum of their
         open bounds, a refuted child counting 0; when no split gains more than
         ``SPLIT_GAIN_TOL``, the relatively widest coordinate):
-        every free coordinate is tried (halved), all children bounded in one batch."""
+        every free coordinate is tried (halved), all children bounded in one batch. Each
+        chosen child carries its bound (``(batch, row, ok)``), which settling reuses."""
         cand_lo, cand_hi, owner = [], [], []
         for q, t in enumerate(take):
             lo, hi = t[2], t[3]
@@ -434,7 +452,8 @@ class _CaseSearch:
                 owner.append((q, int(i), v))
         if not owner:
             return [None] * len(take)
-        scores = np.minimum(self._child_scores(np.array(cand_lo), np.array(cand_hi)), 0.0)
+        raw, refs = self._child_scores(np.array(cand_lo), np.array(cand_hi))
+        scores = np.minimum(raw, 0.0)
         best: dict[int, tuple[bool, float, float, int]] = {}
         for c, (q, i, _v) in enumerate(owner):
             # both children count: the worse one alone can stay as bad as the parent when the
@@ -457,17 +476,20 @@ class _CaseSearch:
             c = best[q][3]
             _q, i, v = owner[c]
             out.append((["x", i, str(Fraction(v))],
-                        [(cand_lo[2 * c], cand_hi[2 * c], None),
-                         (cand_lo[2 * c + 1], cand_hi[2 * c + 1], None)]))
+                        [(cand_lo[2 * c], cand_hi[2 * c], None, refs[2 * c]),
+                         (cand_lo[2 * c + 1], cand_hi[2 * c + 1], None, refs[2 * c + 1])]))
         return out
 
-    def _child_scores(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """A node's score: +inf when refuted, else its smallest open best-row bound."""
+    def _child_scores(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, list]:
+        """Per node its score (+inf when refuted, else its smallest open best-row bound) and
+        its bound ``(batch, row, ok)``."""
         parts = self._bound(lo, hi, None, self.top)
-        scores = []
+        self.bounded += len(lo)
+        scores, refs = [], []
         for bt in parts:
             ok = refuted_rows(bt, self.rows.closed)
             for j in range(len(bt.empty)):
+                refs.append((bt, j, ok[j]))
                 if bt.empty[j]:
                     scores.append(math.inf)
                     continue
@@ -476,7 +498,7 @@ class _CaseSearch:
                     if not ok[j, mem].any():
                         val = min(val, float(bt.rows_lower[j, mem].max()))
                 scores.append(val)
-        return np.array(scores)
+        return np.array(scores), refs
 
     def _neuron_split(self, t: tuple):
         lo, hi, fix, gaps = t[2], t[3], t[4], t[7]

@@ -233,6 +233,35 @@ def test_property_leaves_use_back_substituted_layer_bounds():
     assert weaker >= 1
 
 
+def test_a_sum_of_rows_refutes_a_disjunct_no_single_row_does():
+    """``y0 - y1 <= 0`` and ``y1 - y0 <= -0.1`` cannot both hold, but each does somewhere in
+    the box: the proof is one leaf refuting the disjunct by the sum of its two rows, which the
+    checker re-derives; the same leaf naming either row alone fails, named."""
+    net = random_net(3, (2, 8, 8, 2))
+    lower, upper = [-1.0, -1.0], [1.0, 1.0]
+    X = np.random.default_rng(0).uniform(-1, 1, size=(4000, 2))
+    Y = net.forward(X)
+    assert (Y[:, 0] < Y[:, 1]).any() and (Y[:, 0] > Y[:, 1] + 0.1).any()
+    prop = parse_vnnlib_text(vnnlib_text(lower, upper, [[(np.array([1.0, -1.0]), 0.0),
+                                                          (np.array([-1.0, 1.0]), -0.1)]]),
+                             "sum.vnnlib")
+    res = verify_property(net, prop, method="search", certificate=True)
+    assert res.status == "unsat", res.reason
+    nodes = res.certificate["trees"][0]["nodes"]
+    assert nodes[0][0] == "l" and nodes[0][2] == [[0, [0, 1]]], nodes[:3]
+    assert check_property_proof(res.certificate, net, prop).valid
+    for bad_rows in (0, 1):
+        bad = copy.deepcopy(res.certificate)
+        bad["trees"][0]["nodes"][0][2] = [[0, bad_rows]]
+        chk = check_property_proof(bad, net, prop)
+        assert not chk.valid and f"row {bad_rows} of disjunct 0" in chk.failures[0]
+    for malformed in ([1, 0], [0, 0], [0], [0, 2], [0, True]):
+        bad = copy.deepcopy(res.certificate)
+        bad["trees"][0]["nodes"][0][2] = [[0, malformed]]
+        chk = check_property_proof(bad, net, prop)
+        assert not chk.valid and "leaf" in chk.failures[0], malformed
+
+
 def test_split_value_changed_inside_the_box_is_rechecked():
     """A proof whose root split is moved somewhere else strictly inside the box: the checker
     re-derives the leaves over the new boxes, so a too-coarse leaf must fail."""

@@ -4,7 +4,8 @@ A *goal* says: for every case, no input ``x`` of the case's box (and its extra i
 makes the network ``F`` land in any of the case's *disjuncts*; a disjunct is a conjunction of
 linear output rows, ``C F(x) <= d`` (closed, VNN-LIB) or ``C F(x) < d`` (open: equivalence,
 where a violation is a difference strictly above epsilon). Refuting a disjunct on a set needs
-one row ``i`` with ``C_i F(x) - d_i > 0`` (closed) or ``>= 0`` (open) on the whole set.
+one row ``i`` with ``C_i F(x) - d_i > 0`` (closed) or ``>= 0`` (open) on the whole set, or the
+same of a sum of its rows (each row holds on the disjunct, so their sum does).
 
 Both the proof search and the proof-tree checker build goals here, from a VNN-LIB property or
 from an equivalence question on the product network ``[f_A; f_B]``

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -363,20 +364,28 @@ class _TreeChecker:
         if len(node) != 3 or not isinstance(node[2], list):
             raise Invalid(f"malformed leaf {_short(node)}")
         nd = len(case.disjuncts)
-        chosen: dict[int, int] = {}
+        chosen: dict[int, tuple[int, ...]] = {}
         for pair in node[2]:
-            if not (isinstance(pair, list) and len(pair) == 2 and _is_int(pair[0])
-                    and _is_int(pair[1])):
-                raise Invalid(f"malformed refutation {_short(pair)} (expected [disjunct, row])")
-            q, i = pair
+            rows_of = pair[1] if isinstance(pair, list) and len(pair) == 2 else None
+            if isinstance(rows_of, list):
+                ok = len(rows_of) >= 2 and all(_is_int(i) for i in rows_of) and all(
+                    a < b for a, b in zip(rows_of, rows_of[1:], strict=False))
+            else:
+                ok = _is_int(rows_of)
+            if not (ok and _is_int(pair[0])):
+                raise Invalid(f"malformed refutation {_short(pair)} (expected [disjunct, row] "
+                               "or [disjunct, [row, row, ...]] with increasing rows)")
+            q = pair[0]
+            S = tuple(rows_of) if isinstance(rows_of, list) else (rows_of,)
             if not 0 <= q < nd:
                 raise Invalid(f"disjunct {q} does not exist (the case has {nd})")
             if q in chosen:
                 raise Invalid(f"disjunct {q} is listed twice")
-            if not 0 <= i < len(case.disjuncts[q].C):
-                raise Invalid(f"row {i} of disjunct {q} does not exist (it has "
-                               f"{len(case.disjuncts[q].C)})")
-            chosen[q] = i
+            for i in S:
+                if not 0 <= i < len(case.disjuncts[q].C):
+                    raise Invalid(f"row {i} of disjunct {q} does not exist (it has "
+                                   f"{len(case.disjuncts[q].C)})")
+            chosen[q] = S
         missing = [q for q in range(nd) if q not in chosen]
         if missing:
             raise Invalid(f"disjunct {missing[0]} is not refuted (missing from the leaf)")
@@ -389,8 +398,8 @@ class _TreeChecker:
         if lb.empty:
             return  # no input reaches the node: every disjunct is refuted
         keys = sorted(set(chosen.items()))
-        C = [case.disjuncts[q].C[i] for q, i in keys]
-        d = [case.disjuncts[q].d[i] for q, i in keys]
+        C = [_row_sum(case.disjuncts[q].C, S) for q, S in keys]
+        d = [sum((case.disjuncts[q].d[i] for i in S), Fraction(0)) for q, S in keys]
         if differential:
             lows_ = differential_row_lower_bounds(self.enet, db, C, d)
         else:
@@ -398,12 +407,21 @@ class _TreeChecker:
         lows = dict(zip(keys, lows_, strict=True))
         self.counts["rows"] += len(keys)
         for q in range(nd):
-            i = chosen[q]
-            v = lows[(q, i)]
+            S = chosen[q]
+            v = lows[(q, S)]
             closed = case.disjuncts[q].closed
             if not (v > 0 if closed else v >= 0):
-                raise Invalid(f"row {i} of disjunct {q} has exact lower bound {_fmt(v)}, "
+                what = f"row {S[0]}" if len(S) == 1 else "the sum of rows " + "+".join(
+                    str(i) for i in S)
+                raise Invalid(f"{what} of disjunct {q} has exact lower bound {_fmt(v)}, "
                                f"not {'>' if closed else '>='} 0")
+
+
+def _row_sum(C: Sequence[Sequence[Fraction]], S: tuple[int, ...]) -> tuple[Fraction, ...]:
+    """The sum of a disjunct's rows ``S``: on the disjunct every row is ``<= d_i`` (or
+    ``< d_i``), so their sum is ``<= (<) sum d_i``, and a sum bounded above it refutes the
+    disjunct too."""
+    return tuple(sum((C[i][j] for i in S), Fraction(0)) for j in range(len(C[S[0]])))
 
 
 def _fmt(v: Fraction) -> str:

@@ -34,6 +34,7 @@ Memory is bounded by the open nodes (plus the recorded tree when a certificate i
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -51,6 +52,8 @@ from .bounds import DiffSpec, Layer, batch_bounds, layers_of, refuted_rows
 from .counterexample import holds_float, replay_goal, snap_into
 from .tolerances import SPLIT_GAIN_TOL
 
+#: Disjuncts of at most this many rows are also refuted by the sums of their row subsets.
+COMBINE_MAX_ROWS = 4
 #: Input splitting for at most this many free inputs, neuron splitting beyond.
 INPUT_SPLIT_MAX_DIM = 12
 #: Largest ratio of the widest to the narrowest coordinate that the lookahead may still split.
@@ -91,11 +94,24 @@ class _Rows:
     d: np.ndarray  # (R,)
     closed: np.ndarray  # (R,) bool
     members: list[np.ndarray]  # per disjunct: indices into the stack
-    local: list[np.ndarray]  # per disjunct: the row index inside the disjunct, same order
+    #: per disjunct, same order: the row's index inside the disjunct, or the list of the
+    #: indices whose sum it is
+    local: list[list]
     disC: list[tuple[np.ndarray, np.ndarray]]
 
 
+def _combinations(r: int) -> list[tuple[int, ...]]:
+    """The row subsets whose sums a disjunct of ``r`` rows is also refuted by: every subset of
+    two or more rows when ``r <= COMBINE_MAX_ROWS``, else none."""
+    if not 2 <= r <= COMBINE_MAX_ROWS:
+        return []
+    return [S for size in range(2, r + 1) for S in itertools.combinations(range(r), size)]
+
+
 def _rows(case: Case) -> _Rows:
+    """The case's rows, each disjunct's own rows followed by the sums of its row subsets
+    (:func:`_combinations`): all rows of a disjunct hold on it, so a positive bound of a sum
+    refutes it as well, where no single row's bound may (ACAS Xu's "Y_0 is minimal")."""
     index: dict[tuple, int] = {}
     Cs, ds, cl = [], [], []
     members, local, disC = [], [], []
@@ -103,16 +119,22 @@ def _rows(case: Case) -> _Rows:
         C, d = dis.float_rows()
         disC.append((C, d))
         mem = []
-        for i, row in enumerate(dis.C):
-            key = (row, dis.d[i], dis.closed)
+        names: list = []
+        rows = [(row, dis.d[i], i) for i, row in enumerate(dis.C)]
+        for S in _combinations(len(dis.C)):
+            srow = tuple(sum((dis.C[i][j] for i in S), Fraction(0)) for j in range(len(dis.C[0])))
+            rows.append((srow, sum((dis.d[i] for i in S), Fraction(0)), list(S)))
+        for row, di, name in rows:
+            key = (row, di, dis.closed)
             if key not in index:
                 index[key] = len(Cs)
-                Cs.append(C[i])
-                ds.append(d[i])
+                Cs.append([float(v) for v in row])
+                ds.append(float(di))
                 cl.append(dis.closed)
             mem.append(index[key])
+            names.append(name)
         members.append(np.array(mem, dtype=np.int64))
-        local.append(np.arange(len(mem)))
+        local.append(names)
     m = len(case.disjuncts[0].C[0]) if case.disjuncts and case.disjuncts[0].C else 0
     C = np.array(Cs, dtype=np.float64).reshape(len(Cs), m)
     return _Rows(C, np.array(ds, dtype=np.float64), np.array(cl, dtype=bool), members, local,
@@ -280,7 +302,7 @@ class _CaseSearch:
             if not good.any():
                 return None
             best = int(np.argmax(np.where(good, lower[mem], -np.inf)))
-            ev.append([k, int(loc[best])])
+            ev.append([k, loc[best]])
         return ev
 
     def _assess(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None,

@@ -59,6 +59,17 @@ def ref_bound(net: ReLUNetwork, lo, hi, fix: dict, level: str, C, d):
             return np.maximum(A * hi, A * lo).sum(axis=1) + c0
         return np.minimum(A * hi, A * lo).sum(axis=1) + c0
 
+    def back(Lam, c, top):
+        """Lower bounds of ``Lam a_{top-1} + c`` by back-substitution through ``relax``."""
+        for k in range(top - 1, -1, -1):
+            lam, s, t = relax[k]
+            P, N = np.maximum(Lam, 0), np.minimum(Lam, 0)
+            c = c + N @ t
+            Lz = P * lam + N * s
+            c = c + Lz @ net.biases[k]
+            Lam = Lz @ net.weights[k]
+        return c + np.minimum(Lam * lo, Lam * hi).sum(axis=1)
+
     alo, ahi = lo, hi
     Lf = np.hstack([np.eye(n), np.zeros((n, 1))])
     Uf = Lf.copy()
@@ -78,16 +89,7 @@ def ref_bound(net: ReLUNetwork, lo, hi, fix: dict, level: str, C, d):
         if level == "backward" and k > 0:
             J = np.flatnonzero((lw < 0) & (u > 0))
             if J.size:
-                Lam = np.concatenate([W[J], -W[J]])
-                c = np.concatenate([b[J], -b[J]])
-                for kk in range(k - 1, -1, -1):
-                    lam_, s_, t_ = relax[kk]
-                    P, N = np.maximum(Lam, 0), np.minimum(Lam, 0)
-                    c = c + N @ t_
-                    Lz = P * lam_ + N * s_
-                    c = c + Lz @ net.biases[kk]
-                    Lam = Lz @ net.weights[kk]
-                bl = c + np.minimum(Lam * lo, Lam * hi).sum(axis=1)
+                bl = back(np.concatenate([W[J], -W[J]]), np.concatenate([b[J], -b[J]]), k)
                 lw[J] = np.maximum(lw[J], bl[:J.size])
                 u[J] = np.minimum(u[J], -bl[J.size:])
         for j, act in fix.items():
@@ -123,15 +125,7 @@ def ref_bound(net: ReLUNetwork, lo, hi, fix: dict, level: str, C, d):
         G = Wp @ Lf + Wn @ Uf
         G[:, -1] += bg
         best = np.maximum(best, conc(G, False))
-        Lam, c = Wg, bg.copy()
-        for k in range(len(relax) - 1, -1, -1):
-            lam, s, t = relax[k]
-            P, N = np.maximum(Lam, 0), np.minimum(Lam, 0)
-            c = c + N @ t
-            Lz = P * lam + N * s
-            c = c + Lz @ net.biases[k]
-            Lam = Lz @ net.weights[k]
-        best = np.maximum(best, c + np.minimum(Lam * lo, Lam * hi).sum(axis=1))
+        best = np.maximum(best, back(Wg, bg.copy(), len(relax)))
     return best
 
 

@@ -40,6 +40,13 @@ class Disjunct:
         C = np.array([[float(v) for v in row] for row in self.C], dtype=np.float64)
         return C.reshape(len(self.C), m), np.array([float(v) for v in self.d], dtype=np.float64)
 
+    def row_sum(self, S: tuple[int, ...] | list[int]) -> tuple[tuple[Fraction, ...], Fraction]:
+        """The sum of rows ``S`` and of their offsets: every row holds on the disjunct, so the
+        sum does too, and a bound that refutes the sum refutes the disjunct."""
+        m = len(self.C[S[0]])
+        row = tuple(sum((self.C[i][j] for i in S), Fraction(0)) for j in range(m))
+        return row, sum((self.d[i] for i in S), Fraction(0))
+
 
 @dataclass(frozen=True)
 class Case:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -398,8 +397,9 @@ class _TreeChecker:
         if lb.empty:
             return  # no input reaches the node: every disjunct is refuted
         keys = sorted(set(chosen.items()))
-        C = [_row_sum(case.disjuncts[q].C, S) for q, S in keys]
-        d = [sum((case.disjuncts[q].d[i] for i in S), Fraction(0)) for q, S in keys]
+        sums = [case.disjuncts[q].row_sum(S) for q, S in keys]
+        C = [row for row, _ in sums]
+        d = [di for _, di in sums]
         if differential:
             lows_ = differential_row_lower_bounds(self.enet, db, C, d)
         else:
@@ -415,13 +415,6 @@ class _TreeChecker:
                     str(i) for i in S)
                 raise Invalid(f"{what} of disjunct {q} has exact lower bound {_fmt(v)}, "
                                f"not {'>' if closed else '>='} 0")
-
-
-def _row_sum(C: Sequence[Sequence[Fraction]], S: tuple[int, ...]) -> tuple[Fraction, ...]:
-    """The sum of a disjunct's rows ``S``: on the disjunct every row is ``<= d_i`` (or
-    ``< d_i``), so their sum is ``<= (<) sum d_i``, and a sum bounded above it refutes the
-    disjunct too."""
-    return tuple(sum((C[i][j] for i in S), Fraction(0)) for j in range(len(C[S[0]])))
 
 
 def _fmt(v: Fraction) -> str:

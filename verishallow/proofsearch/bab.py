@@ -125,8 +125,7 @@ def _rows(case: Case) -> _Rows:
         names: list = []
         rows = [(row, dis.d[i], i) for i, row in enumerate(dis.C)]
         for S in _combinations(len(dis.C)):
-            srow = tuple(sum((dis.C[i][j] for i in S), Fraction(0)) for j in range(len(dis.C[0])))
-            rows.append((srow, sum((dis.d[i] for i in S), Fraction(0)), list(S)))
+            rows.append((*dis.row_sum(S), list(S)))
         for row, di, name in rows:
             key = (row, di, dis.closed)
             if key not in index:

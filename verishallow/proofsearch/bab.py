@@ -493,7 +493,7 @@ class _CaseSearch:
             # a child's box lies in its parent's, so the parent's bound holds there too: a
             # child bounded worse (adaptive slopes are not monotone) counts as the parent
             pv = min(t[0], 0.0)
-            sc = max(min(scores[2 * c], 0.0), pv) + max(min(scores[2 * c + 1], 0.0), pv)
+            sc = max(scores[2 * c], pv) + max(scores[2 * c + 1], pv)
             parent = 2.0 * min(t[0], 0.0)
             # an improvement within rounding noise is no improvement: then the relatively
             # widest coordinate is halved (else noise can pick one coordinate to zero width)

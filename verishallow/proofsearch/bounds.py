@@ -196,18 +196,8 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
         c = np.broadcast_to(bg, (B, R)).copy()
         cabs = np.broadcast_to(np.abs(bg), (B, R)).copy()
         gaps = [] if want_gaps else None
-        for k in range(len(layers) - 2, -1, -1):
-            ly = layers[k]
-            P = np.maximum(Lam, 0.0)
-            N = np.minimum(Lam, 0.0)
-            tk = t_up[k][:, :, None]
-            c = c + np.matmul(N, tk)[:, :, 0]
-            if want_gaps:
-                gaps.append(-(N * t_up[k][:, None, :]).sum(axis=1))
-            Lz = P * lam_lo[k][:, None, :] + N * lam_up[k][:, None, :]
-            c = c + Lz @ ly.b
-            cabs = cabs - np.matmul(N, tk)[:, :, 0] + np.abs(Lz) @ np.abs(ly.b)
-            Lam = Lz @ ly.W
+        Lam, c, cabs = _back_substitute(layers, len(layers) - 1, Lam, c, lam_lo, lam_up, t_up,
+                                        cabs, gaps)
         back = _concretise_min(Lam, c, lo, hi)
         cabs = cabs + np.matmul(np.abs(Lam), xmag[:, :, None])[:, :, 0]
         rows = np.maximum(rows, back)
@@ -253,19 +243,8 @@ def _backward_layer_bounds(layers: list[Layer], k: int, low: np.ndarray, up: np.
     Lam = np.zeros((B, 2 * m, n))
     Lam[rows, slot, order] = 1.0
     Lam[rows, m + slot, order] = -1.0
-    ly = layers[k]
-    c = Lam @ ly.b
-    Lam = _mm(Lam, ly.W)
-    for j in range(k - 1, -1, -1):
-        ly = layers[j]
-        P = np.maximum(Lam, 0.0)
-        N = Lam - P
-        c += np.matmul(N, t_up[j][:, :, None])[:, :, 0]
-        Lz = P * lam_lo[j][:, None, :]
-        N *= lam_up[j][:, None, :]
-        Lz += N
-        c += Lz @ ly.b
-        Lam = _mm(Lz, ly.W)
+    Lam, c, _ = _back_substitute(layers, k, _mm(Lam, layers[k].W), Lam @ layers[k].b, lam_lo,
+                                 lam_up, t_up)
     bl = _concretise_min(Lam, c, lo, hi)
     valid = slot < cnt[:, None]
     r_, c_ = np.nonzero(valid)
@@ -276,8 +255,35 @@ def _backward_layer_bounds(layers: list[Layer], k: int, low: np.ndarray, up: np.
     return low, up
 
 
+def _back_substitute(layers: list[Layer], top: int, Lam: np.ndarray, c: np.ndarray,
+                     lam_lo: list, lam_up: list, t_up: list, cabs: np.ndarray | None = None,
+                     gaps: list | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``Lam a_{top-1} + c`` (B, R rows) back-substituted through the relaxations of hidden
+    layers ``top-1 .. 0``: the input coefficients and constants of its lower bound; adds the
+    terms' magnitudes to ``cabs`` and each layer's relaxation gaps to ``gaps`` when given."""
+    for k in range(top - 1, -1, -1):
+        ly = layers[k]
+        P = np.maximum(Lam, 0.0)
+        N = Lam - P
+        Nt = np.matmul(N, t_up[k][:, :, None])[:, :, 0]
+        c = c + Nt
+        if gaps is not None:
+            gaps.append(-(N * t_up[k][:, None, :]).sum(axis=1))
+        Lz = P
+        Lz *= lam_lo[k][:, None, :]
+        N *= lam_up[k][:, None, :]
+        Lz += N
+        c += Lz @ ly.b
+        if cabs is not None:
+            cabs = cabs - Nt + np.abs(Lz) @ np.abs(ly.b)
+        Lam = _mm(Lz, ly.W)
+    return Lam, c, cabs
+
+
 def _mm(X: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``X @ W`` for a stack ``X`` (B, R, n) and a matrix ``W`` (n, m), as one gemm."""
+    """``X @ W`` for a stack ``X`` (B, R, n) and a matrix ``W`` (n, m), as one gemm (numpy's
+    stacked matmul runs one small product per node)."""
     B, R, n = X.shape
     return (np.ascontiguousarray(X).reshape(B * R, n) @ W).reshape(B, R, W.shape[1])
 

@@ -93,7 +93,10 @@ B DOMAIN --epsilon E --json [--top1] --time-limit T`` for the pairs of :data:`EQ
 (ACAS Xu 1_1 vs its 5 %-pruned copy on prop_1 at E = 0.05 and 1e-7; MNIST relu_3_100 vs its
 pruned copy with --top1 on two local-robustness boxes; and the same with float16 copies made by
 ``scripts/make_equiv_models.py``'s ``float16_copy`` when that file exists, else those rows are
-skipped). No expected answers are recorded for these pairs.
+skipped). No expected answers are recorded for these pairs. With ``--check-certificates`` each
+run also writes ``--certificate C.json.gz`` and every certificate written (an ``equivalent``) is
+checked with ``verishallow check C.json.gz A B DOMAIN --json``; the check's answer and seconds
+go into the table.
 
 Usage::
 
@@ -101,7 +104,7 @@ Usage::
         [--instances all|quick|N|NET:PROP,...] [--marabou PATH] [--verishallow CMD]
         [--timeout-scale S] [--workers 2] [--check-certificates]
         [--out docs/benchmarks-decisions.md] [--json FILE]
-    python scripts/bench_decisions.py --equivalence [--pairs NAME,...]
+    python scripts/bench_decisions.py --equivalence [--pairs NAME,...] [--check-certificates]
         [--out docs/benchmarks-equivalence.md] [--json FILE]
 
 A full run (150 instances, three tools, up to 126 s each) can take hours: ``--instances quick``
@@ -581,18 +584,21 @@ def render_equivalence_markdown(rows: list[dict], meta: dict) -> str:
         if key in meta:
             lines.append(f"- {key}: {meta[key]}")
     lines += ["", "| pair | A | B | domain | epsilon | top1 | answer | seconds | tool s | "
-              "sampled max |", "|---|" + "---|" * 9]
+              "sampled max | check |", "|---|" + "---|" * 10]
     for r in rows:
+        chk = (f"{r['check_answer']} {r['check_seconds']:.1f}" if r.get("check_answer")
+               else "-")
         ts = f"{r['tool_seconds']:.1f}" if r.get("tool_seconds") is not None else "-"
         sm = f"{r['sampled_max']:.3g}" if isinstance(r.get("sampled_max"), float) else "-"
         answer = r["answer"] + (f" ({r['reason']})" if r.get("reason") else "")
         lines.append(f"| {r['name']} | {r['a']} | {r['b']} | {r['domain']} | {r['epsilon']:g} | "
                      f"{'yes' if r['top1'] else 'no'} | {answer} | {r['seconds']:.1f} | "
-                     f"{ts} | {sm} |")
+                     f"{ts} | {sm} | {chk} |")
     lines += ["", "answer: equivalent = proved max |f_A - f_B| <= epsilon on the domain (with "
               "--top1: the same top-ranked output), different = a counterexample, otherwise "
               "unknown (the tool's reason), timeout (killed), error or skipped. sampled max: the "
-              "largest difference seen on samples.", ""]
+              "largest difference seen on samples. check: the certificate's check (`verishallow "
+              "check`, exact) and its wall-clock seconds, with --check-certificates.", ""]
     return "\n".join(lines)
 
 
@@ -719,6 +725,9 @@ def run_equivalence(args, vs: list[str], meta: dict) -> int:
                    "--json", "--time-limit", f"{timeout:g}"]
             if top1:
                 cmd.append("--top1")
+            cert = Path(tmp) / f"{name}.cert.json.gz"
+            if args.check_certificates:
+                cmd += ["--certificate", str(cert)]
             run = run_timed(cmd, timeout + KILL_GRACE)
             doc = parse_equiv_json(run.stdout)
             row.update(answer="timeout" if run.killed else doc["status"], seconds=run.seconds,
@@ -726,8 +735,17 @@ def run_equivalence(args, vs: list[str], meta: dict) -> int:
                        reason=doc.get("reason", ""), sampled_max=doc.get("sampled_max"),
                        cmd=shlex.join(cmd), stdout_tail=_tail(run.stdout),
                        stderr_tail=_tail(run.stderr))
+            if args.check_certificates and cert.is_file():
+                chk = run_timed([*vs, "check", str(cert), str(a), str(b_path), str(domain),
+                                 "--json"], timeout + KILL_GRACE)
+                row["check_seconds"] = chk.seconds
+                row["check_answer"] = ("timeout" if chk.killed else
+                                       {0: "valid", 1: "invalid"}.get(chk.returncode, "error"))
+                cert.unlink()
             rows.append(row)
-            print(f"{name}: {row['answer']} {run.seconds:.1f} s", flush=True)
+            print(f"{name}: {row['answer']} {run.seconds:.1f} s"
+                  + (f", check {row['check_answer']} {row['check_seconds']:.1f} s"
+                     if "check_answer" in row else ""), flush=True)
             _write(out, render_equivalence_markdown(rows, meta))
             if args.json:
                 _write(Path(args.json), json.dumps({"meta": meta, "pairs": rows}, indent=1))

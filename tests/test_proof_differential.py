@@ -41,16 +41,28 @@ def near_pair(seed: int, sizes, noise: float) -> tuple[ReLUNetwork, ReLUNetwork]
 # ----- float64 reference of the differential level ---------------------------------------------
 def ref_diff(a: ReLUNetwork, b: ReLUNetwork, lo, hi, fix: dict, C, d):
     """The doc's differential level in plain float64: None if empty, else the row bounds
-    (max of symbolic and differential for pure differences)."""
+    (max of the backward and the differential bound for pure differences; layer bounds
+    tightened by back-substitution, as at level backward)."""
     lo = np.asarray(lo, dtype=float)
     hi = np.asarray(hi, dtype=float)
     n = len(lo)
     F = product_network(a, b)
     C = np.asarray(C, dtype=float).reshape(-1, F.output_dim)
     d = np.asarray(d, dtype=float)
-    sym = ref_bound(F, lo, hi, fix, "symbolic", C, d)
+    sym = ref_bound(F, lo, hi, fix, "backward", C, d)
     if sym is None:
         return None
+    relax = []
+
+    def back(Lam, c, top):
+        for j in range(top - 1, -1, -1):
+            lam_, s_, t_ = relax[j]
+            P, N = np.maximum(Lam, 0), np.minimum(Lam, 0)
+            c = c + N @ t_
+            Lz = P * lam_ + N * s_
+            c = c + Lz @ F.biases[j]
+            Lam = Lz @ F.weights[j]
+        return c + np.minimum(Lam * lo, Lam * hi).sum(axis=1)
 
     def conc(G, up):
         A, c0 = G[:, :-1], G[:, -1]
@@ -78,6 +90,11 @@ def ref_diff(a: ReLUNetwork, b: ReLUNetwork, lo, hi, fix: dict, C, d):
         Zl[:, -1] += bb
         lw = np.maximum(np.maximum(W, 0) @ alo + np.minimum(W, 0) @ ahi + bb, conc(Zl, False))
         u = np.minimum(np.maximum(W, 0) @ ahi + np.minimum(W, 0) @ alo + bb, conc(Zu, True))
+        J = np.flatnonzero((lw < 0) & (u > 0)) if k > 0 else []
+        if len(J):
+            bl = back(np.concatenate([W[J], -W[J]]), np.concatenate([bb[J], -bb[J]]), k)
+            lw[J] = np.maximum(lw[J], bl[:len(J)])
+            u[J] = np.minimum(u[J], -bl[len(J):])
         for j, act in fix.items():
             if offs[k] <= j < offs[k + 1]:
                 jj = j - offs[k]
@@ -93,6 +110,7 @@ def ref_diff(a: ReLUNetwork, b: ReLUNetwork, lo, hi, fix: dict, C, d):
         lam = np.where(act, 1.0, 0.0)
         lam[uns & (u > -lw)] = 1.0
         t = np.where(uns, -s * lw, 0.0)
+        relax.append((lam, s, t))
         if k > 0:  # delta forms of this layer from the previous layer's e and B's a
             WA = a.weights[k]
             DU, DL = (pn(WA, EU, EL) + pn(DW[k], UB, LB),

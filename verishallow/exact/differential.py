@@ -3,11 +3,11 @@
 For an equivalence goal of two networks A and B with the same hidden widths, layer by layer
 (so ``F = [f_A; f_B]`` of :func:`verishallow.product.product_network` stacks A's neurons above
 B's in every layer, without padding), the bounds of ``delta_k = zA_k - zB_k`` are tracked beside
-the symbolic bounds of ``F`` (ReluDiff / NeuroDiff). Everything is computed as in
+the back-substituted bounds of ``F`` (ReluDiff / NeuroDiff). Everything is computed as in
 :mod:`verishallow.exact.leaf_bounds`: dyadic integers with one exponent per array, exact
 products (:func:`imatmul`), and only the doc's roundings to float64:
 
-1. the ``"symbolic"`` layer bounds of ``F`` (:func:`layer_bounds` with ``keep_forms``): the
+1. the ``"backward"`` layer bounds of ``F`` (:func:`layer_bounds` with ``keep_forms``): the
    rounded ``lA, uA, lB, uB`` (phase fixings included), A's and B's pre-activation forms and B's
    post-activation forms;
 2. layer 0: ``DU = DL = [WA_0 - WB_0 | bA_0 - bB_0]``;
@@ -21,14 +21,16 @@ products (:func:`imatmul`), and only the doc's roundings to float64:
    ``DL' = WA+ EL + WA- EU + DW+ LB + DW- UB + Db`` (computed as
    ``(WA (EU + EL) +- |WA| (EU - EL)) / 2 + (DW (UB + LB) +- |DW| (UB - LB)) / 2 + Db``);
 5. a row ``C = [CA, CB]`` over ``[A; B]`` with ``CA == -CB`` (a pure difference) is bounded
-   below by ``min over box of (CA+ DL_L + CA- DU_L) - d`` as well as by its symbolic bound
-   (the larger is the leaf's bound); any other row keeps its symbolic bound.
+   below by ``min over box of (CA+ DL_L + CA- DU_L) - d`` as well as by its ``"backward"`` bound
+   (the larger is the leaf's bound); any other row keeps its ``"backward"`` bound.
 
-Speed, one node, CPU time (2 shared cores): ACAS Xu 1_1 x its ``_pruned5`` copy (product
-5-100x6-10), boxes of side 1, 1/16, 1/256 at ``[-0.3, -0.5, ...]``: symbolic layers 70-90 ms,
-differential layers (symbolic included) 100-210 ms, 10 difference rows 30-65 ms. On that pair
-(weights 10-40% apart per layer) the differential bound is looser than the symbolic one, so
-the max keeps the symbolic bound; on ``A`` x ``A`` perturbed by ``1e-5`` relative it is ~200x
+Speed, one node, CPU time (2 shared cores; measured when the base was the forward
+``"symbolic"`` level, which the back-substitution now tightens at a higher cost per node):
+ACAS Xu 1_1 x its ``_pruned5`` copy (product 5-100x6-10), boxes of side 1, 1/16, 1/256 at
+``[-0.3, -0.5, ...]``: symbolic layers 70-90 ms, differential layers (symbolic included)
+100-210 ms, 10 difference rows 30-65 ms. On that pair (weights 10-40% apart per layer) the
+differential bound is looser than the symbolic one, so the max keeps the symbolic bound; on
+``A`` x ``A`` perturbed by ``1e-5`` relative it is ~200x
 tighter (-0.89 against -173 on the 1/16 box).
 """
 
@@ -120,7 +122,7 @@ class DifferentialNetwork:
 
 @dataclass
 class DifferentialBounds:
-    """One node's symbolic layer bounds of ``F`` and the bounds of ``delta``."""
+    """One node's ``"backward"`` layer bounds of ``F`` and the bounds of ``delta``."""
 
     lb: LayerBounds
     #: per hidden layer, the rounded bounds of ``delta_k = zA_k - zB_k`` (float64 values)
@@ -166,12 +168,12 @@ def _next_forms(dl: _DLayer, SE: np.ndarray, DE: np.ndarray, eE: int, SB: np.nda
 def differential_bounds(enet: ExactNetwork, dnet: DifferentialNetwork, lo: Sequence[Fraction],
                         hi: Sequence[Fraction], fixings: Mapping[int, bool]
                         ) -> DifferentialBounds:
-    """The symbolic layer bounds of ``F`` (``enet``, the product of A and B) on the node, and the
-    forms and rounded bounds of ``delta`` (see the module doc); stops when the node is
-    empty."""
+    """The ``"backward"`` layer bounds of ``F`` (``enet``, the product of A and B) on the
+    node, and the forms and rounded bounds of ``delta`` (see the module doc); stops when the
+    node is empty."""
     if tuple(enet.widths) != tuple(2 * w for w in dnet.widths):
         raise ValueError("the product network does not match A and B")
-    lb = layer_bounds(enet, lo, hi, fixings, "symbolic", keep_forms=True)
+    lb = layer_bounds(enet, lo, hi, fixings, "backward", keep_forms=True)
     res = DifferentialBounds(lb)
     if lb.empty:
         return res
@@ -281,7 +283,7 @@ def differential_row_lower_bounds(enet: ExactNetwork, db: DifferentialBounds,
                                   C_rows: Sequence[Sequence[Fraction]], d: Sequence[Fraction]
                                   ) -> list[Fraction]:
     """Exact lower bound of each row ``C_i F(x) - d_i`` at level differential: for a pure
-    difference the larger of its symbolic and its differential bound, else the symbolic
+    difference the larger of its ``"backward"`` and its differential bound, else the ``"backward"``
     bound."""
     sym = row_lower_bounds(enet, db.lb, C_rows, d)
     m = enet.output_dim // 2

@@ -348,7 +348,7 @@ class _TreeChecker:
         differential = level == "differential"
         if differential and self.dnet is None:
             raise Invalid(self.no_differential)
-        base = "symbolic" if differential else level
+        base = "backward" if differential else level
         if tag == "e":
             if len(node) != 2:
                 raise Invalid(f"malformed empty leaf {_short(node)}")

@@ -113,7 +113,7 @@ def batch_bounds(layers: list[Layer], lo: np.ndarray, hi: np.ndarray, fix: np.nd
     ``"backward"`` is ``"symbolic"`` with back-substituted layer bounds."""
     B, d = lo.shape
     symbolic = level in ("symbolic", "backward", "differential")
-    crown = level == "backward"
+    crown = level in ("backward", "differential")
     differential = level == "differential" and diff is not None
     E = None  # forms (EU, eu0, EL, el0) of e = relu(zA) - relu(zB) of the previous layer
     xmag = np.maximum(np.abs(lo), np.abs(hi))  # (B, d)

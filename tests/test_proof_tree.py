@@ -337,6 +337,60 @@ def test_float_batch_bounds_match_the_exact_kernel(level):
                            atol=1e-9)
 
 
+def _reference_back_substitute(enet, relax, top, Lam, eL, c, ec, x):
+    """The backward bound in plain Python integers, nothing rounded (the kernel before it held
+    its rows as limbs): ``(lower bounds, exponent)``."""
+    from verishallow.exact.numbers import add
+
+    for k in range(top - 1, -1, -1):
+        lower_slope, s_int, es, t, et = relax[k]
+        lay = enet.layers[k]
+        P = np.where(Lam > 0, Lam, 0)
+        N = Lam - P
+        c, ec = add(c, ec, N @ t, eL + et)
+        Lz, eLz = add(P * lower_slope[None, :], eL, N * s_int[None, :], eL + es)
+        c, ec = add(c, ec, Lz @ lay.b, eLz + lay.eb)
+        Lam, eL = Lz @ lay.W, eLz + lay.eW
+    xmid, xrad, ex = x
+    return add(Lam @ xmid - np.abs(Lam) @ xrad, eL + ex, c, ec)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_limb_back_substitution_rounds_down_by_a_hair(seed):
+    """The kernel's backward bound (rows as limbs, rounded down to ROW_BITS bits after every
+    layer) against the same back-substitution in unrounded Python integers, on the same
+    relaxations: within ~1e-12 of the terms' magnitude (soundness itself is tested against
+    sampled and exact points above)."""
+    from verishallow.exact.numbers import fraction
+
+    net = random_net(10 + seed, (4, 20, 20, 20, 20, 3), bias=0.3)
+    en = ExactNetwork(net)
+    rng = np.random.default_rng(seed)
+    c0 = rng.uniform(-1, 1, size=4)
+    w = rng.uniform(0.05, 0.8, size=4)
+    lb = layer_bounds(en, _fr(c0 - w), _fr(c0 + w), {}, "backward")
+    assert not lb.empty and lb.back is not None
+    out = en.layers[-1]
+    # rows with wide integers (a third of 1e9 + 1/7) and plain ones, over the last hidden layer
+    C = [[1, 0, 0], [Fraction(10**9, 3), -1, Fraction(1, 7)], [0, 0, -1]]
+    from verishallow.exact.leaf_bounds import scaled_rows
+
+    Cq, dq, _ = scaled_rows(C, [0, 0, 0], 3)
+    Lam = Cq @ out.W
+    cst = Cq @ out.b
+    for top, L_, eL, cc, ecc in ((len(en.widths), Lam, out.eW, cst, out.eb),
+                                 (2, en.layers[2].W[:5], en.layers[2].eW, en.layers[2].b[:5],
+                                  en.layers[2].eb),
+                                 (0, en.layers[0].W[:3], en.layers[0].eW, en.layers[0].b[:3],
+                                  en.layers[0].eb)):
+        got, eg = lb.back.lower_bounds(top, L_, eL, cc, ecc)
+        ref, er = _reference_back_substitute(en, lb.relax, top, L_, eL, cc, ecc, lb.x)
+        for g_, r_ in zip(got.tolist(), ref.tolist(), strict=True):
+            gv, rv = fraction(int(g_), eg), fraction(int(r_), er)
+            mag = 1 + abs(float(rv)) + float(np.abs(L_.astype(float)).sum() * 2.0 ** eL) * 10
+            assert abs(float(rv - gv)) <= 1e-12 * mag, (top, float(rv), float(gv))
+
+
 def test_backward_level_tightens_deep_layers():
     """Back-substituted layer bounds: never looser than the forward symbolic ones on the same
     relaxation (layer 1, whose earlier layers are identical), much tighter deep down."""
@@ -400,7 +454,7 @@ def test_empty_node_when_a_fixing_is_contradicted():
 
 @pytest.mark.parametrize("shape", [(50, 50, 6), (7, 300, 1), (3, 4, 2), (40, 64, 0)])
 def test_blas_integer_products_are_exact(shape):
-    from verishallow.exact.leaf_bounds import imatmul, limbs
+    from verishallow.exact.integer_products import imatmul, limbs
 
     n, k, m = shape
     rng = np.random.default_rng(n + k + m)
@@ -417,6 +471,36 @@ def test_blas_integer_products_are_exact(shape):
     B.ravel()[0] = 0
     assert np.array_equal(imatmul(A, B, limbs(A)), A @ B)
     assert np.array_equal(imatmul(A, -B), A @ -B)
+
+
+def test_limb_rows_are_rounded_down_exactly():
+    """floor_rows on int64 limbs: exactly floor(v / 2**drop) per row, below 2**bits, with no
+    more than two bits to spare; carry and limb_ints keep every value."""
+    from verishallow.exact.integer_products import carry, floor_rows, limb_ints, limbs
+
+    rng = np.random.default_rng(3)
+    R, m = 7, 9
+    v = np.empty((R, m), dtype=object)
+    for r in range(R):
+        bits = [0, 5, 46, 47, 80, 200, 400][r]
+        v[r, :] = [int(rng.integers(-2**62, 2**62)) >> max(0, 62 - bits) if bits else 0
+                   for _ in range(m)]
+    v[5, 0], v[6, 0] = -(1 << 300), (1 << 399) - 1
+    D = limbs(v).astype(np.int64)
+    D = np.concatenate([D, np.zeros((2, R, m), dtype=np.int64)])  # headroom, then re-carry
+    D[0] += 3 * 65536  # an uncarried limb: the value plus 3 * 2**16 ...
+    D[1] -= 3  # ... minus it again
+    carry(D)
+    assert np.array_equal(limb_ints(D.reshape(D.shape[0], -1)).reshape(R, m), v)
+    for bits in (47, 20):
+        M, drop = floor_rows(D, bits)
+        for r in range(R):
+            d = int(drop[r])
+            expect = [x >> d for x in v[r].tolist()]
+            assert M[r].astype(np.int64).tolist() == expect
+            assert max(abs(x) for x in expect) < 1 << bits
+            if d:
+                assert max(abs(x) for x in expect) >= 1 << (bits - 3)
 
 
 def test_no_hidden_layer_and_non_dyadic_rows():

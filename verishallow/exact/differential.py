@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .integer_products import imatmul, limbs
 from .leaf_bounds import (
     LEVELS as BASE_LEVELS,
 )
@@ -51,9 +52,7 @@ from .leaf_bounds import (
     ExactNetwork,
     LayerBounds,
     concretise,
-    imatmul,
     layer_bounds,
-    limbs,
     row_lower_bounds,
     scaled_rows,
 )

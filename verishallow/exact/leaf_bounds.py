@@ -20,19 +20,23 @@ The computation is the doc's, step for step, per hidden layer ``k``:
    ``l > u`` makes the node empty (only a fixed neuron: the doc's rule);
 5. ``l`` rounded down and ``u`` up to float64;
 6. the ReLU relaxation (active ``l >= 0``, else inactive ``u <= 0``, else unstable with
-   ``s = u / (u - l)`` rounded up to float64 and ``lam = 1`` iff ``u > -l``).
+   ``s = u / (u - l)`` rounded up to a multiple of ``2**-48`` (``SLOPE_BITS``) and ``lam = 1``
+   iff ``u > -l``).
 
 At level ``"backward"`` step 3 is followed, for hidden layers ``k >= 1``, by 3b: every neuron
 that ``l < 0 < u`` leaves unstable gets the back-substituted bounds of ``+-z_j`` through the
 relaxations of layers ``k-1 .. 0`` (CROWN's intermediate bounds; :func:`_back_substitute`, the
-same computation as the rows' backward bound), ``l = max(l, ...)``, ``u = min(u, ...)``.
+same computation as the rows' backward bound), ``l = max(l, ...)``, ``u = min(u, ...)``. The
+back-substitution runs in :mod:`.back_substitution`: rows as int64 limbs, each rounded down to
+47 significant bits after every layer (sound: the coefficients multiply ``ReLU`` outputs,
+``>= 0``; on the input, the dropped part is bounded over the box).
 
 The row bound is the interval bound at level ``"interval"`` and the largest of the interval,
 the forward symbolic and the backward bound at levels ``"symbolic"`` and ``"backward"``. The
 layer bounds do not depend on the rows, so :func:`layer_bounds` computes them once per node and
 :func:`row_lower_bounds` folds any number of rows in at the end.
 
-Integer products with many multiply-adds (``W S``, ``W mid``, the backward ``Lam W``) run through
+Integer products with many multiply-adds (``W S``, ``W mid``) run through
 :func:`imatmul`: the integers are split into 16-bit digits, one float64 BLAS product of the
 digit matrices is exact (every dot product stays below ``2**53``), and the carries are
 propagated in int64 before the Python integers are rebuilt. Symbolic coefficients are *not*
@@ -45,9 +49,10 @@ Speed, one node, CPU time of this process (the 2-core machine was shared, wall t
   level interval 3-4 ms; level symbolic 18 ms (whole box), 10-11 ms (sub-boxes); without the
   BLAS products 15-27 ms.
 - Level backward, same boxes: 74 ms (whole box: most neurons of the deep layers unstable),
-  13-15 ms (sub-boxes); back-substitution is ~90% of it, mostly converting its integers to and
-  from digits for the BLAS products (rounding its coefficients soundly to doubles, with the
-  rounding error bounded over the layer's box, made it slower: per-element cost, not size).
+  13-15 ms (sub-boxes), when the back-substitution ran in Python integers (~90% of the time,
+  mostly converting its ~500-bit integers to and from digits); with the limb rows of
+  :mod:`.back_substitution` the check of ACAS 3_3 prop_9's 1,178 leaves went from 39 s to
+  19 s on one core (2026-12-03), the back-substitution now about half of it.
 - MNIST ``mnist_relu_3_100`` x its ``_pruned5`` copy (product 784-200-200-20-20), an
   L-inf ball of radius 0.01: level interval 9-12 ms (layers) + 1 ms for 20 rows; level
   symbolic 1.1 s (layers, dominated by converting the 200 x 785 forms to and from digits)
@@ -64,6 +69,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .back_substitution import SLOPE_BITS, BackSubstitution
+from .integer_products import imatmul, limbs
 from .numbers import add, align, dyadic, fraction, normalise, to_double, zeros
 
 if TYPE_CHECKING:
@@ -71,68 +78,6 @@ if TYPE_CHECKING:
 
 
 LEVELS = ("interval", "symbolic", "backward")
-
-
-# ----- exact integer products through float64 BLAS ----------------------------------------------
-#: Bits per limb: a product of two limbs is below 2**32, so a float64 dot product of up to 2**20
-#: of them, and the sum over a few limb pairs, is an exact integer.
-LIMB = 16
-#: Products with fewer multiply-adds than this use numpy's object (Python int) matmul.
-BLAS_MIN = 2000
-
-
-def limbs(a: np.ndarray) -> np.ndarray:
-    """Signed base-``2**16`` digits of an integer array: shape ``(T, *a.shape)`` float64 with
-    ``a = sum_t digits[t] * 2**(16 t)``, every digit in ``[0, 2**16)`` except the top one,
-    which is in ``[-2**15, 2**15)`` (two's complement)."""
-    flat = a.ravel().tolist()
-    mb = max(abs(max(flat, default=0)), abs(min(flat, default=0))).bit_length() + 1
-    T = max(1, -(-mb // LIMB))
-    off = 1 << (LIMB * T - 1)
-    nb = LIMB * T // 8
-    buf = b"".join((v + off).to_bytes(nb, "little") for v in flat)
-    D = np.frombuffer(buf, dtype="<u2").reshape(len(flat), T).astype(np.int64)
-    D[:, -1] -= 1 << (LIMB - 1)
-    return np.ascontiguousarray(D.T.reshape((T, *a.shape)).astype(np.float64))
-
-
-def imatmul(A: np.ndarray, B: np.ndarray, LA: np.ndarray | None = None) -> np.ndarray:
-    """Exact ``A @ B`` of integer (object) arrays, ``B`` 1-D or 2-D; ``LA`` = ``limbs(A)``
-    when known. Large products run as one float64 BLAS product of the digit matrices (exact:
-    see :data:`LIMB`), the digits' carries are then propagated in int64 and the Python ints
-    rebuilt from bytes."""
-    n, k = A.shape
-    vec = B.ndim == 1
-    m = 1 if vec else B.shape[1]
-    if n * k * m < BLAS_MIN or k >= 1 << 20:
-        return A @ B
-    if LA is None:
-        LA = limbs(A)
-    B2 = B[:, None] if vec else B
-    LB = limbs(B2)
-    TA, TB = LA.shape[0], LB.shape[0]
-    R = LA.reshape(TA * n, k) @ LB.transpose(1, 0, 2).reshape(k, TB * m)
-    R = R.astype(np.int64).reshape(TA, n, TB, m)
-    S = TA + TB - 1
-    D = np.zeros((n, S, m), dtype=np.int64)
-    for i in range(TA):
-        D[:, i:i + TB, :] += R[i]
-    if S > 1:  # carries, all digits at once until none is left (a few passes)
-        mask = (1 << LIMB) - 1
-        while True:
-            c = D[:, :-1, :] >> LIMB
-            if not c.any():
-                break
-            D[:, :-1, :] &= mask
-            D[:, 1:, :] += c
-    low = np.ascontiguousarray(D[:, :S - 1, :].transpose(0, 2, 1)).astype("<u2").tobytes()
-    top = D[:, S - 1, :].ravel().tolist()
-    w = (S - 1) * LIMB // 8
-    sh = (S - 1) * LIMB
-    fb = int.from_bytes
-    out = np.empty(n * m, dtype=object)
-    out[:] = [fb(low[o * w:(o + 1) * w], "little") + (t << sh) for o, t in enumerate(top)]
-    return out if vec else out.reshape(n, m)
 
 
 def _interval(W: np.ndarray, Wabs: np.ndarray, eW: int, mid: np.ndarray, rad: np.ndarray,
@@ -188,6 +133,11 @@ class ExactNetwork:
             IA = np.abs(IW)
             WT = np.ascontiguousarray(IW.T)
             self.layers.append(_Layer(IW, IA, eW, Ib, eb, limbs(IW), limbs(IA), WT, limbs(WT)))
+        #: per hidden layer, limbs of ``[W | b]`` at one exponent (for the backward bound)
+        self.Wb: list[tuple[np.ndarray, int]] = []
+        for lay in self.layers[:-1]:
+            Wa, ba, e = align(lay.W, lay.eW, lay.b, lay.eb)
+            self.Wb.append((limbs(np.concatenate([Wa, ba[:, None]], axis=1)), e))
         self.input_dim = net.input_dim
         self.output_dim = net.output_dim
         self.widths = tuple(net.hidden_widths)
@@ -229,6 +179,7 @@ class LayerBounds:
     #: ``[coefficients | constant]``, values ``ints * 2**e``)
     pre_forms: list[tuple[np.ndarray, np.ndarray, int]] = field(default_factory=list)
     post_forms: list[tuple[np.ndarray, np.ndarray, int]] = field(default_factory=list)
+    back: BackSubstitution | None = None  # the backward bound's prepared layers
 
 
 def _box(lo: Sequence[Fraction], hi: Sequence[Fraction]) -> tuple[np.ndarray, np.ndarray, int]:
@@ -316,7 +267,7 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
         res.u.append(uf)
         # relaxation
         lower_slope = zeros((width,))
-        up_s: list[float] = []
+        up_s: list[int] = []  # upper slopes times 2**SLOPE_BITS
         alo: list[float] = []
         ahi: list[float] = []
         unstable: list[int] = []
@@ -324,28 +275,25 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
             lj, uj = lf[j], uf[j]
             if lj >= 0:
                 lower_slope[j] = 1
-                up_s.append(1.0)
+                up_s.append(1 << SLOPE_BITS)
                 alo.append(lj)
                 ahi.append(uj)
             elif uj <= 0:
-                up_s.append(0.0)
+                up_s.append(0)
                 alo.append(0.0)
                 ahi.append(0.0)
             else:
                 pu, qu = uj.as_integer_ratio()
                 pl, ql = lj.as_integer_ratio()
-                num, den = pu * ql, pu * ql - pl * qu  # s = num / den, den > 0
-                s = num / den
-                p, q = s.as_integer_ratio()
-                if p * den < num * q:
-                    s = math.nextafter(s, math.inf)
-                up_s.append(s)
+                num, den = pu * ql, pu * ql - pl * qu  # u / (u - l) = num / den, den > 0
+                up_s.append(-((-num << SLOPE_BITS) // den))  # rounded up to the grid
                 if uj > -lj:
                     lower_slope[j] = 1
                 alo.append(0.0)
                 ahi.append(uj)
                 unstable.append(j)
-        s_int, es = dyadic(up_s)
+        s_int, es = zeros((width,)), -SLOPE_BITS
+        s_int[:] = up_s
         # upper intercepts t = -s l of the unstable neurons (exact products of doubles)
         l_int, el = dyadic(lf)
         t = zeros((width,))
@@ -379,24 +327,14 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
     return res
 
 
-def _back_substitute(enet: ExactNetwork, relax: list, top: int, Lam: np.ndarray, eL: int,
-                     c: np.ndarray, ec: int, x: tuple[np.ndarray, np.ndarray, int]
-                     ) -> tuple[np.ndarray, int]:
-    """Lower bounds of ``Lam a_{top-1} + c`` over the box ``x``: back-substitution through the
-    relaxations of hidden layers ``top-1 .. 0`` (the doc's backward bound), exactly."""
-    for k in range(top - 1, -1, -1):
-        lower_slope, s_int, es, t, et = relax[k]
-        lay = enet.layers[k]
-        P = np.where(Lam > 0, Lam, 0)
-        N = Lam - P
-        c, ec = add(c, ec, N @ t, eL + et)
-        Lz, eLz = add(P * lower_slope[None, :], eL, N * s_int[None, :], eL + es)
-        c, ec = add(c, ec, Lz @ lay.b, eLz + lay.eb)
-        Lam, eL = imatmul(lay.WT, Lz.T, lay.LWT).T, eLz + lay.eW
-        (Lam,), eL = normalise([Lam], eL)
-    xmid, xrad, ex = x
-    m = Lam @ xmid - np.abs(Lam) @ xrad
-    return add(m, eL + ex, c, ec)
+def _back_substitute(enet: ExactNetwork, res: LayerBounds, top: int, Lam: np.ndarray, eL: int,
+                     c: np.ndarray, ec: int) -> tuple[np.ndarray, int]:
+    """Lower bounds of ``Lam a_{top-1} + c`` over the node's box: back-substitution through
+    the relaxations of hidden layers ``top-1 .. 0`` (the doc's backward bound), exactly, rows
+    rounded down soundly (:mod:`.back_substitution`)."""
+    if res.back is None:
+        res.back = BackSubstitution(enet.Wb, res.relax, res.x)
+    return res.back.lower_bounds(top, Lam, eL, c, ec)
 
 
 def _tighten(enet: ExactNetwork, res: LayerBounds, k: int, l_: np.ndarray, u_: np.ndarray,
@@ -411,7 +349,7 @@ def _tighten(enet: ExactNetwork, res: LayerBounds, k: int, l_: np.ndarray, u_: n
     W = lay.W[J]
     Lam = np.concatenate([W, -W])
     c = np.concatenate([lay.b[J], -lay.b[J]])
-    bl, eb = _back_substitute(enet, res.relax, k, Lam, lay.eW, c, lay.eb, res.x)
+    bl, eb = _back_substitute(enet, res, k, Lam, lay.eW, c, lay.eb)
     m = len(J)
     lo_, hi_ = bl[:m], -bl[m:]
     l_, lo_, e1 = align(l_, e, lo_, eb)
@@ -474,7 +412,7 @@ def row_lower_bounds(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Seque
         x1, x2, e = align(best, eb_, fwd, ef)
         best, eb_ = np.maximum(x1, x2), e
         # backward
-        bwd, ebw = _back_substitute(enet, lb.relax, len(enet.widths), Wg, eg, bg, ebg, lb.x)
+        bwd, ebw = _back_substitute(enet, lb, len(enet.widths), Wg, eg, bg, ebg)
         x1, x2, e = align(best, eb_, bwd, ebw)
         best, eb_ = np.maximum(x1, x2), e
     return [fraction(int(v), eb_) / q for v, q in zip(best.tolist(), qs, strict=True)]

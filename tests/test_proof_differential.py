@@ -11,7 +11,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from conftest import shared_file
-from test_proof_tree import assert_invalid, fresh, random_net, ref_bound
+from test_proof_tree import assert_invalid, fresh, random_net, ref_back, ref_bound
 
 from verishallow.exact import ExactNetwork, layer_bounds, leaf_bound
 from verishallow.exact.differential import (
@@ -54,16 +54,6 @@ def ref_diff(a: ReLUNetwork, b: ReLUNetwork, lo, hi, fix: dict, C, d):
         return None
     relax = []
 
-    def back(Lam, c, top):
-        for j in range(top - 1, -1, -1):
-            lam_, s_, t_ = relax[j]
-            P, N = np.maximum(Lam, 0), np.minimum(Lam, 0)
-            c = c + N @ t_
-            Lz = P * lam_ + N * s_
-            c = c + Lz @ F.biases[j]
-            Lam = Lz @ F.weights[j]
-        return c + np.minimum(Lam * lo, Lam * hi).sum(axis=1)
-
     def conc(G, up):
         A, c0 = G[:, :-1], G[:, -1]
         if up:
@@ -92,7 +82,8 @@ def ref_diff(a: ReLUNetwork, b: ReLUNetwork, lo, hi, fix: dict, C, d):
         u = np.minimum(np.maximum(W, 0) @ ahi + np.minimum(W, 0) @ alo + bb, conc(Zu, True))
         J = np.flatnonzero((lw < 0) & (u > 0)) if k > 0 else []
         if len(J):
-            bl = back(np.concatenate([W[J], -W[J]]), np.concatenate([bb[J], -bb[J]]), k)
+            bl = ref_back(F, relax, np.concatenate([W[J], -W[J]]),
+                          np.concatenate([bb[J], -bb[J]]), k, lo, hi)
             lw[J] = np.maximum(lw[J], bl[:len(J)])
             u[J] = np.minimum(u[J], -bl[len(J):])
         for j, act in fix.items():

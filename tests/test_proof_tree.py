@@ -45,6 +45,19 @@ def random_net(seed: int, sizes: tuple[int, ...], bias: float = 0.5) -> ReLUNetw
 
 
 # ----- float64 reference of the doc's leaf bound -------------------------------------------
+def ref_back(net: ReLUNetwork, relax: list, Lam, c, top: int, lo, hi):
+    """Lower bounds of ``Lam a_{top-1} + c`` by back-substitution through ``relax`` (per hidden
+    layer: lower slopes, upper slopes, upper intercepts), in float64."""
+    for k in range(top - 1, -1, -1):
+        lam, s, t = relax[k]
+        P, N = np.maximum(Lam, 0), np.minimum(Lam, 0)
+        c = c + N @ t
+        Lz = P * lam + N * s
+        c = c + Lz @ net.biases[k]
+        Lam = Lz @ net.weights[k]
+    return c + np.minimum(Lam * lo, Lam * hi).sum(axis=1)
+
+
 def ref_bound(net: ReLUNetwork, lo, hi, fix: dict, level: str, C, d):
     """The doc's algorithm in plain float64 (no rounding control): None if empty, else the
     row lower bounds."""
@@ -60,15 +73,7 @@ def ref_bound(net: ReLUNetwork, lo, hi, fix: dict, level: str, C, d):
         return np.minimum(A * hi, A * lo).sum(axis=1) + c0
 
     def back(Lam, c, top):
-        """Lower bounds of ``Lam a_{top-1} + c`` by back-substitution through ``relax``."""
-        for k in range(top - 1, -1, -1):
-            lam, s, t = relax[k]
-            P, N = np.maximum(Lam, 0), np.minimum(Lam, 0)
-            c = c + N @ t
-            Lz = P * lam + N * s
-            c = c + Lz @ net.biases[k]
-            Lam = Lz @ net.weights[k]
-        return c + np.minimum(Lam * lo, Lam * hi).sum(axis=1)
+        return ref_back(net, relax, Lam, c, top, lo, hi)
 
     alo, ahi = lo, hi
     Lf = np.hstack([np.eye(n), np.zeros((n, 1))])

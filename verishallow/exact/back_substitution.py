@@ -167,14 +167,18 @@ def _rows(Lam: np.ndarray, eL: int) -> tuple[np.ndarray, np.ndarray]:
     rounded down to ``ROW_BITS`` significant bits."""
     R = Lam.shape[0]
     lim = 1 << ROW_BITS
-    F = Lam.astype(np.float64)  # exact where |v| < 2**53; |float(v)| < lim iff |v| < lim
-    if not F.size or np.abs(F).max() < lim:
+    try:
+        F = Lam.astype(np.float64)  # exact where |v| < 2**53; |float(v)| < lim iff |v| < lim
+    except OverflowError:  # beyond the float range: the slow path below
+        F = None
+    if F is not None and (not F.size or np.abs(F).max() < lim):
         return F, np.full(R, eL, dtype=np.int64)
     rows = Lam.tolist()
     drops = []
     for row in rows:
         big = max((abs(v) for v in row), default=0)
-        drops.append(max(0, big.bit_length() - ROW_BITS) if big >= lim else 0)
+        # one bit to spare: floor(v / 2**d) of a negative v may reach -2**(bits-1)
+        drops.append(max(0, big.bit_length() + 1 - ROW_BITS) if big >= lim else 0)
     rows = [[v >> d for v in row] if d else row for row, d in zip(rows, drops, strict=True)]
     M = np.array(rows, dtype=np.float64).reshape(R, Lam.shape[1])
     return M, np.array(drops, dtype=np.int64) + eL

@@ -108,28 +108,49 @@ def floor_rows(D: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     ``M = floor(v / 2**drop)`` exactly and ``|M| < 2**bits`` (``bits <= 47``).
 
     ``drop`` comes from a float64 estimate of each row's largest magnitude (with a bit to
-    spare); the bound ``|M| < 2**bits`` is then checked exactly, and rows that miss it are
-    redone with a larger ``drop``: the floats only choose, the integers decide."""
+    spare; rows beyond the float range start from the limb count); the integers then decide:
+    the kept limbs are accumulated in int64 only while they cannot wrap (a row whose kept part
+    would reach ``2**46`` before its last limb is redone 16 bits coarser), ``|M| < 2**bits``
+    is checked exactly, and rows that miss it are redone with a larger ``drop``."""
+    D = _canonical_top(D)
     P, R, m = D.shape
-    f = D[P - 1].astype(np.float64)
-    for p in range(P - 2, -1, -1):
-        f = f * 65536.0 + D[p]
-    big = np.abs(f).max(axis=1) if m else np.zeros(R)
-    _, ex = np.frexp(big)
-    drop = np.maximum(ex.astype(np.int64) + 1 - bits, 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = D[P - 1].astype(np.float64)
+        for p in range(P - 2, -1, -1):
+            f = f * 65536.0 + D[p]
+        big = np.abs(f).max(axis=1) if m else np.zeros(R)
+    finite = np.isfinite(big)
+    _, ex = np.frexp(np.where(finite, big, 0.0))
+    drop = np.where(finite, np.maximum(ex.astype(np.int64) + 1 - bits, 0),
+                    max(LIMB * P + 1 - bits, 0))
     rows = np.arange(R)
     lim = 1 << bits
+    safe = 1 << 46  # |acc| below this: acc * 2**16 + limb stays below 2**62
     while True:
         q, rb = drop // LIMB, drop % LIMB
         acc = np.zeros((R, m), dtype=np.int64)
+        over = np.zeros(R, dtype=bool)
         qq = q[:, None]
         for p in range(P - 1, int(q.min()) if R else P, -1):
-            # rows whose kept limbs start below p take limb p in (wrapping where not taken)
-            acc = np.where(p > qq, acc * 65536 + D[p], acc)
+            take = p > qq  # rows whose kept limbs start below p take limb p in
+            over |= (take & (np.abs(acc) >= safe)).any(axis=1)
+            acc = np.where(take & ~over[:, None], acc * 65536 + D[p], acc)
+        over |= (np.abs(acc) >= safe).any(axis=1)  # and acc * 2**(16 - rb) cannot wrap
         Dq = D.transpose(1, 0, 2)[rows, np.minimum(q, P - 1)]
         Dq = np.where((q < P)[:, None], Dq, np.where(D[P - 1] < 0, -1, 0))
         M = acc * (1 << (LIMB - rb))[:, None] + (Dq >> rb[:, None])
         bad = (np.abs(M) >= lim).any(axis=1) if m else np.zeros(R, dtype=bool)
+        bad |= over
         if not bad.any():
             return M.astype(np.float64), drop
-        drop = np.where(bad, drop + 1, drop)
+        drop = np.where(over, drop + LIMB, np.where(bad, drop + 1, drop))
+
+
+def _canonical_top(D: np.ndarray) -> np.ndarray:
+    """Carried limbs whose top limb is a signed 16-bit digit (more limbs while it is not), so
+    that ``|v| < 2**(16 P - 1)``."""
+    half = 1 << (LIMB - 1)
+    while ((D[-1] < -half) | (D[-1] >= half)).any():
+        D = np.concatenate([D, np.zeros((1, *D.shape[1:]), dtype=np.int64)])
+        carry(D)
+    return D

@@ -41,9 +41,9 @@ _SLOPE_LIMBS = SLOPE_BITS // LIMB
 @dataclass(frozen=True)
 class _Step:
     """One hidden layer's relaxation, ready for the products: limbs of ``diag(lam) [W | b]``
-    (``AP``, exponent ``eWb``), of ``diag(s 2**SLOPE_BITS) [W | b]`` and of
-    ``t 2**SLOPE_BITS`` side by side (``AN``: ``TN`` limb blocks of ``m + 1`` columns, then
-    ``Tt`` limbs of ``t``; exponents ``eWb - SLOPE_BITS`` and ``et``)."""
+    (``AP``, exponent ``eWb``), and side by side those of ``diag(s 2**SLOPE_BITS) [W | b]``
+    and of the upper intercepts' integers ``t`` (``AN``: ``TN`` limb blocks of ``m + 1``
+    columns at exponent ``eWb - SLOPE_BITS``, then ``Tt`` limbs of ``t`` at exponent ``et``)."""
 
     AP: np.ndarray  # (n, TW * (m + 1))
     AN: np.ndarray  # (n, TN * (m + 1) + Tt)

@@ -50,19 +50,13 @@ def imatmul(A: np.ndarray, B: np.ndarray, LA: np.ndarray | None = None) -> np.nd
     R = LA.reshape(TA * n, k) @ LB.transpose(1, 0, 2).reshape(k, TB * m)
     R = R.astype(np.int64).reshape(TA, n, TB, m)
     S = TA + TB - 1
-    D = np.zeros((n, S, m), dtype=np.int64)
+    D = np.zeros((S, n, m), dtype=np.int64)
     for i in range(TA):
-        D[:, i:i + TB, :] += R[i]
-    if S > 1:  # carries, all digits at once until none is left (a few passes)
-        mask = (1 << LIMB) - 1
-        while True:
-            c = D[:, :-1, :] >> LIMB
-            if not c.any():
-                break
-            D[:, :-1, :] &= mask
-            D[:, 1:, :] += c
-    low = np.ascontiguousarray(D[:, :S - 1, :].transpose(0, 2, 1)).astype("<u2").tobytes()
-    top = D[:, S - 1, :].ravel().tolist()
+        D[i:i + TB] += R[i].transpose(1, 0, 2)
+    if S > 1:
+        carry(D)
+    low = np.ascontiguousarray(D[:S - 1].transpose(1, 2, 0)).astype("<u2").tobytes()
+    top = D[S - 1].ravel().tolist()
     w = (S - 1) * LIMB // 8
     sh = (S - 1) * LIMB
     fb = int.from_bytes

@@ -36,18 +36,25 @@ the forward symbolic and the backward bound at levels ``"symbolic"`` and ``"back
 layer bounds do not depend on the rows, so :func:`layer_bounds` computes them once per node and
 :func:`row_lower_bounds` folds any number of rows in at the end.
 
-Integer products with many multiply-adds (``W S``, ``W mid``) run through
-:func:`imatmul`: the integers are split into 16-bit digits, one float64 BLAS product of the
-digit matrices is exact (every dot product stays below ``2**53``), and the carries are
-propagated in int64 before the Python integers are rebuilt. Symbolic coefficients are *not*
-rounded to doubles (the doc's algorithm exactly); their integers grow to ~350 bits over ACAS
-Xu's six layers, which is cheap.
+Integer products with many multiply-adds (``W mid``) run through :func:`imatmul`: the
+integers are split into 16-bit digits, one float64 BLAS product of the digit matrices is exact
+(every dot product stays below ``2**53``), and the carries are propagated in int64 before the
+Python integers are rebuilt. The forward symbolic forms of step 2 are computed in
+:mod:`.forward_forms`: float64 integers at one exponent per layer, rounded after every layer
+soundly (an upper form stays above, a lower form below, at every point of the box: the floor's
+loss is bounded over the box and added back to the constants). Held exactly, their integers
+grew to ~350 bits over ACAS Xu's six layers and their conversions to and from digits were a
+third of a ``"backward"`` leaf's time.
 
 Speed, one node, CPU time of this process (the 2-core machine was shared, wall time ~3x):
 
 - ACAS Xu 1_1 (5-50x6-5), prop_1's box and sub-boxes of 1/16 and 1/256 of each side, one row:
   level interval 3-4 ms; level symbolic 18 ms (whole box), 10-11 ms (sub-boxes); without the
   BLAS products 15-27 ms.
+- With the forms of :mod:`.forward_forms` (2026-12-04, ACAS Xu 3_3, 50 sub-boxes of 1/16 of
+  prop_9's box, layers and one row): level interval 1.7 ms, symbolic 8.1 -> 7.1 ms, backward
+  12.8 -> 12.0 ms; ACAS 3_3 prop_9's 1,178-leaf check 11.7 -> 11.4 s on two workers (most of
+  it is the back-substitution and numpy's per-call cost on small arrays).
 - Level backward, same boxes: 74 ms (whole box: most neurons of the deep layers unstable),
   13-15 ms (sub-boxes), when the back-substitution ran in Python integers (~90% of the time,
   mostly converting its ~500-bit integers to and from digits); with the limb rows of
@@ -70,8 +77,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .back_substitution import SLOPE_BITS, BackSubstitution
-from .integer_products import imatmul, limbs
-from .numbers import add, align, dyadic, fraction, normalise, to_double, zeros
+from .forward_forms import (
+    FORM_BITS,
+    as_objects,
+    box_slack,
+    form_layer,
+    post_activation,
+    pre_activation,
+)
+from .integer_products import floor_all, imatmul, limbs
+from .numbers import add, align, dyadic, fraction, to_double, zeros
 
 if TYPE_CHECKING:
     from ..network import ReLUNetwork
@@ -138,6 +153,18 @@ class ExactNetwork:
         for lay in self.layers[:-1]:
             Wa, ba, e = align(lay.W, lay.eW, lay.b, lay.eb)
             self.Wb.append((limbs(np.concatenate([Wa, ba[:, None]], axis=1)), e))
+        #: the forward forms' operands: layer 0's ``[W | b]`` floored to ``FORM_BITS`` bits
+        #: (float64 integers, exponent, whether anything was dropped), then ``W+``/``W-``
+        #: limbs of every later hidden layer (:mod:`.forward_forms`)
+        self.form0: tuple[np.ndarray, int, bool] | None = None
+        if len(self.layers) > 1:
+            lay = self.layers[0]
+            Wa, ba, e = align(lay.W, lay.eW, lay.b, lay.eb)
+            Wb0 = np.concatenate([Wa, ba[:, None]], axis=1)
+            M, drop = floor_all(limbs(Wb0).astype(np.int64), FORM_BITS)
+            self.form0 = (M, e + drop, drop > 0)
+        self.form_layers = [form_layer(lay.W, lay.eW, lay.b, lay.eb)
+                            for lay in self.layers[1:-1]]
         self.input_dim = net.input_dim
         self.output_dim = net.output_dim
         self.widths = tuple(net.hidden_widths)
@@ -213,8 +240,9 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
     per_fix = enet.split_fixings(fixings)
     res = LayerBounds(level, False, None, x=(xmid, xrad, ex))
     amid, arad, ea = xmid, xrad, ex
-    S = D = None  # forms of the layer's input: S = U + L, D = U - L, exponent eF
+    U = L = None  # forms U >= a >= L of the layer's input (float64 integers), exponent eF
     eF = 0
+    slack = box_slack(xmid, xrad, ex) if symbolic else (0, 0)
     for k, width in enumerate(enet.widths):
         lay = enet.layers[k]
         il, iu, ei = _interval(lay.W, lay.Wabs, lay.eW, amid, arad, ea, lay.b, lay.eb,
@@ -223,23 +251,18 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
         eZ = 0
         if symbolic:
             if k == 0:
-                # the input's forms are x itself: Zu = Zl = [W | b], and the concretisation
-                # equals the interval bound exactly
-                Wb, bb, eZ = align(lay.W, lay.eW, lay.b, lay.eb)
-                Zu = Zl = np.concatenate([Wb, bb[:, None]], axis=1)
+                # the input's forms are x itself: Zu = Zl = [W | b] (floored, with the box
+                # slack), and the interval bound is the exact concretisation
+                M0, eZ, dropped = enet.form0
+                Zu, Zl = M0.copy(), M0.copy()
+                if dropped:
+                    Zu[:, -1] += 1 + slack[0]
+                    Zl[:, -1] += slack[1]
                 l_, u_, e = il, iu, ei
             else:
-                WS = imatmul(lay.W, S, lay.LW)
-                AD = imatmul(lay.Wabs, D, lay.LWabs)
-                Zu, Zl = WS + AD, WS - AD
-                eZ = lay.eW + eF - 1
-                bcol = zeros(Zu.shape)
-                bcol[:, -1] = lay.b
-                Zu, bu, eZ2 = align(Zu, eZ, bcol, lay.eb)
-                Zl, bl, _ = align(Zl, eZ, bcol, lay.eb)
-                Zu, Zl, eZ = Zu + bu, Zl + bl, eZ2
-                su, esu = concretise(Zu, eZ, xmid, xrad, ex, upper=True)
-                sl, esl = concretise(Zl, eZ, xmid, xrad, ex, upper=False)
+                Zu, Zl, eZ = pre_activation(enet.form_layers[k - 1], U, L, eF, slack)
+                su, esu = concretise(as_objects(Zu), eZ, xmid, xrad, ex, upper=True)
+                sl, esl = concretise(as_objects(Zl), eZ, xmid, xrad, ex, upper=False)
                 a1, a2, e = align(il, ei, sl, esl)
                 l_ = np.maximum(a1, a2)
                 b1, b2, e2 = align(iu, ei, su, esu)
@@ -305,20 +328,15 @@ def layer_bounds(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
         A_lo, A_hi = both[:width], both[width:]
         amid, arad, ea = A_hi + A_lo, A_hi - A_lo, eab - 1
         if symbolic:
-            Ua = Zu * s_int[:, None]
-            eU = eZ + es
-            tcol = zeros(Ua.shape)
-            tcol[:, -1] = t
-            Ua, eU = add(Ua, eU, tcol, et)
-            La = Zl * lower_slope[:, None]
-            Ua, La, eF = align(Ua, eU, La, eZ)
-            (S, D), eF = normalise([Ua + La, Ua - La], eF)
+            U, L, eF = post_activation(Zu, Zl, eZ, s_int, t, et, lower_slope, slack)
             if keep_forms:
-                res.pre_forms.append((Zu, Zl, eZ))
-                res.post_forms.append((S, D, eF))
+                res.pre_forms.append((as_objects(Zu), as_objects(Zl), eZ))
+                res.post_forms.append((as_objects(U + L), as_objects(U - L), eF))
     res.a = (amid, arad, ea)
     if symbolic:
-        if S is None:  # no hidden layer: the forms are x itself
+        if U is not None:
+            S, D = as_objects(U + L), as_objects(U - L)
+        else:  # no hidden layer: the forms are x itself
             eye = zeros((d, d + 1))
             for i in range(d):
                 eye[i, i] = 2

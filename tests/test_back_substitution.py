@@ -424,3 +424,82 @@ def test_floor_rows_with_a_wide_top_limb(bits):
     which assumes the value is below ``2**(16 P - 1)``. Latent: ``lower_bounds`` leaves a spare
     top limb, so the top limb stays tiny there."""
     _floor_rows_by_hand([[1 << 40, -(1 << 40)], [-(1 << 20), 7]], bits)
+
+
+# ----- batches: many nodes at once give the same numbers ----------------------------------------
+def _nodes(net, rng, k: int, fix_some: bool = True):
+    out = []
+    for i in range(k):
+        c = rng.uniform(-1, 1, size=net.input_dim)
+        r = rng.uniform(0.02, 0.8, size=net.input_dim)
+        fix = {}
+        if fix_some and i % 3 == 2:
+            fix = {int(j): bool(j % 2) for j in rng.choice(sum(net.hidden_widths), 2,
+                                                           replace=False)}
+        out.append((_fr(c - r), _fr(c + r), fix))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lower_bounds_many_equals_one_node_at_a_time(seed):
+    from verishallow.exact.back_substitution import lower_bounds_many
+
+    rng = np.random.default_rng(seed)
+    net = _net(seed, (3, 9, 8, 7, 2))
+    en = ExactNetwork(net)
+    lbs = [layer_bounds(en, lo, hi, fix, "backward") for lo, hi, fix in _nodes(net, rng, 7,
+                                                                                 False)]
+    for top in range(len(en.widths) + 1):
+        jobs = []
+        for i, lb in enumerate(lbs):
+            lay = en.layers[top]
+            J = list(range(i % 4 + 1)) if top < len(en.widths) else []  # 0..3 rows, varied
+            if top == len(en.widths):
+                Lam, eL, c, ec = _output_rows(en, [[1, -1], [-2, 3]][: 1 + i % 2])
+            else:
+                W = lay.W[J]
+                Lam, eL = np.concatenate([W, -W]), lay.eW
+                c, ec = np.concatenate([lay.b[J], -lay.b[J]]), lay.eb
+            jobs.append((BackSubstitution(en.Wb, lb.relax, lb.x), top, Lam, eL, c, ec))
+        together = lower_bounds_many(jobs)
+        for job, (v, e) in zip(jobs, together, strict=True):
+            alone, ea = job[0].lower_bounds(*job[1:])
+            assert [fraction(int(x), e) for x in v] == [fraction(int(x), ea) for x in alone]
+    assert lower_bounds_many([]) == []
+    with pytest.raises(ValueError, match="one top"):
+        lower_bounds_many([(BackSubstitution(en.Wb, lbs[0].relax, lbs[0].x), 1, *_output_rows(
+            en, [[1, 0]])), (BackSubstitution(en.Wb, lbs[0].relax, lbs[0].x), 2,
+                             *_output_rows(en, [[1, 0]]))])
+
+
+@pytest.mark.parametrize("level", ["interval", "symbolic", "backward"])
+def test_layer_and_row_bounds_many_equal_one_node_at_a_time(level):
+    from verishallow.exact.leaf_bounds import (
+        layer_bounds_many,
+        row_lower_bounds,
+        row_lower_bounds_many,
+    )
+
+    rng = np.random.default_rng(5)
+    net = _net(5, (4, 12, 10, 9, 3))
+    en = ExactNetwork(net)
+    nodes = _nodes(net, rng, 40)
+    bad = (nodes[3][0][:2], nodes[3][1][:2], {})  # a box with the wrong number of inputs
+    nodes[3] = bad
+    many = layer_bounds_many(en, nodes, level)
+    assert isinstance(many[3], ValueError)
+    C = [[Fraction(1), Fraction(-1), Fraction(0)], [Fraction(1, 3), Fraction(0), Fraction(-2)]]
+    d = [Fraction(0), Fraction(1, 7)]
+    items = []
+    for i, (node, got) in enumerate(zip(nodes, many, strict=True)):
+        if i == 3:
+            continue
+        ref = layer_bounds(en, *node, level)
+        assert got.empty == ref.empty and got.empty_neuron == ref.empty_neuron
+        assert got.l == ref.l and got.u == ref.u
+        if not got.empty:
+            items.append((got, ref))
+    assert items and any(lb.empty for lb in many if not isinstance(lb, Exception))
+    rows = row_lower_bounds_many(en, [(got, C, d) for got, _ in items])
+    for (_, ref), r in zip(items, rows, strict=True):
+        assert r == row_lower_bounds(en, ref, C, d)

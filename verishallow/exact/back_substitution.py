@@ -21,10 +21,15 @@ interpreter ~50-100 ns, which made this loop ~85% of a proof check. Here:
 The loss against the unrounded bound is below ``2**-(ROW_BITS-1)`` of each row's largest
 coefficient times the layer's activations, per layer: ~1e-13 relative on ACAS Xu, far inside
 the search's closing margin (``proofsearch.tolerances.CLOSE_TOL``, 1e-9).
+
+On ACAS Xu's 50-wide layers a node's rows are a few dozen, so numpy's per-call cost dominated;
+:func:`lower_bounds_many` runs the rows of many nodes (the proof-tree checker's leaves, in
+lock-step, :func:`~.leaf_bounds.drive_many`) through one set of array operations per layer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,32 +45,24 @@ _SLOPE_LIMBS = SLOPE_BITS // LIMB
 
 @dataclass(frozen=True)
 class _Step:
-    """One hidden layer's relaxation, ready for the products: limbs of ``diag(lam) [W | b]``
-    (``AP``, exponent ``eWb``), and side by side those of ``diag(s 2**SLOPE_BITS) [W | b]``
-    and of the upper intercepts' integers ``t`` (``AN``: ``TN`` limb blocks of ``m + 1``
-    columns at exponent ``eWb - SLOPE_BITS``, then ``Tt`` limbs of ``t`` at exponent ``et``)."""
+    """One hidden layer's relaxation, ready for the products: the lower slopes (0/1,
+    float64), and side by side the limbs of ``diag(s 2**SLOPE_BITS) [W | b]`` and of the upper
+    intercepts' integers ``t`` (``AN``: ``TN`` limb blocks of ``m + 1`` columns at exponent
+    ``eWb - SLOPE_BITS``, then ``Tt`` limbs of ``t`` at exponent ``et``)."""
 
-    AP: np.ndarray  # (n, TW * (m + 1))
+    lam: np.ndarray  # (n,)
     AN: np.ndarray  # (n, TN * (m + 1) + Tt)
-    TW: int
     TN: int
     Tt: int
-    m: int
-    eWb: int
     et: int
 
 
-def _ints_to_limbs(v: np.ndarray) -> np.ndarray:
-    """int64 limbs (T, n) of an object array of integers (wide ones included)."""
-    return limbs(v).astype(np.int64)
-
-
 class BackSubstitution:
-    """The backward bound of one node: its relaxations (``LayerBounds.relax``) and the
-    network's ``[W | b]`` limbs, with each layer's products prepared on first use."""
+    """The backward bound of one node: its relaxations (``LayerBounds.relax``), its box and
+    the network's ``[W | b]`` limbs, with each layer's products prepared on first use."""
 
     def __init__(self, Wb: list[tuple[np.ndarray, int]], relax: list, box: tuple):
-        self.Wb = Wb  # per layer: (limbs (TW, n, m+1) float64 of [W | b], exponent)
+        self.Wb = Wb  # per layer: (limbs (n, TW * (m+1)) float64 of [W | b], TW, exponent)
         self.relax = relax
         xmid, xrad, ex = box
         self.box = box
@@ -74,79 +71,130 @@ class BackSubstitution:
                                                                    xrad.tolist(), strict=True))
         self._steps: dict[int, _Step] = {}
 
-    def _step(self, k: int) -> _Step:
+    def step(self, k: int) -> _Step:
+        """Layer ``k``'s relaxation in limbs (prepared once per node)."""
         st = self._steps.get(k)
         if st is not None:
             return st
         lower_slope, s_int, es, t, et = self.relax[k]
         if es != -SLOPE_BITS:
             raise ValueError("upper slopes are not on the 2**-SLOPE_BITS grid")
-        LWb, eWb = self.Wb[k]
-        TW, n, m1 = LWb.shape
+        LWb, TW, _ = self.Wb[k]
+        n = LWb.shape[0]
+        m1 = LWb.shape[1] // TW
         lam = np.array([bool(v) for v in lower_slope.tolist()], dtype=np.float64)
-        AP = (LWb * lam[None, :, None]).transpose(1, 0, 2).reshape(n, TW * m1)
-        S = _ints_to_limbs(s_int)  # (Ts, n), s_int <= 2**SLOPE_BITS
-        W = LWb.astype(np.int64)
+        S = limbs(s_int).astype(np.int64)  # (Ts, n), s_int <= 2**SLOPE_BITS
+        W = LWb.reshape(n, TW, m1).transpose(1, 0, 2).astype(np.int64)  # (TW, n, m1)
         TN = S.shape[0] + TW
         X = np.zeros((TN, n, m1), dtype=np.int64)
         for a in range(S.shape[0]):
             X[a:a + TW] += S[a][None, :, None] * W
         carry(X)
-        T_ = _ints_to_limbs(t)  # (Tt, n)
+        T_ = limbs(t).astype(np.int64)  # (Tt, n)
         AN = np.concatenate([X.astype(np.float64).transpose(1, 0, 2).reshape(n, TN * m1),
                              T_.T.astype(np.float64)], axis=1)
-        st = _Step(np.ascontiguousarray(AP), np.ascontiguousarray(AN), TW, TN, T_.shape[0],
-                   m1 - 1, eWb, et)
-        self._steps[k] = st
+        st = self._steps[k] = _Step(lam, np.ascontiguousarray(AN), TN, T_.shape[0], et)
         return st
 
     def lower_bounds(self, top: int, Lam: np.ndarray, eL: int, c: np.ndarray, ec: int
                      ) -> tuple[np.ndarray, int]:
         """Lower bounds of ``Lam a_{top-1} + c`` (object integer arrays at exponents ``eL``,
         ``ec``; ``a_{-1} = x``) over the node, as one integer array and exponent."""
-        R = Lam.shape[0]
-        cv, ce = c.copy(), np.full(R, ec, dtype=np.int64)  # per-row constant: cv 2**ce
-        M, g = _rows(Lam, eL)
-        dropped = g > eL
-        for k in range(top - 1, -1, -1):
-            st = self._step(k)
-            ML = split_small(M)  # (3, R, n)
-            n = M.shape[1]
-            PL = (ML * (M > 0)[None]).reshape(3 * R, n)
-            NL = (ML * (M < 0)[None]).reshape(3 * R, n)
-            m1 = st.m + 1
-            XP = (PL @ st.AP).reshape(3, R, st.TW, m1).astype(np.int64)
-            XN = (NL @ st.AN).astype(np.int64)
-            XW = XN[:, :st.TN * m1].reshape(3, R, st.TN, m1)
-            Xt = XN[:, st.TN * m1:].reshape(3, R, st.Tt)
-            # limbs at exponent g - SLOPE_BITS + eWb: the P part sits SLOPE_BITS higher
-            P_ = max(3 + st.TN, _SLOPE_LIMBS + 3 + st.TW) + 1
-            D = np.zeros((P_, R, m1), dtype=np.int64)
-            for a in range(3):
-                D[a:a + st.TN] += XW[a].transpose(1, 0, 2)
-                o = a + _SLOPE_LIMBS
-                D[o:o + st.TW] += XP[a].transpose(1, 0, 2)
-            carry(D)
-            Dt = np.zeros((3 + st.Tt + 1, R), dtype=np.int64)
-            for a in range(3):
-                Dt[a:a + st.Tt] += Xt[a].T
-            e_w = g - SLOPE_BITS + st.eWb
-            e_t = g + st.et
-            cv, ce = _add(cv, ce, limb_ints(D[:, :, st.m]), e_w)
-            cv, ce = _add(cv, ce, limb_ints(Dt), e_t)
-            M, drop = floor_rows(np.ascontiguousarray(D[:, :, :st.m]), ROW_BITS)
-            g = e_w + drop
-            dropped = drop > 0
-        xmid, xrad, ex = self.box
-        Mo = M.astype(np.int64).astype(object)
-        box_min = Mo @ xmid - np.abs(Mo) @ xrad
-        cv, ce = _add(cv, ce, box_min, g + ex)
-        if dropped.any():
-            low = np.empty(R, dtype=object)
-            low[:] = [self.neg_lo if d else 0 for d in dropped.tolist()]
-            cv, ce = _add(cv, ce, low, g + ex)
-        e = int(ce.min()) if R else ec
-        return cv * _pow2(ce - e), e
+        return lower_bounds_many([(self, top, Lam, eL, c, ec)])[0]
+
+
+#: One back-substitution: the node, ``top``, the rows ``Lam`` (exponent ``eL``) and their
+#: constants ``c`` (exponent ``ec``), as in :meth:`BackSubstitution.lower_bounds`.
+Job = tuple[BackSubstitution, int, np.ndarray, int, np.ndarray, int]
+
+
+def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
+    """:meth:`BackSubstitution.lower_bounds` of many nodes' rows with one ``top``, together.
+
+    The lower slopes are applied to the rows (``P lam``), so that part is one float64 BLAS
+    product with the network's shared ``[W | b]`` limbs for all rows; ``N diag(s) [W | b]`` and
+    ``N t`` are one product per node with its prepared limbs (applying ``s`` to the rows in
+    limbs measured slower); the carries, the rows' floors and the constants run once over all
+    rows. The numbers are the same as one node at a time; only
+    numpy's per-call cost, which dominates on ACAS Xu's 50-wide layers, is shared."""
+    if not jobs:
+        return []
+    top = jobs[0][1]
+    if any(j[1] != top for j in jobs):
+        raise ValueError("lower_bounds_many needs one top layer for every job")
+    nodes = [j[0] for j in jobs]
+    sizes = [j[2].shape[0] for j in jobs]
+    off = [0, *np.cumsum(sizes).tolist()]
+    Rtot = off[-1]
+    rows = [_rows(Lam, eL) for _, _, Lam, eL, _, _ in jobs]
+    M = np.concatenate([r[0] for r in rows]) if Rtot else np.zeros((0, jobs[0][2].shape[1]))
+    g = np.concatenate([r[1] for r in rows]).astype(np.int64)
+    dropped = g > np.repeat(np.array([j[3] for j in jobs], dtype=np.int64), sizes)
+    cv = np.empty(Rtot, dtype=object)
+    cv[:] = [v for j in jobs for v in j[4].tolist()]
+    ce = np.repeat(np.array([j[5] for j in jobs], dtype=np.int64), sizes)
+    for k in range(top - 1, -1, -1):
+        LWb, TW, eWb = nodes[0].Wb[k]
+        n = M.shape[1]
+        m1 = LWb.shape[1] // TW
+        m = m1 - 1
+        steps = [bs.step(k) for bs in nodes]
+        TN = max(st.TN for st in steps)
+        Tt = max(st.Tt for st in steps)
+        lam = np.repeat(np.stack([st.lam for st in steps]), sizes, axis=0)  # (Rtot, n)
+        ML = split_small(M)  # (3, Rtot, n)
+        # P lam [W | b]: the node's lower slopes on its rows, then one product for all rows
+        PL = (ML * ((M > 0) * lam)[None]).reshape(3 * Rtot, n)
+        XP = (PL @ LWb).astype(np.int64).reshape(3, Rtot, TW, m1)
+        # N diag(s) [W | b] and N t: one product per node, with its own slopes
+        NL = ML * (M < 0)[None]
+        XW = np.zeros((3, Rtot, TN, m1), dtype=np.int64)
+        Xt = np.zeros((3, Rtot, Tt), dtype=np.int64)
+        for st, a0, a1 in zip(steps, off[:-1], off[1:], strict=True):
+            R = a1 - a0
+            if not R:
+                continue
+            xn = (NL[:, a0:a1].reshape(3 * R, n) @ st.AN).astype(np.int64)
+            XW[:, a0:a1, :st.TN] = xn[:, :st.TN * m1].reshape(3, R, st.TN, m1)
+            Xt[:, a0:a1, :st.Tt] = xn[:, st.TN * m1:].reshape(3, R, st.Tt)
+        # limbs at exponent g - SLOPE_BITS + eWb: the P part sits SLOPE_BITS higher
+        P_ = max(3 + TN, _SLOPE_LIMBS + 3 + TW) + 1
+        D = np.zeros((P_, Rtot, m1), dtype=np.int64)
+        for a in range(3):
+            D[a:a + TN] += XW[a].transpose(1, 0, 2)
+            o = a + _SLOPE_LIMBS
+            D[o:o + TW] += XP[a].transpose(1, 0, 2)
+        carry(D)
+        Dt = np.zeros((3 + Tt + 1, Rtot), dtype=np.int64)
+        for a in range(3):
+            Dt[a:a + Tt] += Xt[a].T
+        e_w = g - SLOPE_BITS + eWb
+        e_t = g + np.repeat(np.array([st.et for st in steps], dtype=np.int64), sizes)
+        cv, ce = _add(cv, ce, limb_ints(D[:, :, m]), e_w)
+        cv, ce = _add(cv, ce, limb_ints(Dt), e_t)
+        M, drop = floor_rows(np.ascontiguousarray(D[:, :, :m]), ROW_BITS)
+        g = e_w + drop
+        dropped = drop > 0
+    # the input: min over each node's box, and the dropped parts' bound
+    d = M.shape[1]
+    Mo = M.astype(np.int64).astype(object)
+    xmid = np.repeat(np.stack([bs.box[0] for bs in nodes]), sizes, axis=0).reshape(Rtot, d)
+    xrad = np.repeat(np.stack([bs.box[1] for bs in nodes]), sizes, axis=0).reshape(Rtot, d)
+    ex = np.repeat(np.array([bs.box[2] for bs in nodes], dtype=np.int64), sizes)
+    box_min = (Mo * xmid).sum(axis=1) - (np.abs(Mo) * xrad).sum(axis=1)
+    cv, ce = _add(cv, ce, box_min, g + ex)
+    if dropped.any():
+        neg = np.repeat(np.array([bs.neg_lo for bs in nodes], dtype=object), sizes)
+        low = np.where(dropped, neg, 0).astype(object)
+        cv, ce = _add(cv, ce, low, g + ex)
+    out = []
+    for j, a0, a1 in zip(jobs, off[:-1], off[1:], strict=True):
+        if a1 == a0:
+            out.append((np.empty(0, dtype=object), j[5]))
+            continue
+        e = int(ce[a0:a1].min())
+        out.append((cv[a0:a1] * _pow2(ce[a0:a1] - e), e))
+    return out
 
 
 def _add(a: np.ndarray, ea: np.ndarray, b: np.ndarray, eb: np.ndarray

@@ -81,12 +81,10 @@ def carry(D: np.ndarray) -> np.ndarray:
     """Carries propagated in place in int64 limbs ``D`` (axis 0, lowest first): every limb but
     the top one ends in ``[0, 2**16)``, the top one keeps the sign; the value is unchanged
     (the caller leaves the top limb room enough)."""
-    while True:
-        c = D[:-1] >> LIMB
-        if not c.any():
-            return D
-        D[:-1] &= 0xFFFF
-        D[1:] += c
+    for p in range(D.shape[0] - 1):  # one sweep, lowest limb first: each carry lands once
+        D[p + 1] += D[p] >> LIMB
+        D[p] &= 0xFFFF
+    return D
 
 
 def limb_ints(D: np.ndarray) -> np.ndarray:

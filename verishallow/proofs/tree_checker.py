@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,7 +43,7 @@ from ..exact.differential import (
     differential_mismatch,
     differential_row_lower_bounds,
 )
-from ..exact.leaf_bounds import ExactNetwork, layer_bounds, row_lower_bounds
+from ..exact.leaf_bounds import ExactNetwork, layer_bounds_many, row_lower_bounds_many
 from ..exact.numbers import parse_rational
 from ..network import ReLUNetwork, network_fingerprint
 from ..product import product_network
@@ -304,28 +305,69 @@ class _TreeChecker:
     # ---------------------------------------------------------------------------------------
     def leaves_part(self, ids: list[int]) -> tuple[list, dict]:
         """Check leaves ``ids``; returns their failures and counts (the same in a forked worker
-        and in this process)."""
+        and in this process). Each leaf's check (:meth:`_leaf`) asks for its layer and row
+        bounds; the part's requests are computed together, a round at a time
+        (:func:`layer_bounds_many`, :func:`row_lower_bounds_many`: the same numbers, with the
+        back-substitutions of many leaves batched)."""
         saved = self._failures, self.counts
         self._failures = []
         self.counts = dict.fromkeys(saved[1], 0)
         try:
-            for t in ids:
+            gens: dict[int, Any] = {}
+            pending: dict[int, tuple] = {}
+
+            def step(t: int, value: Any = None, exc: BaseException | None = None) -> None:
                 leaf = self.leaves[t]
                 head = f"case {leaf.case}, leaf at node {leaf.index} ({leaf.path})"
                 try:
-                    self._leaf(leaf, head)
-                except INVALID as exc:
-                    self.fail(f"{head}: {exc}", (leaf.case, leaf.index))
-                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-                    self.fail(f"{head}: malformed leaf ({type(exc).__name__}: {exc})",
+                    if t not in gens:
+                        gens[t] = self._leaf(leaf, head)
+                        req = next(gens[t])
+                    elif exc is not None:
+                        req = gens[t].throw(exc)
+                    else:
+                        req = gens[t].send(value)
+                except StopIteration:
+                    return
+                except INVALID as err:
+                    self.fail(f"{head}: {err}", (leaf.case, leaf.index))
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+                    self.fail(f"{head}: malformed leaf ({type(err).__name__}: {err})",
                               (leaf.case, leaf.index))
+                else:
+                    pending[t] = req
+
+            def answer(ts: list[int], results: list) -> None:
+                for t, r in zip(ts, results, strict=True):
+                    if isinstance(r, Exception):
+                        step(t, exc=r)
+                    else:
+                        step(t, r)
+
+            for t in ids:
+                step(t)
                 if self.full:
                     break
-            return self._failures, self.counts
+            while pending and not self.full:
+                reqs = dict(pending)
+                pending.clear()
+                by_level: dict[str, list[int]] = {}
+                for t, r in reqs.items():
+                    if r[0] == "layers":
+                        by_level.setdefault(r[4], []).append(t)
+                for level, ts in by_level.items():
+                    answer(ts, layer_bounds_many(self.enet, [reqs[t][1:4] for t in ts], level))
+                ts = [t for t, r in reqs.items() if r[0] == "rows"]
+                answer(ts, row_lower_bounds_many(self.enet, [reqs[t][1:4] for t in ts]))
+            failures = sorted(self._failures, key=lambda f: f[0])[:self.max_failures]
+            return failures, self.counts
         finally:
             self._failures, self.counts = saved
 
-    def _leaf(self, leaf: _Leaf, head: str) -> None:
+    def _leaf(self, leaf: _Leaf, head: str) -> Generator[tuple, Any, None]:
+        """Check one leaf; a generator that yields ``("layers", lo, hi, fixings, level)`` and
+        ``("rows", lb, C, d)`` for the bounds it needs and is sent them (or thrown the error
+        computing them raised)."""
         node = leaf.node
         case = self.goal.cases[leaf.case]
         self.counts["leaves"] += 1
@@ -352,7 +394,7 @@ class _TreeChecker:
         if tag == "e":
             if len(node) != 2:
                 raise Invalid(f"malformed empty leaf {_short(node)}")
-            lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, base)
+            lb = yield ("layers", leaf.lo, leaf.hi, leaf.fix, base)
             self.counts["bound_computations"] += 1
             if not lb.empty:
                 raise Invalid(f"the node is not empty at level {level}: no phase fixing is "
@@ -392,7 +434,7 @@ class _TreeChecker:
             db = differential_bounds(self.enet, self.dnet, leaf.lo, leaf.hi, leaf.fix)
             lb = db.lb
         else:
-            lb = layer_bounds(self.enet, leaf.lo, leaf.hi, leaf.fix, level)
+            lb = yield ("layers", leaf.lo, leaf.hi, leaf.fix, level)
         self.counts["bound_computations"] += 1
         if lb.empty:
             return  # no input reaches the node: every disjunct is refuted
@@ -403,7 +445,7 @@ class _TreeChecker:
         if differential:
             lows_ = differential_row_lower_bounds(self.enet, db, C, d)
         else:
-            lows_ = row_lower_bounds(self.enet, lb, C, d)
+            lows_ = yield ("rows", lb, C, d)
         lows = dict(zip(keys, lows_, strict=True))
         self.counts["rows"] += len(keys)
         for q in range(nd):

@@ -442,7 +442,7 @@ def _nodes(net, rng, k: int, fix_some: bool = True):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_lower_bounds_many_equals_one_node_at_a_time(seed):
-    from verishallow.exact.back_substitution import lower_bounds_many
+    from verishallow.exact.back_substitution import float_rows, lower_bounds_many
 
     rng = np.random.default_rng(seed)
     net = _net(seed, (3, 9, 8, 7, 2))
@@ -460,16 +460,17 @@ def test_lower_bounds_many_equals_one_node_at_a_time(seed):
                 W = lay.W[J]
                 Lam, eL = np.concatenate([W, -W]), lay.eW
                 c, ec = np.concatenate([lay.b[J], -lay.b[J]]), lay.eb
-            jobs.append((BackSubstitution(en.Wb, lb.relax, lb.x), top, Lam, eL, c, ec))
-        together = lower_bounds_many(jobs)
+            jobs.append((BackSubstitution(en.Wb, lb.relax, lb.x), top, float_rows(Lam, eL), c,
+                         ec, (Lam, eL)))
+        together = lower_bounds_many([j[:5] for j in jobs])
         for job, (v, e) in zip(jobs, together, strict=True):
-            alone, ea = job[0].lower_bounds(*job[1:])
+            alone, ea = job[0].lower_bounds(job[1], *job[5], job[3], job[4])
             assert [fraction(int(x), e) for x in v] == [fraction(int(x), ea) for x in alone]
     assert lower_bounds_many([]) == []
+    Lam, eL, c, ec = _output_rows(en, [[1, 0]])
     with pytest.raises(ValueError, match="one top"):
-        lower_bounds_many([(BackSubstitution(en.Wb, lbs[0].relax, lbs[0].x), 1, *_output_rows(
-            en, [[1, 0]])), (BackSubstitution(en.Wb, lbs[0].relax, lbs[0].x), 2,
-                             *_output_rows(en, [[1, 0]]))])
+        lower_bounds_many([(BackSubstitution(en.Wb, lbs[0].relax, lbs[0].x), top,
+                            float_rows(Lam, eL), c, ec) for top in (1, 2)])
 
 
 @pytest.mark.parametrize("level", ["interval", "symbolic", "backward"])

@@ -74,38 +74,70 @@ class BackSubstitution:
     def step(self, k: int) -> _Step:
         """Layer ``k``'s relaxation in limbs (prepared once per node)."""
         st = self._steps.get(k)
-        if st is not None:
-            return st
-        lower_slope, s_int, es, t, et = self.relax[k]
-        if es != -SLOPE_BITS:
-            raise ValueError("upper slopes are not on the 2**-SLOPE_BITS grid")
-        LWb, TW, _ = self.Wb[k]
-        n = LWb.shape[0]
-        m1 = LWb.shape[1] // TW
-        lam = np.array([bool(v) for v in lower_slope.tolist()], dtype=np.float64)
-        S = limbs(s_int).astype(np.int64)  # (Ts, n), s_int <= 2**SLOPE_BITS
-        W = LWb.reshape(n, TW, m1).transpose(1, 0, 2).astype(np.int64)  # (TW, n, m1)
-        TN = S.shape[0] + TW
-        X = np.zeros((TN, n, m1), dtype=np.int64)
-        for a in range(S.shape[0]):
-            X[a:a + TW] += S[a][None, :, None] * W
-        carry(X)
-        T_ = limbs(t).astype(np.int64)  # (Tt, n)
-        AN = np.concatenate([X.astype(np.float64).transpose(1, 0, 2).reshape(n, TN * m1),
-                             T_.T.astype(np.float64)], axis=1)
-        st = self._steps[k] = _Step(lam, np.ascontiguousarray(AN), TN, T_.shape[0], et)
+        if st is None:
+            prepare_steps([self], k)
+            st = self._steps[k]
         return st
 
     def lower_bounds(self, top: int, Lam: np.ndarray, eL: int, c: np.ndarray, ec: int
                      ) -> tuple[np.ndarray, int]:
         """Lower bounds of ``Lam a_{top-1} + c`` (object integer arrays at exponents ``eL``,
         ``ec``; ``a_{-1} = x``) over the node, as one integer array and exponent."""
-        return lower_bounds_many([(self, top, Lam, eL, c, ec)])[0]
+        return lower_bounds_many([(self, top, float_rows(Lam, eL), c, ec)])[0]
 
 
-#: One back-substitution: the node, ``top``, the rows ``Lam`` (exponent ``eL``) and their
-#: constants ``c`` (exponent ``ec``), as in :meth:`BackSubstitution.lower_bounds`.
-Job = tuple[BackSubstitution, int, np.ndarray, int, np.ndarray, int]
+@dataclass(frozen=True)
+class Rows:
+    """Rows ``Lam 2**eL`` as the back-substitution holds them: float64 integers ``M`` below
+    ``2**ROW_BITS`` (each row rounded down, :func:`float_rows`), per-row exponents ``g``, and
+    which rows lost bits (``dropped``: their input coefficients need the box correction)."""
+
+    M: np.ndarray
+    g: np.ndarray
+    dropped: np.ndarray
+
+    def take(self, idx: list[int]) -> Rows:
+        return Rows(self.M[idx], self.g[idx], self.dropped[idx])
+
+
+def float_rows(Lam: np.ndarray, eL: int) -> Rows:
+    """Object integer rows ``Lam 2**eL`` as :class:`Rows` (rounded down to ``ROW_BITS``)."""
+    M, g = _rows(Lam, eL)
+    return Rows(M, g, g > eL)
+
+
+def prepare_steps(nodes: Sequence[BackSubstitution], k: int) -> None:
+    """Layer ``k``'s :class:`_Step` of every node that lacks it, the products of all of them
+    at once (``s`` limbs times the shared ``[W | b]`` limbs, one carry sweep)."""
+    todo = [bs for bs in nodes if k not in bs._steps]
+    if not todo:
+        return
+    LWb, TW, _ = todo[0].Wb[k]
+    n = LWb.shape[0]
+    m1 = LWb.shape[1] // TW
+    W = LWb.reshape(n, TW, m1).transpose(1, 0, 2).astype(np.int64)  # (TW, n, m1)
+    rel = [bs.relax[k] for bs in todo]
+    if any(r[2] != -SLOPE_BITS for r in rel):
+        raise ValueError("upper slopes are not on the 2**-SLOPE_BITS grid")
+    lams = np.stack([r[0] for r in rel]).astype(bool).astype(np.float64)  # (G, n)
+    S = limbs(np.stack([r[1] for r in rel])).astype(np.int64)  # (Ts, G, n), s <= 2**SLOPE_BITS
+    T = limbs(np.stack([r[3] for r in rel])).transpose(1, 2, 0).astype(np.float64)  # (G, n, Tt)
+    Tsl = S.shape[0]
+    TN = Tsl + TW
+    G = len(todo)
+    X = np.zeros((TN, G, n, m1), dtype=np.int64)
+    for a in range(Tsl):
+        X[a:a + TW] += S[a][None, :, :, None] * W[:, None]
+    carry(X)
+    XW = X.astype(np.float64).transpose(1, 2, 0, 3).reshape(G, n, TN * m1)
+    AN = np.concatenate([XW, T], axis=2)
+    for i, bs in enumerate(todo):
+        bs._steps[k] = _Step(lams[i], AN[i], TN, T.shape[2], rel[i][4])
+
+
+#: One back-substitution: the node, ``top``, the rows and their constants ``c`` (object
+#: integers at exponent ``ec``), as in :meth:`BackSubstitution.lower_bounds`.
+Job = tuple[BackSubstitution, int, Rows, np.ndarray, int]
 
 
 def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
@@ -123,21 +155,21 @@ def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
     if any(j[1] != top for j in jobs):
         raise ValueError("lower_bounds_many needs one top layer for every job")
     nodes = [j[0] for j in jobs]
-    sizes = [j[2].shape[0] for j in jobs]
+    sizes = [j[2].M.shape[0] for j in jobs]
     off = [0, *np.cumsum(sizes).tolist()]
     Rtot = off[-1]
-    rows = [_rows(Lam, eL) for _, _, Lam, eL, _, _ in jobs]
-    M = np.concatenate([r[0] for r in rows]) if Rtot else np.zeros((0, jobs[0][2].shape[1]))
-    g = np.concatenate([r[1] for r in rows]).astype(np.int64)
-    dropped = g > np.repeat(np.array([j[3] for j in jobs], dtype=np.int64), sizes)
+    M = np.concatenate([j[2].M for j in jobs])
+    g = np.concatenate([j[2].g for j in jobs]).astype(np.int64)
+    dropped = np.concatenate([j[2].dropped for j in jobs])
     cv = np.empty(Rtot, dtype=object)
-    cv[:] = [v for j in jobs for v in j[4].tolist()]
-    ce = np.repeat(np.array([j[5] for j in jobs], dtype=np.int64), sizes)
+    cv[:] = [v for j in jobs for v in j[3].tolist()]
+    ce = np.repeat(np.array([j[4] for j in jobs], dtype=np.int64), sizes)
     for k in range(top - 1, -1, -1):
         LWb, TW, eWb = nodes[0].Wb[k]
         n = M.shape[1]
         m1 = LWb.shape[1] // TW
         m = m1 - 1
+        prepare_steps(nodes, k)
         steps = [bs.step(k) for bs in nodes]
         TN = max(st.TN for st in steps)
         Tt = max(st.Tt for st in steps)
@@ -190,7 +222,7 @@ def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
     out = []
     for j, a0, a1 in zip(jobs, off[:-1], off[1:], strict=True):
         if a1 == a0:
-            out.append((np.empty(0, dtype=object), j[5]))
+            out.append((np.empty(0, dtype=object), j[4]))
             continue
         e = int(ce[a0:a1].min())
         out.append((cv[a0:a1] * _pow2(ce[a0:a1] - e), e))

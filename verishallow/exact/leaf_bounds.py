@@ -76,7 +76,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .back_substitution import SLOPE_BITS, BackSubstitution, Job, lower_bounds_many
+from .back_substitution import (
+    SLOPE_BITS,
+    BackSubstitution,
+    Job,
+    Rows,
+    float_rows,
+    lower_bounds_many,
+)
 from .forward_forms import (
     FORM_BITS,
     as_objects,
@@ -169,6 +176,9 @@ class ExactNetwork:
             self.form0 = (M, e + drop, drop > 0)
         self.form_layers = [form_layer(lay.W, lay.eW, lay.b, lay.eb)
                             for lay in self.layers[1:-1]]
+        #: per hidden layer, the rows ``[W; -W]`` of its neurons' back-substituted bounds
+        self.tighten_rows = [float_rows(np.concatenate([lay.W, -lay.W]), lay.eW)
+                             for lay in self.layers[:-1]]
         self.input_dim = net.input_dim
         self.output_dim = net.output_dim
         self.widths = tuple(net.hidden_widths)
@@ -254,16 +264,17 @@ def layer_bounds_many(enet: ExactNetwork, nodes: Sequence[tuple[Sequence[Fractio
 BATCH_ROWS = 256
 
 #: What the step generators yield: a back-substitution of rows ``Lam a_{top-1} + c`` over the
-#: node of ``res`` (``(res, top, Lam, eL, c, ec)``); they are sent its lower bounds back.
-Request = tuple["LayerBounds", int, np.ndarray, int, np.ndarray, int]
+#: node of ``res`` (``(res, top, rows, c, ec)``, the rows as :class:`Rows`); they are sent its
+#: lower bounds back.
+Request = tuple["LayerBounds", int, Rows, np.ndarray, int]
 Steps = Generator[Request, tuple[np.ndarray, int], Any]
 
 
 def _job(enet: ExactNetwork, req: Request) -> Job:
-    res, top, Lam, eL, c, ec = req
+    res, top, rows, c, ec = req
     if res.back is None:
         res.back = BackSubstitution(enet.Wb, res.relax, res.x)
-    return (res.back, top, Lam, eL, c, ec)
+    return (res.back, top, rows, c, ec)
 
 
 def _drive_one(enet: ExactNetwork, gen: Steps) -> Any:
@@ -306,7 +317,7 @@ def drive_many(enet: ExactNetwork, gens: Sequence[Steps]) -> list[Any]:
             groups: list[list[int]] = [[]]
             rows = 0
             for i in ids:
-                r = reqs[i][2].shape[0]
+                r = reqs[i][2].M.shape[0]
                 if groups[-1] and rows + r > BATCH_ROWS:
                     groups.append([])
                     rows = 0
@@ -448,10 +459,9 @@ def _tighten(enet: ExactNetwork, res: LayerBounds, k: int, l_: np.ndarray, u_: n
     if not J:
         return l_, u_, e
     lay = enet.layers[k]
-    W = lay.W[J]
-    Lam = np.concatenate([W, -W])
+    rows = enet.tighten_rows[k].take(J + [j + lay.W.shape[0] for j in J])
     c = np.concatenate([lay.b[J], -lay.b[J]])
-    bl, eb = yield (res, k, Lam, lay.eW, c, lay.eb)
+    bl, eb = yield (res, k, rows, c, lay.eb)
     m = len(J)
     lo_, hi_ = bl[:m], -bl[m:]
     l_, lo_, e1 = align(l_, e, lo_, eb)
@@ -528,7 +538,7 @@ def row_steps(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Sequence[Fra
         x1, x2, e = align(best, eb_, fwd, ef)
         best, eb_ = np.maximum(x1, x2), e
         # backward
-        bwd, ebw = yield (lb, len(enet.widths), Wg, eg, bg, ebg)
+        bwd, ebw = yield (lb, len(enet.widths), float_rows(Wg, eg), bg, ebg)
         x1, x2, e = align(best, eb_, bwd, ebw)
         best, eb_ = np.maximum(x1, x2), e
     return [fraction(int(v), eb_) / q for v, q in zip(best.tolist(), qs, strict=True)]

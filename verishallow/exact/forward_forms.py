@@ -18,7 +18,8 @@ layer (~350 bits over ACAS Xu's six) and every element costs the interpreter a c
 and from 16-bit digits, which made the forward pass half of a proof check. With it, a layer is
 one float64 BLAS product of limbs (exact: every dot product stays below ``2**53``), int64
 carries and one floor; only the biases and the upper intercepts (one integer per neuron) pass
-through Python integers. The loss is below ``2**-(FORM_BITS-1)`` of each layer's largest form
+through Python integers; :func:`pre_activation_many` and :func:`post_activation_many` do one
+layer of many nodes at once (the proof-tree checker's leaves, in lock-step). The loss is below ``2**-(FORM_BITS-1)`` of each layer's largest form
 entry times the box's extent, per layer: ~1e-13 relative on ACAS Xu, far inside the search's
 closing margin (``proofsearch.tolerances.CLOSE_TOL``, 1e-9).
 """
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .back_substitution import SLOPE_BITS
-from .integer_products import LIMB, carry, floor_all, limbs, split_small
+from .integer_products import LIMB, carry, floor_rows, limbs, split_small
 
 #: Significant bits kept per form matrix (its largest entry below ``2**FORM_BITS``); the box
 #: slack added to the constants stays far below the one bit to spare that ``split_small``
@@ -91,41 +92,35 @@ def _at(v: np.ndarray, e: int, target: int, up: bool) -> np.ndarray:
     return out
 
 
-def _floor_joint(blocks: list[np.ndarray], bits: int) -> tuple[list[np.ndarray], int]:
-    """Carried int64 limbs ``(P, n, m)`` of several matrices, floored to ``bits`` significant
-    bits of their largest entry, jointly (one exponent): the float64 matrices and the drop."""
-    P = max(b.shape[0] for b in blocks)
-    D = np.concatenate([np.concatenate([b, np.zeros((P - b.shape[0], *b.shape[1:]),
-                                                    dtype=np.int64)]) for b in blocks],
-                       axis=1)
-    M, drop = floor_all(D, bits)
-    out, o = [], 0
-    for blk in blocks:
-        out.append(M[o:o + blk.shape[1]])
-        o += blk.shape[1]
-    return out, drop
+def _floor_each(Du: np.ndarray, Dl: np.ndarray, slacks: list[tuple[int, int]]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Carried int64 limbs ``(P, G, n, m)`` of G nodes' upper and lower forms, each node's
+    pair floored to ``FORM_BITS`` bits of its largest entry (one exponent per node, the
+    ``drop``), with the box slack of the floor added to the constants (:func:`box_slack`)."""
+    P = max(Du.shape[0], Dl.shape[0])
+    Du, Dl = (np.concatenate([X, np.zeros((P - X.shape[0], *X.shape[1:]), dtype=np.int64)])
+              for X in (Du, Dl))
+    _, G, n, m = Du.shape
+    D = np.concatenate([Du, Dl], axis=2).reshape(P, G, 2 * n * m)
+    M, drop = floor_rows(D, FORM_BITS)
+    M = M.reshape(G, 2, n, m)
+    up = np.array([1 + sl[0] for sl in slacks], dtype=np.float64)
+    lo = np.array([sl[1] for sl in slacks], dtype=np.float64)
+    cut = drop > 0
+    M[:, 0, :, -1] += np.where(cut, up, 0.0)[:, None]
+    M[:, 1, :, -1] += np.where(cut, lo, 0.0)[:, None]
+    return M[:, 0], M[:, 1], drop
 
 
-def _add_ints(D: np.ndarray, col: int, v: np.ndarray) -> np.ndarray:
-    """``D[:, :, col] += v`` for int64 limbs ``D`` (P, n, m) and object integers ``v`` (n,);
-    more limbs when ``v`` needs them. Returns the carried limbs."""
-    Lv = limbs(v).astype(np.int64)  # (T, n)
+def _add_ints(D: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``D[:, :, :, -1] += v`` for int64 limbs ``D`` (P, G, n, m) and object integers ``v``
+    (G, n); more limbs when ``v`` needs them. Returns the carried limbs."""
+    Lv = limbs(v).astype(np.int64)  # (T, G, n)
     P = max(D.shape[0], Lv.shape[0] + 1)
     if P > D.shape[0]:
         D = np.concatenate([D, np.zeros((P - D.shape[0], *D.shape[1:]), dtype=np.int64)])
-    D[:Lv.shape[0], :, col] += Lv
+    D[:Lv.shape[0], :, :, -1] += Lv
     return carry(D)
-
-
-def _slacked(F: list[np.ndarray], drop: int, slack: tuple[int, int]
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Upper form ``F[0]`` and lower form ``F[1]`` with the box slack of a floor (``drop >
-    0``) added to their constants."""
-    U, L = F
-    if drop > 0:
-        U[:, -1] += 1 + slack[0]
-        L[:, -1] += slack[1]
-    return U, L
 
 
 def pre_activation(fl: FormLayer, U: np.ndarray, L: np.ndarray, eF: int,
@@ -133,23 +128,33 @@ def pre_activation(fl: FormLayer, U: np.ndarray, L: np.ndarray, eF: int,
     """``Zu = W+ U + W- L + b``, ``Zl = W+ L + W- U + b`` (upper and lower forms of the layer's
     pre-activations) from the forms ``U >= a >= L`` of its input (float64 integers at exponent
     ``eF``), rounded soundly; returns ``(Zu, Zl, eZ)``."""
-    n_prev, m = U.shape
+    return pre_activation_many(fl, [(U, L, eF, slack)])[0]
+
+
+def pre_activation_many(fl: FormLayer, items: list[tuple[np.ndarray, np.ndarray, int,
+                                                          tuple[int, int]]]
+                        ) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """:func:`pre_activation` of many nodes ``(U, L, eF, slack)`` of one layer: one BLAS
+    product for all of them, each node its own exponent and floor (the same numbers)."""
+    G = len(items)
+    n_prev, m = items[0][0].shape
     n, TW = fl.n, fl.TW
-    B = np.concatenate([split_small(U), split_small(L)])  # (6, n_prev, m)
-    B = np.ascontiguousarray(B.transpose(1, 0, 2)).reshape(n_prev, 6 * m)
-    R = (fl.LW @ B).astype(np.int64).reshape(2, TW, n, 2, 3, m)
+    U = np.stack([it[0] for it in items], axis=1)  # (n_prev, G, m)
+    L = np.stack([it[1] for it in items], axis=1)
+    B = np.stack([split_small(U), split_small(L)], axis=1)  # (3, 2, n_prev, G, m)
+    B = np.ascontiguousarray(B.transpose(2, 1, 0, 3, 4)).reshape(n_prev, 6 * G * m)
+    R = (fl.LW @ B).astype(np.int64).reshape(2, TW, n, 2, 3, G, m)
     P = TW + 3 + 1
-    Du = np.zeros((P, n, m), dtype=np.int64)
-    Dl = np.zeros((P, n, m), dtype=np.int64)
+    Du = np.zeros((P, G, n, m), dtype=np.int64)
+    Dl = np.zeros((P, G, n, m), dtype=np.int64)
     for t in range(TW):
-        Du[t:t + 3] += (R[0, t, :, 0] + R[1, t, :, 1]).transpose(1, 0, 2)
-        Dl[t:t + 3] += (R[0, t, :, 1] + R[1, t, :, 0]).transpose(1, 0, 2)
-    eZ = fl.eW + eF
-    Du = _add_ints(Du, m - 1, _at(fl.b, fl.eb, eZ, up=True))
-    Dl = _add_ints(Dl, m - 1, _at(fl.b, fl.eb, eZ, up=False))
-    F, drop = _floor_joint([Du, Dl], FORM_BITS)
-    Zu, Zl = _slacked(F, drop, slack)
-    return Zu, Zl, eZ + drop
+        Du[t:t + 3] += (R[0, t, :, 0] + R[1, t, :, 1]).transpose(1, 2, 0, 3)
+        Dl[t:t + 3] += (R[0, t, :, 1] + R[1, t, :, 0]).transpose(1, 2, 0, 3)
+    eZ = [fl.eW + it[2] for it in items]
+    bu = np.stack([_at(fl.b, fl.eb, e, up=True) for e in eZ])  # (G, n)
+    bl = np.stack([_at(fl.b, fl.eb, e, up=False) for e in eZ])
+    Zu, Zl, drop = _floor_each(_add_ints(Du, bu), _add_ints(Dl, bl), [it[3] for it in items])
+    return [(Zu[g], Zl[g], eZ[g] + int(drop[g])) for g in range(G)]
 
 
 def post_activation(Zu: np.ndarray, Zl: np.ndarray, eZ: int, s_int: np.ndarray,
@@ -158,24 +163,29 @@ def post_activation(Zu: np.ndarray, Zl: np.ndarray, eZ: int, s_int: np.ndarray,
     """The forms of ``a = ReLU(z)`` from those of ``z`` and the layer's relaxation (upper
     slopes ``s_int 2**-SLOPE_BITS``, intercepts ``t 2**et``, lower slopes 0/1):
     ``U = s Zu + t``, ``L = lam Zl``, rounded soundly; returns ``(U, L, eF)``."""
-    n, m = Zu.shape
-    S = limbs(s_int).astype(np.int64)  # (Ts, n)
-    lam = np.array([int(v) for v in lower_slope.tolist()], dtype=np.int64)
-    ZuL = split_small(Zu).astype(np.int64)  # (3, n, m)
-    ZlL = split_small(Zl).astype(np.int64)
+    return post_activation_many([(Zu, Zl, eZ, s_int, t, et, lower_slope, slack)])[0]
+
+
+def post_activation_many(items: list[tuple]) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """:func:`post_activation` of many nodes of one layer, ``(Zu, Zl, eZ, s_int, t, et,
+    lower_slope, slack)`` each: the same numbers, the array operations shared."""
+    G = len(items)
+    n, m = items[0][0].shape
+    S = limbs(np.stack([it[3] for it in items])).astype(np.int64)  # (Ts, G, n)
+    lam = np.stack([it[6] for it in items]).astype(np.int64)  # (G, n)
+    ZuL = split_small(np.stack([it[0] for it in items])).astype(np.int64)  # (3, G, n, m)
+    ZlL = split_small(np.stack([it[1] for it in items])).astype(np.int64)
     shift = SLOPE_BITS // LIMB  # upper slopes are integers over 2**SLOPE_BITS: whole limbs
     P = max(3 + S.shape[0], shift + 3) + 1
-    DU = np.zeros((P, n, m), dtype=np.int64)
+    DU = np.zeros((P, G, n, m), dtype=np.int64)
     for a in range(S.shape[0]):
-        DU[a:a + 3] += ZuL * S[a][None, :, None]
-    DL = np.zeros((P, n, m), dtype=np.int64)
-    DL[shift:shift + 3] = ZlL * lam[None, :, None]
-    e0 = eZ - SLOPE_BITS
-    DU = _add_ints(carry(DU), m - 1, _at(t, et, e0, up=True))
-    carry(DL)
-    F, drop = _floor_joint([DU, DL], FORM_BITS)
-    U, L = _slacked(F, drop, slack)
-    return U, L, e0 + drop
+        DU[a:a + 3] += ZuL * S[a][None, :, :, None]
+    DL = np.zeros((P, G, n, m), dtype=np.int64)
+    DL[shift:shift + 3] = ZlL * lam[None, :, :, None]
+    e0 = [it[2] - SLOPE_BITS for it in items]
+    tt = np.stack([_at(it[4], it[5], e, up=True) for it, e in zip(items, e0, strict=True)])
+    U, L, drop = _floor_each(_add_ints(carry(DU), tt), carry(DL), [it[7] for it in items])
+    return [(U[g], L[g], e0[g] + int(drop[g])) for g in range(G)]
 
 
 def as_objects(F: np.ndarray) -> np.ndarray:

@@ -80,7 +80,6 @@ from .back_substitution import (
     SLOPE_BITS,
     BackSubstitution,
     Job,
-    Rows,
     float_rows,
     lower_bounds_many,
 )
@@ -89,8 +88,8 @@ from .forward_forms import (
     as_objects,
     box_slack,
     form_layer,
-    post_activation,
-    pre_activation,
+    post_activation_many,
+    pre_activation_many,
 )
 from .integer_products import floor_all, imatmul, limbs
 from .numbers import add, align, dyadic, fraction, to_double, zeros
@@ -263,35 +262,53 @@ def layer_bounds_many(enet: ExactNetwork, nodes: Sequence[tuple[Sequence[Fractio
 #: 512 18.3 s, 1,024 18.9 s, unbounded 21.1 s; one node at a time 22.2 s.)
 BATCH_ROWS = 256
 
-#: What the step generators yield: a back-substitution of rows ``Lam a_{top-1} + c`` over the
-#: node of ``res`` (``(res, top, rows, c, ec)``, the rows as :class:`Rows`); they are sent its
-#: lower bounds back.
-Request = tuple["LayerBounds", int, Rows, np.ndarray, int]
-Steps = Generator[Request, tuple[np.ndarray, int], Any]
+#: Nodes per batched forward step (the forms of one layer): enough to share numpy's per-call
+#: cost, few enough for their limbs to stay in cache.
+FORM_BATCH = 64
+
+#: What the step generators yield, and are sent back:
+#: ``("back", res, top, rows, c, ec)``: a back-substitution of rows ``Lam a_{top-1} + c``
+#: (:class:`Rows`) over the node of ``res``, answered with its lower bounds;
+#: ``("pre", k, U, L, eF, slack)`` and ``("post", k, Zu, Zl, eZ, s_int, t, et, lam, slack)``:
+#: layer ``k``'s forward forms (:mod:`.forward_forms`), answered with ``(Zu, Zl, eZ)`` and
+#: ``(U, L, eF)``.
+Request = tuple
+Steps = Generator[Request, Any, Any]
 
 
 def _job(enet: ExactNetwork, req: Request) -> Job:
-    res, top, rows, c, ec = req
+    _, res, top, rows, c, ec = req
     if res.back is None:
         res.back = BackSubstitution(enet.Wb, res.relax, res.x)
     return (res.back, top, rows, c, ec)
 
 
+def _run(enet: ExactNetwork, reqs: list[Request]) -> list[Any]:
+    """Answer requests of one kind and one layer together."""
+    kind = reqs[0][0]
+    if kind == "back":
+        return lower_bounds_many([_job(enet, r) for r in reqs])
+    if kind == "pre":
+        return pre_activation_many(enet.form_layers[reqs[0][1] - 1], [r[2:] for r in reqs])
+    return post_activation_many([r[2:] for r in reqs])
+
+
 def _drive_one(enet: ExactNetwork, gen: Steps) -> Any:
-    """Run one step generator, its back-substitutions one at a time."""
+    """Run one step generator, its requests one at a time."""
     try:
         req = next(gen)
         while True:
-            req = gen.send(lower_bounds_many([_job(enet, req)])[0])
+            req = gen.send(_run(enet, [req])[0])
     except StopIteration as stop:
         return stop.value
 
 
 def drive_many(enet: ExactNetwork, gens: Sequence[Steps]) -> list[Any]:
     """Run many step generators of ``enet``'s nodes in lock-step: every round, the pending
-    back-substitutions with the same top layer go to one
-    :func:`~.back_substitution.lower_bounds_many`. A generator that raises gets its exception
-    as its result (the caller raises it where the node is checked)."""
+    requests of one kind and layer are answered together (back-substitutions in batches of
+    at most ``BATCH_ROWS`` rows, forward forms of at most ``FORM_BATCH`` nodes). A generator
+    that raises gets its exception as its result (the caller raises it where the node is
+    checked)."""
     out: list[Any] = [None] * len(gens)
     pending: dict[int, Request] = {}
 
@@ -308,24 +325,25 @@ def drive_many(enet: ExactNetwork, gens: Sequence[Steps]) -> list[Any]:
     for i in range(len(gens)):
         advance(i, None)
     while pending:
-        by_top: dict[int, list[int]] = {}
+        by_key: dict[tuple[str, int], list[int]] = {}
         for i, req in pending.items():
-            by_top.setdefault(req[1], []).append(i)
+            key = (req[0], req[2] if req[0] == "back" else req[1])
+            by_key.setdefault(key, []).append(i)
         reqs = dict(pending)
         pending.clear()
-        for ids in by_top.values():
+        for (kind, _), ids in by_key.items():
             groups: list[list[int]] = [[]]
-            rows = 0
+            size = 0
             for i in ids:
-                r = reqs[i][2].M.shape[0]
-                if groups[-1] and rows + r > BATCH_ROWS:
+                r = reqs[i][3].M.shape[0] if kind == "back" else 1
+                cap = BATCH_ROWS if kind == "back" else FORM_BATCH
+                if groups[-1] and size + r > cap:
                     groups.append([])
-                    rows = 0
+                    size = 0
                 groups[-1].append(i)
-                rows += r
+                size += r
             for group in groups:
-                results = lower_bounds_many([_job(enet, reqs[i]) for i in group])
-                for i, r in zip(group, results, strict=True):
+                for i, r in zip(group, _run(enet, [reqs[i] for i in group]), strict=True):
                     advance(i, r)
     return out
 
@@ -364,7 +382,7 @@ def _layer_steps(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
                     Zl[:, -1] += slack[1]
                 l_, u_, e = il, iu, ei
             else:
-                Zu, Zl, eZ = pre_activation(enet.form_layers[k - 1], U, L, eF, slack)
+                Zu, Zl, eZ = yield ("pre", k, U, L, eF, slack)
                 su, esu = concretise(as_objects(Zu), eZ, xmid, xrad, ex, upper=True)
                 sl, esl = concretise(as_objects(Zl), eZ, xmid, xrad, ex, upper=False)
                 a1, a2, e = align(il, ei, sl, esl)
@@ -432,7 +450,7 @@ def _layer_steps(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
         A_lo, A_hi = both[:width], both[width:]
         amid, arad, ea = A_hi + A_lo, A_hi - A_lo, eab - 1
         if symbolic:
-            U, L, eF = post_activation(Zu, Zl, eZ, s_int, t, et, lower_slope, slack)
+            U, L, eF = yield ("post", k, Zu, Zl, eZ, s_int, t, et, lower_slope, slack)
             if keep_forms:
                 res.pre_forms.append((as_objects(Zu), as_objects(Zl), eZ))
                 res.post_forms.append((as_objects(U + L), as_objects(U - L), eF))
@@ -461,7 +479,7 @@ def _tighten(enet: ExactNetwork, res: LayerBounds, k: int, l_: np.ndarray, u_: n
     lay = enet.layers[k]
     rows = enet.tighten_rows[k].take(J + [j + lay.W.shape[0] for j in J])
     c = np.concatenate([lay.b[J], -lay.b[J]])
-    bl, eb = yield (res, k, rows, c, lay.eb)
+    bl, eb = yield ("back", res, k, rows, c, lay.eb)
     m = len(J)
     lo_, hi_ = bl[:m], -bl[m:]
     l_, lo_, e1 = align(l_, e, lo_, eb)
@@ -538,7 +556,7 @@ def row_steps(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Sequence[Fra
         x1, x2, e = align(best, eb_, fwd, ef)
         best, eb_ = np.maximum(x1, x2), e
         # backward
-        bwd, ebw = yield (lb, len(enet.widths), float_rows(Wg, eg), bg, ebg)
+        bwd, ebw = yield ("back", lb, len(enet.widths), float_rows(Wg, eg), bg, ebg)
         x1, x2, e = align(best, eb_, bwd, ebw)
         best, eb_ = np.maximum(x1, x2), e
     return [fraction(int(v), eb_) / q for v, q in zip(best.tolist(), qs, strict=True)]

@@ -242,3 +242,26 @@ def test_symbolic_leaf_bound_on_rounded_forms(seed, scales):
         mins = vals.min(axis=0)
         for g, mn in zip(got, mins, strict=True):
             assert float(g) <= mn + 1e-9 * (abs(mn) + 1)
+
+
+# ----- numbers.dyadic: vectorised, the same integers as as_integer_ratio ------------------------
+def test_dyadic_matches_as_integer_ratio_everywhere():
+    rng = np.random.default_rng(7)
+    cases = [rng.normal(size=50),
+             rng.normal(size=(5, 7)) * 2.0 ** rng.integers(-1070, 1000, size=(5, 7)),
+             np.array([0.0, -0.0, 5e-324, -5e-324, 1.7976931348623157e308, 1.0, 3.0, 0.5]),
+             np.zeros(4), np.array([]), np.array([3 * 2.0 ** -1074, 2.0 ** 1023]),
+             np.array(1.5), [1.0, 2.0, -6.0]]
+    for c in cases:
+        a = np.asarray(c, dtype=np.float64)
+        ints, e = dyadic(c)
+        assert ints.shape == a.shape and ints.dtype == object
+        pairs = [v.as_integer_ratio() for v in a.ravel().tolist()]
+        nonzero = [1 - q.bit_length() for p, q in pairs if p]
+        assert e == (min(nonzero) if nonzero else 0)  # the shortest common exponent
+        for x, v in zip(ints.ravel().tolist(), a.ravel().tolist(), strict=True):
+            assert type(x) is int and fraction(x, e) == Fraction(v)
+    with pytest.raises(Exception, match="non-finite"):
+        dyadic([1.0, float("nan")])
+    with pytest.raises(Exception, match="non-finite"):
+        dyadic([float("-inf")])

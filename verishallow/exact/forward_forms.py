@@ -19,9 +19,10 @@ and from 16-bit digits, which made the forward pass half of a proof check. With 
 one float64 BLAS product of limbs (exact: every dot product stays below ``2**53``), int64
 carries and one floor; only the biases and the upper intercepts (one integer per neuron) pass
 through Python integers; :func:`pre_activation_many` and :func:`post_activation_many` do one
-layer of many nodes at once (the proof-tree checker's leaves, in lock-step). The loss is below ``2**-(FORM_BITS-1)`` of each layer's largest form
-entry times the box's extent, per layer: ~1e-13 relative on ACAS Xu, far inside the search's
-closing margin (``proofsearch.tolerances.CLOSE_TOL``, 1e-9).
+layer of many nodes at once (the proof-tree checker's leaves, in lock-step). The loss is below
+``2**-(FORM_BITS-1)`` of each layer's largest form entry times the box's extent, per layer:
+~1e-13 relative on ACAS Xu, far inside the search's closing margin
+(``proofsearch.tolerances.CLOSE_TOL``, 1e-9).
 """
 
 from __future__ import annotations

@@ -62,20 +62,27 @@ def dyadic_str(n: int, e: int) -> str:
 
 
 def dyadic(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
-    """Exact ``values = ints * 2**e`` with one shared exponent (``ints`` an object array)."""
-    a = np.asarray(values, dtype=np.float64)
-    flat = a.ravel().tolist()
-    pairs = []
-    for v in flat:
-        if not math.isfinite(v):
-            raise InputError("cannot represent a non-finite value exactly")
-        p, q = float(v).as_integer_ratio()  # q is a power of two
-        pairs.append((p, 1 - q.bit_length()))
-    exps = [e for p, e in pairs if p != 0]
-    E = min(exps) if exps else 0
-    out = np.empty(len(flat), dtype=object)
-    out[:] = [p << (e - E) if p else 0 for p, e in pairs]
-    return out.reshape(a.shape), E
+    """Exact ``values = ints * 2**e`` with one shared exponent (``ints`` an object array): ``e``
+    is the least exponent of the values' odd mantissas (zeros aside), so the integers are as
+    short as they can be."""
+    a0 = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(a0).all():
+        raise InputError("cannot represent a non-finite value exactly")
+    a = a0.reshape(-1)
+    m, ex = np.frexp(a)  # a = m 2**ex, 0.5 <= |m| < 1 (subnormals included)
+    mant = (m * 9007199254740992.0).astype(np.int64)  # m 2**53: exact
+    nz = mant != 0
+    low = mant & -mant  # lowest set bit, a power of two
+    tz = np.zeros(a.shape, dtype=np.int64)
+    tz[nz] = np.frexp(low[nz].astype(np.float64))[1] - 1  # exact: a power of two
+    odd = mant >> tz
+    exps = ex.astype(np.int64) - 53 + tz
+    if not nz.any():
+        return zeros(a0.shape), 0
+    E = int(exps[nz].min())
+    sh = np.where(nz, exps - E, 0)
+    out = odd.astype(object) << sh.astype(object)  # Python integers: no overflow
+    return out.reshape(a0.shape), E
 
 
 def shift(a: np.ndarray, k: int) -> np.ndarray:

@@ -713,6 +713,23 @@ def test_workers_give_the_same_verdict(prop3):
     assert not one.valid and one.failures == two.failures
 
 
+def test_leaf_batches_give_the_same_verdict(prop3, monkeypatch):
+    # the checker computes up to LEAF_BATCH leaves in lock-step; one at a time must agree
+    from verishallow.proofs import tree_checker
+
+    prop, _, goal, _ = prop3
+    cert = property_cert(NET3, goal, "backward")
+    bad = fresh(cert)
+    nodes = bad["trees"][0]["nodes"]
+    for t in _leaf_indices(nodes)[1::4]:
+        nodes[t][2] = [[0, 0], [1, 1]]
+    batched = [check_proof_tree(c, NET3, goal, workers=1) for c in (cert, bad)]
+    monkeypatch.setattr(tree_checker, "LEAF_BATCH", 1)
+    alone = [check_proof_tree(c, NET3, goal, workers=1) for c in (cert, bad)]
+    assert batched[0].valid and alone[0].valid and batched[0].checked == alone[0].checked
+    assert not batched[1].valid and batched[1].failures == alone[1].failures
+
+
 # ----- equivalence proofs ------------------------------------------------------------------------
 def _pair(seed: int, sizes, noise: float, bias0: float = 0.0):
     a = random_net(seed, sizes)

@@ -165,14 +165,18 @@ def _next_forms(dl: _DLayer, SE: np.ndarray, DE: np.ndarray, eE: int, SB: np.nda
 
 
 def differential_bounds(enet: ExactNetwork, dnet: DifferentialNetwork, lo: Sequence[Fraction],
-                        hi: Sequence[Fraction], fixings: Mapping[int, bool]
-                        ) -> DifferentialBounds:
+                        hi: Sequence[Fraction], fixings: Mapping[int, bool],
+                        lb: LayerBounds | None = None) -> DifferentialBounds:
     """The ``"backward"`` layer bounds of ``F`` (``enet``, the product of A and B) on the
     node, and the forms and rounded bounds of ``delta`` (see the module doc); stops when the
-    node is empty."""
+    node is empty. ``lb``: those layer bounds when already computed (``layer_bounds(enet,
+    lo, hi, fixings, "backward", keep_forms=True)``, e.g. batched with other nodes')."""
     if tuple(enet.widths) != tuple(2 * w for w in dnet.widths):
         raise ValueError("the product network does not match A and B")
-    lb = layer_bounds(enet, lo, hi, fixings, "backward", keep_forms=True)
+    if lb is None:
+        lb = layer_bounds(enet, lo, hi, fixings, "backward", keep_forms=True)
+    elif lb.level != "backward" or (not lb.empty and enet.widths and not lb.pre_forms):
+        raise ValueError("differential_bounds needs backward layer bounds with their forms")
     res = DifferentialBounds(lb)
     if lb.empty:
         return res

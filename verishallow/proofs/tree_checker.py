@@ -61,6 +61,10 @@ from .document import (
 from .goals import Goal
 
 FORMAT = "verishallow.proof-tree"
+#: Leaves checked together (their bounds computed in lock-step): enough to fill the batches of
+#: :func:`~verishallow.exact.leaf_bounds.drive_many`, few enough that their prepared limbs
+#: (~1 MB per ACAS Xu leaf) stay bounded whatever the size of the tree.
+LEAF_BATCH = 128
 VERSION = 1
 KINDS = ("property", "equivalence")
 
@@ -344,30 +348,35 @@ class _TreeChecker:
                     else:
                         step(t, r)
 
-            for t in ids:
-                step(t)
+            for a in range(0, len(ids), LEAF_BATCH):
+                for t in ids[a:a + LEAF_BATCH]:
+                    step(t)
+                    if self.full:
+                        break
+                while pending and not self.full:
+                    reqs = dict(pending)
+                    pending.clear()
+                    by_level: dict[tuple[str, bool], list[int]] = {}
+                    for t, r in reqs.items():
+                        if r[0] == "layers":
+                            by_level.setdefault((r[4], r[5]), []).append(t)
+                    for (level, forms), ts in by_level.items():
+                        answer(ts, layer_bounds_many(self.enet, [reqs[t][1:4] for t in ts],
+                                                     level, keep_forms=forms))
+                    ts = [t for t, r in reqs.items() if r[0] == "rows"]
+                    answer(ts, row_lower_bounds_many(self.enet, [reqs[t][1:4] for t in ts]))
+                gens.clear()  # the finished leaves' bounds (their limbs) go
                 if self.full:
                     break
-            while pending and not self.full:
-                reqs = dict(pending)
-                pending.clear()
-                by_level: dict[str, list[int]] = {}
-                for t, r in reqs.items():
-                    if r[0] == "layers":
-                        by_level.setdefault(r[4], []).append(t)
-                for level, ts in by_level.items():
-                    answer(ts, layer_bounds_many(self.enet, [reqs[t][1:4] for t in ts], level))
-                ts = [t for t, r in reqs.items() if r[0] == "rows"]
-                answer(ts, row_lower_bounds_many(self.enet, [reqs[t][1:4] for t in ts]))
             failures = sorted(self._failures, key=lambda f: f[0])[:self.max_failures]
             return failures, self.counts
         finally:
             self._failures, self.counts = saved
 
     def _leaf(self, leaf: _Leaf, head: str) -> Generator[tuple, Any, None]:
-        """Check one leaf; a generator that yields ``("layers", lo, hi, fixings, level)`` and
-        ``("rows", lb, C, d)`` for the bounds it needs and is sent them (or thrown the error
-        computing them raised)."""
+        """Check one leaf; a generator that yields ``("layers", lo, hi, fixings, level,
+        keep_forms)`` and ``("rows", lb, C, d)`` for the bounds it needs and is sent them (or
+        thrown the error computing them raised)."""
         node = leaf.node
         case = self.goal.cases[leaf.case]
         self.counts["leaves"] += 1
@@ -394,7 +403,7 @@ class _TreeChecker:
         if tag == "e":
             if len(node) != 2:
                 raise Invalid(f"malformed empty leaf {_short(node)}")
-            lb = yield ("layers", leaf.lo, leaf.hi, leaf.fix, base)
+            lb = yield ("layers", leaf.lo, leaf.hi, leaf.fix, base, False)
             self.counts["bound_computations"] += 1
             if not lb.empty:
                 raise Invalid(f"the node is not empty at level {level}: no phase fixing is "
@@ -431,10 +440,10 @@ class _TreeChecker:
         if missing:
             raise Invalid(f"disjunct {missing[0]} is not refuted (missing from the leaf)")
         if differential:
-            db = differential_bounds(self.enet, self.dnet, leaf.lo, leaf.hi, leaf.fix)
-            lb = db.lb
+            lb = yield ("layers", leaf.lo, leaf.hi, leaf.fix, "backward", True)
+            db = differential_bounds(self.enet, self.dnet, leaf.lo, leaf.hi, leaf.fix, lb)
         else:
-            lb = yield ("layers", leaf.lo, leaf.hi, leaf.fix, level)
+            lb = yield ("layers", leaf.lo, leaf.hi, leaf.fix, level, False)
         self.counts["bound_computations"] += 1
         if lb.empty:
             return  # no input reaches the node: every disjunct is refuted

@@ -504,3 +504,26 @@ def test_layer_and_row_bounds_many_equal_one_node_at_a_time(level):
     rows = row_lower_bounds_many(en, [(got, C, d) for got, _ in items])
     for (_, ref), r in zip(items, rows, strict=True):
         assert r == row_lower_bounds(en, ref, C, d)
+
+
+def test_prepared_and_row_wise_slopes_give_the_same_bounds(monkeypatch):
+    from verishallow.exact import back_substitution as bsm
+
+    rng = np.random.default_rng(11)
+    net = _net(11, (3, 9, 8, 7, 2))
+    en = ExactNetwork(net)
+    lbs = [layer_bounds(en, lo, hi, fix, "backward") for lo, hi, fix in _nodes(net, rng, 6)]
+    lbs = [lb for lb in lbs if not lb.empty]
+    lay = en.layers[2]  # rows over layer 2's pre-activations, back through layers 1, 0
+    out = {}
+    for prep in (1, 10 ** 9, 3):  # every node prepared, none, a mix
+        monkeypatch.setattr(bsm, "PREPARED_ROWS", prep)
+        jobs = []
+        for i, lb in enumerate(lbs):
+            J = list(range(i % 3 + 1))
+            Lam = np.concatenate([lay.W[J], -lay.W[J]])
+            c = np.concatenate([lay.b[J], -lay.b[J]])
+            jobs.append((BackSubstitution(en.Wb, lb.relax, lb.x), 2,
+                         bsm.float_rows(Lam, lay.eW), c, lay.eb))
+        out[prep] = [[fraction(int(x), e) for x in v] for v, e in bsm.lower_bounds_many(jobs)]
+    assert out[1] == out[10 ** 9] == out[3]

@@ -135,6 +135,15 @@ def prepare_steps(nodes: Sequence[BackSubstitution], k: int) -> None:
         bs._steps[k] = _Step(lams[i], AN[i], TN, T.shape[2], rel[i][4])
 
 
+#: A node with at least this many rows in a batch takes ``N diag(s) [W | b]`` as one product
+#: with its prepared limbs (:func:`prepare_steps`, ~18k integers per node and layer on ACAS
+#: Xu); one with fewer applies ``s`` to its rows in limbs first, with no preparation. Same
+#: numbers either way. Measured (2026-12-04, two workers): ACAS 3_3 prop_9 (1,178 leaves,
+#: many rows each) 7.4 s with every node prepared, 7.7 s at 16, 8.6 s with none; 1_1 prop_5
+#: (20,682 small leaves) 63.6 s, 54.6 s, 52.4 s.
+PREPARED_ROWS = 16
+
+
 #: One back-substitution: the node, ``top``, the rows and their constants ``c`` (object
 #: integers at exponent ``ec``), as in :meth:`BackSubstitution.lower_bounds`.
 Job = tuple[BackSubstitution, int, Rows, np.ndarray, int]
@@ -145,8 +154,9 @@ def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
 
     The lower slopes are applied to the rows (``P lam``), so that part is one float64 BLAS
     product with the network's shared ``[W | b]`` limbs for all rows; ``N diag(s) [W | b]`` and
-    ``N t`` are one product per node with its prepared limbs (applying ``s`` to the rows in
-    limbs measured slower); the carries, the rows' floors and the constants run once over all
+    ``N t`` are one product per node with its prepared limbs for nodes with many rows, and for
+    the others ``s`` goes onto the rows in limbs before one shared product
+    (:data:`PREPARED_ROWS`); the carries, the rows' floors and the constants run once over all
     rows. The numbers are the same as one node at a time; only
     numpy's per-call cost, which dominates on ACAS Xu's 50-wide layers, is shared."""
     if not jobs:
@@ -164,44 +174,93 @@ def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
     cv = np.empty(Rtot, dtype=object)
     cv[:] = [v for j in jobs for v in j[3].tolist()]
     ce = np.repeat(np.array([j[4] for j in jobs], dtype=np.int64), sizes)
+    # nodes with many rows take N diag(s) [W | b] as one product with their prepared limbs;
+    # the others apply s to their rows in limbs first (no per-node preparation)
+    big = [r >= PREPARED_ROWS for r in sizes]
+    rows_big = np.concatenate([np.arange(a0, a1) for a0, a1, b in
+                               zip(off[:-1], off[1:], big, strict=True) if b] or
+                              [np.zeros(0, dtype=np.int64)])
+    rows_small = np.concatenate([np.arange(a0, a1) for a0, a1, b in
+                                 zip(off[:-1], off[1:], big, strict=True) if not b] or
+                                [np.zeros(0, dtype=np.int64)])
+    nodes_big = [bs for bs, b in zip(nodes, big, strict=True) if b]
+    sizes_big = [r for r, b in zip(sizes, big, strict=True) if b]
+    nodes_small = [bs for bs, b in zip(nodes, big, strict=True) if not b]
+    sizes_small = [r for r, b in zip(sizes, big, strict=True) if not b]
     for k in range(top - 1, -1, -1):
         LWb, TW, eWb = nodes[0].Wb[k]
         n = M.shape[1]
         m1 = LWb.shape[1] // TW
         m = m1 - 1
-        prepare_steps(nodes, k)
-        steps = [bs.step(k) for bs in nodes]
-        TN = max(st.TN for st in steps)
-        Tt = max(st.Tt for st in steps)
-        lam = np.repeat(np.stack([st.lam for st in steps]), sizes, axis=0)  # (Rtot, n)
+        rel = [bs.relax[k] for bs in nodes]
+        if any(r[2] != -SLOPE_BITS for r in rel):
+            raise ValueError("upper slopes are not on the 2**-SLOPE_BITS grid")
+        lam = np.repeat(np.stack([r[0] for r in rel]).astype(bool).astype(np.float64), sizes,
+                        axis=0)  # (Rtot, n)
         ML = split_small(M)  # (3, Rtot, n)
         # P lam [W | b]: the node's lower slopes on its rows, then one product for all rows
         PL = (ML * ((M > 0) * lam)[None]).reshape(3 * Rtot, n)
         XP = (PL @ LWb).astype(np.int64).reshape(3, Rtot, TW, m1)
-        # N diag(s) [W | b] and N t: one product per node, with its own slopes
         NL = ML * (M < 0)[None]
-        XW = np.zeros((3, Rtot, TN, m1), dtype=np.int64)
-        Xt = np.zeros((3, Rtot, Tt), dtype=np.int64)
-        for st, a0, a1 in zip(steps, off[:-1], off[1:], strict=True):
-            R = a1 - a0
-            if not R:
-                continue
-            xn = (NL[:, a0:a1].reshape(3 * R, n) @ st.AN).astype(np.int64)
-            XW[:, a0:a1, :st.TN] = xn[:, :st.TN * m1].reshape(3, R, st.TN, m1)
-            Xt[:, a0:a1, :st.Tt] = xn[:, st.TN * m1:].reshape(3, R, st.Tt)
-        # limbs at exponent g - SLOPE_BITS + eWb: the P part sits SLOPE_BITS higher
-        P_ = max(3 + TN, _SLOPE_LIMBS + 3 + TW) + 1
+        # N diag(s) [W | b] and N t, limbs at exponent g - SLOPE_BITS + eWb (and g + et)
+        parts_w: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, limbs (P, rows, m1))
+        parts_t: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, limbs (P, rows))
+        if nodes_big:
+            prepare_steps(nodes_big, k)
+            steps = [bs.step(k) for bs in nodes_big]
+            TN = max(st.TN for st in steps)
+            Tt = max(st.Tt for st in steps)
+            Rb = len(rows_big)
+            XW = np.zeros((3 + TN, Rb, m1), dtype=np.int64)
+            Xt = np.zeros((3 + Tt, Rb), dtype=np.int64)
+            a0 = 0
+            for st, R in zip(steps, sizes_big, strict=True):
+                rs = rows_big[a0:a0 + R]
+                xn = (NL[:, rs].reshape(3 * R, n) @ st.AN).astype(np.int64)
+                xw = xn[:, :st.TN * m1].reshape(3, R, st.TN, m1)
+                xt = xn[:, st.TN * m1:].reshape(3, R, st.Tt)
+                for a in range(3):
+                    XW[a:a + st.TN, a0:a0 + R] += xw[a].transpose(1, 0, 2)
+                    Xt[a:a + st.Tt, a0:a0 + R] += xt[a].T
+                a0 += R
+            parts_w.append((rows_big, XW))
+            parts_t.append((rows_big, Xt))
+        if nodes_small:
+            rs = rows_small
+            rel_s = [bs.relax[k] for bs in nodes_small]
+            S = np.repeat(limbs(np.stack([r[1] for r in rel_s])).astype(np.int64), sizes_small,
+                          axis=1)  # (Ts, Rs, n)
+            T = np.repeat(limbs(np.stack([r[3] for r in rel_s])).astype(np.int64), sizes_small,
+                          axis=1)  # (Tt, Rs, n)
+            NLs = NL[:, rs].astype(np.int64)  # (3, Rs, n)
+            Rs = len(rs)
+            NS = np.zeros((3 + S.shape[0] + 1, Rs, n), dtype=np.int64)
+            Xt = np.zeros((3 + T.shape[0], Rs), dtype=np.int64)
+            for a in range(3):
+                NS[a:a + S.shape[0]] += NLs[a][None] * S
+                Xt[a:a + T.shape[0]] += (NLs[a][None] * T).sum(axis=2)
+            carry(NS)
+            TS = NS.shape[0]
+            XN = (NS.astype(np.float64).reshape(TS * Rs, n) @ LWb).astype(np.int64)
+            XN = XN.reshape(TS, Rs, TW, m1)
+            XW = np.zeros((TS + TW, Rs, m1), dtype=np.int64)
+            for b in range(TW):
+                XW[b:b + TS] += XN[:, :, b]
+            parts_w.append((rs, XW))
+            parts_t.append((rs, Xt))
+        P_ = max(max(x.shape[0] for _, x in parts_w), _SLOPE_LIMBS + 3 + TW) + 1
         D = np.zeros((P_, Rtot, m1), dtype=np.int64)
+        for rs, X in parts_w:
+            D[:X.shape[0], rs] += X
         for a in range(3):
-            D[a:a + TN] += XW[a].transpose(1, 0, 2)
             o = a + _SLOPE_LIMBS
             D[o:o + TW] += XP[a].transpose(1, 0, 2)
         carry(D)
-        Dt = np.zeros((3 + Tt + 1, Rtot), dtype=np.int64)
-        for a in range(3):
-            Dt[a:a + Tt] += Xt[a].T
+        Dt = np.zeros((max(x.shape[0] for _, x in parts_t) + 1, Rtot), dtype=np.int64)
+        for rs, X in parts_t:
+            Dt[:X.shape[0], rs] += X
         e_w = g - SLOPE_BITS + eWb
-        e_t = g + np.repeat(np.array([st.et for st in steps], dtype=np.int64), sizes)
+        e_t = g + np.repeat(np.array([r[4] for r in rel], dtype=np.int64), sizes)
         cv, ce = _add(cv, ce, limb_ints(D[:, :, m]), e_w)
         cv, ce = _add(cv, ce, limb_ints(Dt), e_t)
         M, drop = floor_rows(np.ascontiguousarray(D[:, :, :m]), ROW_BITS)

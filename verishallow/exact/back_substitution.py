@@ -45,12 +45,11 @@ _SLOPE_LIMBS = SLOPE_BITS // LIMB
 
 @dataclass(frozen=True)
 class _Step:
-    """One hidden layer's relaxation, ready for the products: the lower slopes (0/1,
-    float64), and side by side the limbs of ``diag(s 2**SLOPE_BITS) [W | b]`` and of the upper
-    intercepts' integers ``t`` (``AN``: ``TN`` limb blocks of ``m + 1`` columns at exponent
-    ``eWb - SLOPE_BITS``, then ``Tt`` limbs of ``t`` at exponent ``et``)."""
+    """One hidden layer's relaxation, ready for the products: side by side the limbs of
+    ``diag(s 2**SLOPE_BITS) [W | b]`` and of the upper intercepts' integers ``t`` (``AN``:
+    ``TN`` limb blocks of ``m + 1`` columns at exponent ``eWb - SLOPE_BITS``, then ``Tt`` limbs
+    of ``t`` at exponent ``et``)."""
 
-    lam: np.ndarray  # (n,)
     AN: np.ndarray  # (n, TN * (m + 1) + Tt)
     TN: int
     Tt: int
@@ -119,7 +118,6 @@ def prepare_steps(nodes: Sequence[BackSubstitution], k: int) -> None:
     rel = [bs.relax[k] for bs in todo]
     if any(r[2] != -SLOPE_BITS for r in rel):
         raise ValueError("upper slopes are not on the 2**-SLOPE_BITS grid")
-    lams = np.stack([r[0] for r in rel]).astype(bool).astype(np.float64)  # (G, n)
     S = limbs(np.stack([r[1] for r in rel])).astype(np.int64)  # (Ts, G, n), s <= 2**SLOPE_BITS
     T = limbs(np.stack([r[3] for r in rel])).transpose(1, 2, 0).astype(np.float64)  # (G, n, Tt)
     Tsl = S.shape[0]
@@ -132,7 +130,7 @@ def prepare_steps(nodes: Sequence[BackSubstitution], k: int) -> None:
     XW = X.astype(np.float64).transpose(1, 2, 0, 3).reshape(G, n, TN * m1)
     AN = np.concatenate([XW, T], axis=2)
     for i, bs in enumerate(todo):
-        bs._steps[k] = _Step(lams[i], AN[i], TN, T.shape[2], rel[i][4])
+        bs._steps[k] = _Step(AN[i], TN, T.shape[2], rel[i][4])
 
 
 #: A node with at least this many rows in a batch takes ``N diag(s) [W | b]`` as one product
@@ -149,6 +147,57 @@ PREPARED_ROWS = 16
 Job = tuple[BackSubstitution, int, Rows, np.ndarray, int]
 
 
+def _n_part_prepared(nodes: list[BackSubstitution], sizes: list[int], k: int, NL: np.ndarray,
+                     m1: int) -> tuple[np.ndarray, np.ndarray]:
+    """``N diag(s) [W | b]`` and ``N t`` of layer ``k`` for the rows ``NL`` (limbs (3, R, n),
+    grouped by node), one product per node with its prepared limbs: uncarried int64 limbs
+    (P, R, m1) and (P, R)."""
+    prepare_steps(nodes, k)
+    steps = [bs.step(k) for bs in nodes]
+    TN = max(st.TN for st in steps)
+    Tt = max(st.Tt for st in steps)
+    R_, n = NL.shape[1], NL.shape[2]
+    XW = np.zeros((3 + TN, R_, m1), dtype=np.int64)
+    Xt = np.zeros((3 + Tt, R_), dtype=np.int64)
+    a0 = 0
+    for st, R in zip(steps, sizes, strict=True):
+        xn = (NL[:, a0:a0 + R].reshape(3 * R, n) @ st.AN).astype(np.int64)
+        xw = xn[:, :st.TN * m1].reshape(3, R, st.TN, m1)
+        xt = xn[:, st.TN * m1:].reshape(3, R, st.Tt)
+        for a in range(3):
+            XW[a:a + st.TN, a0:a0 + R] += xw[a].transpose(1, 0, 2)
+            Xt[a:a + st.Tt, a0:a0 + R] += xt[a].T
+        a0 += R
+    return XW, Xt
+
+
+def _n_part_rowwise(nodes: list[BackSubstitution], sizes: list[int], k: int, NL: np.ndarray,
+                    LWb: np.ndarray, TW: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same as :func:`_n_part_prepared` with ``s`` applied to the rows in limbs first and
+    one product with the shared ``[W | b]`` limbs for all of them."""
+    rel = [bs.relax[k] for bs in nodes]
+    S = np.repeat(limbs(np.stack([r[1] for r in rel])).astype(np.int64), sizes,
+                  axis=1)  # (Ts, R, n)
+    T = np.repeat(limbs(np.stack([r[3] for r in rel])).astype(np.int64), sizes,
+                  axis=1)  # (Tt, R, n)
+    NLi = NL.astype(np.int64)  # (3, R, n)
+    _, R, n = NLi.shape
+    m1 = LWb.shape[1] // TW
+    NS = np.zeros((3 + S.shape[0] + 1, R, n), dtype=np.int64)
+    Xt = np.zeros((3 + T.shape[0], R), dtype=np.int64)
+    for a in range(3):
+        NS[a:a + S.shape[0]] += NLi[a][None] * S
+        Xt[a:a + T.shape[0]] += (NLi[a][None] * T).sum(axis=2)
+    carry(NS)
+    TS = NS.shape[0]
+    XN = (NS.astype(np.float64).reshape(TS * R, n) @ LWb).astype(np.int64)
+    XN = XN.reshape(TS, R, TW, m1)
+    XW = np.zeros((TS + TW, R, m1), dtype=np.int64)
+    for b in range(TW):
+        XW[b:b + TS] += XN[:, :, b]
+    return XW, Xt
+
+
 def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
     """:meth:`BackSubstitution.lower_bounds` of many nodes' rows with one ``top``, together.
 
@@ -157,8 +206,8 @@ def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
     ``N t`` are one product per node with its prepared limbs for nodes with many rows, and for
     the others ``s`` goes onto the rows in limbs before one shared product
     (:data:`PREPARED_ROWS`); the carries, the rows' floors and the constants run once over all
-    rows. The numbers are the same as one node at a time; only
-    numpy's per-call cost, which dominates on ACAS Xu's 50-wide layers, is shared."""
+    rows. The numbers are the same as one node at a time; only numpy's per-call cost, which
+    dominates on ACAS Xu's 50-wide layers, is shared."""
     if not jobs:
         return []
     top = jobs[0][1]
@@ -177,12 +226,8 @@ def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
     # nodes with many rows take N diag(s) [W | b] as one product with their prepared limbs;
     # the others apply s to their rows in limbs first (no per-node preparation)
     big = [r >= PREPARED_ROWS for r in sizes]
-    rows_big = np.concatenate([np.arange(a0, a1) for a0, a1, b in
-                               zip(off[:-1], off[1:], big, strict=True) if b] or
-                              [np.zeros(0, dtype=np.int64)])
-    rows_small = np.concatenate([np.arange(a0, a1) for a0, a1, b in
-                                 zip(off[:-1], off[1:], big, strict=True) if not b] or
-                                [np.zeros(0, dtype=np.int64)])
+    row_big = np.repeat(np.array(big, dtype=bool), sizes)  # rows stay grouped by node
+    rows_big, rows_small = np.flatnonzero(row_big), np.flatnonzero(~row_big)
     nodes_big = [bs for bs, b in zip(nodes, big, strict=True) if b]
     sizes_big = [r for r, b in zip(sizes, big, strict=True) if b]
     nodes_small = [bs for bs, b in zip(nodes, big, strict=True) if not b]
@@ -206,48 +251,13 @@ def lower_bounds_many(jobs: Sequence[Job]) -> list[tuple[np.ndarray, int]]:
         parts_w: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, limbs (P, rows, m1))
         parts_t: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, limbs (P, rows))
         if nodes_big:
-            prepare_steps(nodes_big, k)
-            steps = [bs.step(k) for bs in nodes_big]
-            TN = max(st.TN for st in steps)
-            Tt = max(st.Tt for st in steps)
-            Rb = len(rows_big)
-            XW = np.zeros((3 + TN, Rb, m1), dtype=np.int64)
-            Xt = np.zeros((3 + Tt, Rb), dtype=np.int64)
-            a0 = 0
-            for st, R in zip(steps, sizes_big, strict=True):
-                rs = rows_big[a0:a0 + R]
-                xn = (NL[:, rs].reshape(3 * R, n) @ st.AN).astype(np.int64)
-                xw = xn[:, :st.TN * m1].reshape(3, R, st.TN, m1)
-                xt = xn[:, st.TN * m1:].reshape(3, R, st.Tt)
-                for a in range(3):
-                    XW[a:a + st.TN, a0:a0 + R] += xw[a].transpose(1, 0, 2)
-                    Xt[a:a + st.Tt, a0:a0 + R] += xt[a].T
-                a0 += R
+            XW, Xt = _n_part_prepared(nodes_big, sizes_big, k, NL[:, rows_big], m1)
             parts_w.append((rows_big, XW))
             parts_t.append((rows_big, Xt))
         if nodes_small:
-            rs = rows_small
-            rel_s = [bs.relax[k] for bs in nodes_small]
-            S = np.repeat(limbs(np.stack([r[1] for r in rel_s])).astype(np.int64), sizes_small,
-                          axis=1)  # (Ts, Rs, n)
-            T = np.repeat(limbs(np.stack([r[3] for r in rel_s])).astype(np.int64), sizes_small,
-                          axis=1)  # (Tt, Rs, n)
-            NLs = NL[:, rs].astype(np.int64)  # (3, Rs, n)
-            Rs = len(rs)
-            NS = np.zeros((3 + S.shape[0] + 1, Rs, n), dtype=np.int64)
-            Xt = np.zeros((3 + T.shape[0], Rs), dtype=np.int64)
-            for a in range(3):
-                NS[a:a + S.shape[0]] += NLs[a][None] * S
-                Xt[a:a + T.shape[0]] += (NLs[a][None] * T).sum(axis=2)
-            carry(NS)
-            TS = NS.shape[0]
-            XN = (NS.astype(np.float64).reshape(TS * Rs, n) @ LWb).astype(np.int64)
-            XN = XN.reshape(TS, Rs, TW, m1)
-            XW = np.zeros((TS + TW, Rs, m1), dtype=np.int64)
-            for b in range(TW):
-                XW[b:b + TS] += XN[:, :, b]
-            parts_w.append((rs, XW))
-            parts_t.append((rs, Xt))
+            XW, Xt = _n_part_rowwise(nodes_small, sizes_small, k, NL[:, rows_small], LWb, TW)
+            parts_w.append((rows_small, XW))
+            parts_t.append((rows_small, Xt))
         P_ = max(max(x.shape[0] for _, x in parts_w), _SLOPE_LIMBS + 3 + TW) + 1
         D = np.zeros((P_, Rtot, m1), dtype=np.int64)
         for rs, X in parts_w:

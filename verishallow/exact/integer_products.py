@@ -138,43 +138,6 @@ def floor_rows(D: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
         drop = np.where(over, drop + LIMB, np.where(bad, drop + 1, drop))
 
 
-def floor_all(D: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
-    """Every entry rounded down to ``bits`` significant bits of the largest one, with one
-    shared ``drop``: for carried int64 limbs ``D`` (P, ...) of integers ``v``, returns ``M``
-    float64 (``D.shape[1:]``) and ``drop`` with ``M = floor(v / 2**drop)`` exactly and
-    ``|M| < 2**bits`` (``bits <= 46``). :func:`floor_rows` with one row, in fewer steps:
-    ``drop`` from a float64 estimate of the largest magnitude (a bit to spare; beyond the
-    float range, its exact bit length), the kept limbs accumulated in int64 (below
-    ``2**(bits + 17)``, so no wrap), checked exactly."""
-    if bits > 46:
-        raise ValueError("floor_all keeps at most 46 bits")
-    D = _canonical_top(D)
-    P = D.shape[0]
-    with np.errstate(over="ignore", invalid="ignore"):
-        f = D[P - 1].astype(np.float64)
-        for p in range(P - 2, -1, -1):
-            f = f * 65536.0 + D[p]
-        big = float(np.abs(f).max()) if f.size else 0.0
-    if np.isfinite(big):
-        top = int(np.frexp(big)[1])
-    else:  # beyond the float range: the exact largest magnitude (rare, so Python integers)
-        top = max(abs(int(v)) for v in limb_ints(D.reshape(P, -1)).tolist()).bit_length()
-    drop = max(top + 1 - bits, 0)
-    lim = 1 << bits
-    while True:
-        q, r = divmod(drop, LIMB)
-        if q >= P:
-            acc = np.where(D[P - 1] < 0, -1, 0).astype(np.int64)
-        else:
-            acc = D[P - 1].copy()
-            for p in range(P - 2, q - 1, -1):
-                acc = acc * 65536 + D[p]
-            acc >>= r
-        if not acc.size or int(np.abs(acc).max()) < lim:
-            return acc.astype(np.float64), drop
-        drop += 1
-
-
 def _canonical_top(D: np.ndarray) -> np.ndarray:
     """Carried limbs whose top limb is a signed 16-bit digit (more limbs while it is not), so
     that ``|v| < 2**(16 P - 1)``."""

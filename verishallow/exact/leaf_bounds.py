@@ -91,7 +91,7 @@ from .forward_forms import (
     post_activation_many,
     pre_activation_many,
 )
-from .integer_products import floor_all, imatmul, limbs
+from .integer_products import floor_rows, imatmul, limbs
 from .numbers import add, align, dyadic, fraction, to_double, zeros
 
 if TYPE_CHECKING:
@@ -136,10 +136,8 @@ class _Layer:
     eW: int
     b: np.ndarray
     eb: int
-    LW: np.ndarray  # limbs of W, |W| and W.T (for imatmul)
+    LW: np.ndarray  # limbs of W and |W| (for imatmul)
     LWabs: np.ndarray
-    WT: np.ndarray
-    LWT: np.ndarray
 
 
 class ExactNetwork:
@@ -152,8 +150,7 @@ class ExactNetwork:
             IW, eW = dyadic(W)
             Ib, eb = dyadic(b)
             IA = np.abs(IW)
-            WT = np.ascontiguousarray(IW.T)
-            self.layers.append(_Layer(IW, IA, eW, Ib, eb, limbs(IW), limbs(IA), WT, limbs(WT)))
+            self.layers.append(_Layer(IW, IA, eW, Ib, eb, limbs(IW), limbs(IA)))
         #: per hidden layer, limbs of ``[W | b]`` at one exponent (for the backward bound): an
         #: (n, TW (m + 1)) float64 matrix of TW limb blocks side by side, TW, the exponent
         self.Wb: list[tuple[np.ndarray, int, int]] = []
@@ -171,8 +168,9 @@ class ExactNetwork:
             lay = self.layers[0]
             Wa, ba, e = align(lay.W, lay.eW, lay.b, lay.eb)
             Wb0 = np.concatenate([Wa, ba[:, None]], axis=1)
-            M, drop = floor_all(limbs(Wb0).astype(np.int64), FORM_BITS)
-            self.form0 = (M, e + drop, drop > 0)
+            L0 = limbs(Wb0).astype(np.int64)
+            M, drop = floor_rows(L0.reshape(L0.shape[0], 1, -1), FORM_BITS)
+            self.form0 = (M.reshape(Wb0.shape), e + int(drop[0]), bool(drop[0] > 0))
         self.form_layers = [form_layer(lay.W, lay.eW, lay.b, lay.eb)
                             for lay in self.layers[1:-1]]
         #: per hidden layer, the rows ``[W; -W]`` of its neurons' back-substituted bounds
@@ -250,8 +248,8 @@ def layer_bounds_many(enet: ExactNetwork, nodes: Sequence[tuple[Sequence[Fractio
                                                                 Mapping[int, bool]]],
                       level: str, keep_forms: bool = False) -> list[LayerBounds | Exception]:
     """:func:`layer_bounds` of many nodes ``(lo, hi, fixings)``, the same numbers, with their
-    back-substitutions batched (:func:`~.back_substitution.lower_bounds_many`); a node whose
-    input is invalid gets its exception in its place instead of a result."""
+    back-substitutions and forward forms batched (:func:`drive_many`); a node whose input is
+    invalid gets its exception in its place instead of a result."""
     return drive_many(enet, [_layer_steps(enet, lo, hi, fix, level, keep_forms)
                              for lo, hi, fix in nodes])
 
@@ -334,9 +332,9 @@ def drive_many(enet: ExactNetwork, gens: Sequence[Steps]) -> list[Any]:
         for (kind, _), ids in by_key.items():
             groups: list[list[int]] = [[]]
             size = 0
+            cap = BATCH_ROWS if kind == "back" else FORM_BATCH
             for i in ids:
                 r = reqs[i][3].M.shape[0] if kind == "back" else 1
-                cap = BATCH_ROWS if kind == "back" else FORM_BATCH
                 if groups[-1] and size + r > cap:
                     groups.append([])
                     size = 0

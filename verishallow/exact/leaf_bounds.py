@@ -118,6 +118,22 @@ def _interval(W: np.ndarray, Wabs: np.ndarray, eW: int, mid: np.ndarray, rad: np
     return lo, hi, e
 
 
+def _interval_many(lay: _Layer, items: list[tuple[np.ndarray, np.ndarray, int]]
+                   ) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Step 1 of many nodes of one layer, ``(mid, rad, e)`` each: the interval bounds
+    ``W mid -+ |W| rad + b`` as ``(lower, upper, exponent)``, the products of all nodes in one
+    :func:`imatmul` each (exact, so the same numbers as one by one)."""
+    C = imatmul(lay.W, np.stack([it[0] for it in items], axis=1), lay.LW)  # (n, G)
+    R = imatmul(lay.Wabs, np.stack([it[1] for it in items], axis=1), lay.LWabs)
+    out = []
+    for g, (_, _, em) in enumerate(items):
+        ec = lay.eW + em
+        lo, e = add(C[:, g] - R[:, g], ec, lay.b, lay.eb)
+        hi, _ = add(C[:, g] + R[:, g], ec, lay.b, lay.eb)
+        out.append((lo, hi, e))
+    return out
+
+
 def concretise(F: np.ndarray, eF: int, xmid: np.ndarray, xrad: np.ndarray, ex: int,
                 upper: bool) -> tuple[np.ndarray, int]:
     """Max (``upper``) or min over the box of the affine forms ``F = [coefficients | const]``."""
@@ -267,6 +283,8 @@ FORM_BATCH = 64
 #: What the step generators yield, and are sent back:
 #: ``("back", res, top, rows, c, ec)``: a back-substitution of rows ``Lam a_{top-1} + c``
 #: (:class:`Rows`) over the node of ``res``, answered with its lower bounds;
+#: ``("interval", k, mid, rad, e)``: layer ``k``'s interval bounds (step 1), answered with
+#: ``(lower, upper, exponent)``;
 #: ``("pre", k, U, L, eF, slack)`` and ``("post", k, Zu, Zl, eZ, s_int, t, et, lam, slack)``:
 #: layer ``k``'s forward forms (:mod:`.forward_forms`), answered with ``(Zu, Zl, eZ)`` and
 #: ``(U, L, eF)``.
@@ -286,6 +304,8 @@ def _run(enet: ExactNetwork, reqs: list[Request]) -> list[Any]:
     kind = reqs[0][0]
     if kind == "back":
         return lower_bounds_many([_job(enet, r) for r in reqs])
+    if kind == "interval":
+        return _interval_many(enet.layers[reqs[0][1]], [r[2:] for r in reqs])
     if kind == "pre":
         return pre_activation_many(enet.form_layers[reqs[0][1] - 1], [r[2:] for r in reqs])
     return post_activation_many([r[2:] for r in reqs])
@@ -364,9 +384,7 @@ def _layer_steps(enet: ExactNetwork, lo: Sequence[Fraction], hi: Sequence[Fracti
     eF = 0
     slack = box_slack(xmid, xrad, ex) if symbolic else (0, 0)
     for k, width in enumerate(enet.widths):
-        lay = enet.layers[k]
-        il, iu, ei = _interval(lay.W, lay.Wabs, lay.eW, amid, arad, ea, lay.b, lay.eb,
-                               True, True, lay.LW, lay.LWabs)
+        il, iu, ei = yield ("interval", k, amid, arad, ea)
         Zu = Zl = None
         eZ = 0
         if symbolic:

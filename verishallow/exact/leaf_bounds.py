@@ -101,21 +101,10 @@ if TYPE_CHECKING:
 LEVELS = ("interval", "symbolic", "backward")
 
 
-def _interval(W: np.ndarray, Wabs: np.ndarray, eW: int, mid: np.ndarray, rad: np.ndarray,
-              em: int, b: np.ndarray, eb: int, lower: bool, upper: bool,
-              LW: np.ndarray | None = None, LWabs: np.ndarray | None = None
-              ) -> tuple[np.ndarray | None, np.ndarray | None, int]:
-    """``W mid -+ |W| rad + b`` (lower / upper) at one exponent."""
-    c = imatmul(W, mid, LW)
-    r = imatmul(Wabs, rad, LWabs)
-    ec = eW + em
-    lo = hi = None
-    e = ec
-    if lower:
-        lo, e = add(c - r, ec, b, eb)
-    if upper:
-        hi, e = add(c + r, ec, b, eb)
-    return lo, hi, e
+def _interval_lower(W: np.ndarray, Wabs: np.ndarray, eW: int, mid: np.ndarray,
+                    rad: np.ndarray, em: int, b: np.ndarray, eb: int) -> tuple[np.ndarray, int]:
+    """``W mid - |W| rad + b`` at one exponent (the rows' interval bound)."""
+    return add(imatmul(W, mid) - imatmul(Wabs, rad), eW + em, b, eb)
 
 
 def _interval_many(lay: _Layer, items: list[tuple[np.ndarray, np.ndarray, int]]
@@ -558,7 +547,7 @@ def row_steps(enet: ExactNetwork, lb: LayerBounds, C_rows: Sequence[Sequence[Fra
     bg, ebg = add(Cq @ out.b, out.eb, -dq, 0)
     Wgabs = np.abs(Wg)
     amid, arad, ea = lb.a
-    best, _, eb_ = _interval(Wg, Wgabs, eg, amid, arad, ea, bg, ebg, True, False)
+    best, eb_ = _interval_lower(Wg, Wgabs, eg, amid, arad, ea, bg, ebg)
     if lb.level in ("symbolic", "backward") and enet.widths:
         xmid, xrad, ex = lb.x
         S, D, eF = lb.forms

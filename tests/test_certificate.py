@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import gzip
 import json
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -812,7 +813,7 @@ def test_parallel_certify_and_check_equal_serial():
 
 def test_exact_rows_memo_equals_fresh_computation():
     """ExactRows' layer memo (pattern order) gives the rows an unmemoised computation gives."""
-    from verishallow.exact.maps import ExactDomain, ExactNet, ExactRows, pattern_rows
+    from verishallow.exact.maps import ExactDomain, ExactNet, ExactRows, pattern_rows, primitive
 
     net = random_net(seed=3, sizes=(3, 6, 6, 4, 1))
     lo, up = [Fraction(-1), Fraction(0), Fraction(-2)], [Fraction(1), Fraction(0), Fraction(2)]
@@ -825,7 +826,49 @@ def test_exact_rows_memo_equals_fresh_computation():
         got, want = xr.rows(p), pattern_rows(ExactNet(net), edom, p)
         assert got.raw == want.raw and got.keys == want.keys and got.consts == want.consts
         assert got.alpha.tolist() == want.alpha.tolist() and got.out_exp == want.out_exp
+        # each neuron's key is the primitive row of its pattern's inequality (sigma z <= 0)
+        for i, (a, d) in enumerate(got.raw):
+            s = -1 if p[i] else 1
+            assert got.keys[i] == primitive([s * v for v in a] + [-s * d])
 
+
+
+def test_layer_map_updates_equal_fractions():
+    """ExactNet.layer_map's incremental products (a miss one or two bits from the last one,
+    as in pattern order) equal the pattern-fixed network computed in Fractions."""
+    from verishallow.exact.maps import ExactNet, exact_layers
+
+    net = random_net(seed=4, sizes=(3, 7, 6, 5, 2))
+    layers = exact_layers(net)
+    rng = np.random.default_rng(1)
+    p = rng.integers(0, 2, size=18).astype(bool)
+    walk = []
+    for _ in range(60):  # a walk of one- and two-bit flips, some revisits, some jumps
+        q = p.copy()
+        q[rng.choice(18, size=int(rng.integers(1, 3)), replace=False)] ^= True
+        if rng.random() < 0.1:
+            q = rng.integers(0, 2, size=18).astype(bool)
+        walk.append(q)
+        p = q if rng.random() < 0.8 else p
+    enet = ExactNet(net)
+    for bits in walk + walk[:10]:
+        A = [[Fraction(int(i == j)) for j in range(3)] for i in range(3)]  # x -> x
+        d = [Fraction(0)] * 3
+        off = 0
+        for k, (W, b) in enumerate(layers):
+            zA = [[sum((w * A[t][j] for t, w in enumerate(row)), Fraction(0)) for j in range(3)]
+                  for row in W]
+            zd = [sum((w * d[t] for t, w in enumerate(row)), bj)
+                  for row, bj in zip(W, b, strict=True)]
+            IA, Id, e = enet.layer_map(k, bits)
+            scale = Fraction(2) ** e
+            assert [[v * scale for v in row] for row in IA.tolist()] == zA
+            assert [v * scale for v in Id.tolist()] == zd
+            if k < len(layers) - 1:
+                on = bits[off:off + len(W)]
+                A = [row if on[i] else [Fraction(0)] * 3 for i, row in enumerate(zA)]
+                d = [v if on[i] else Fraction(0) for i, v in enumerate(zd)]
+                off += len(W)
 
 def test_bounds_from_vertices_match_lp():
     """Multipliers read off the region's vertices prove the same (tight) coordinate bounds as
@@ -912,3 +955,104 @@ def test_thin_region_beyond_a_facet_is_added_to_the_certificate():
     cut = fresh(cert)
     cut["regions"].pop()
     assert not check_certificate(cut, net).valid
+
+
+# ----- the coverage proof's staged check: the checker beside the certifier -----------------
+def _staged(net, dom, part, workers, corrupt=None):
+    """certify with a StagedCheck alongside; ``corrupt(rid, entry)`` plays a certifier bug."""
+    from verishallow.proofs import partition as P
+    from verishallow.proofs.partition_checker import StagedCheck
+
+    made = []
+
+    def alongside(skeleton):
+        made.append(StagedCheck(skeleton, net))
+        return made[-1]
+
+    if corrupt is None:
+        cert = certify(net, dom, partition=part, workers=workers, check_alongside=alongside)
+    else:
+        region = P._Certifier.region
+
+        def bad_region(self, reg):
+            entry, probs = region(self, reg)
+            corrupt(reg.id, entry)
+            return entry, probs
+        P._Certifier.region = bad_region
+        try:
+            cert = certify(net, dom, partition=part, workers=workers, check_alongside=alongside)
+        finally:
+            P._Certifier.region = region
+    return cert, made[0]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_staged_check_equals_check_from_scratch(workers):
+    """Checking each region beside the certifier finds exactly what the checker finds on the
+    finished certificate: same verdict, same counts (3 layers, a fixed input)."""
+    net = random_net(seed=7, sizes=(3, 7, 6, 5, 2))
+    box = Box([-1.0, 0.25, -1.0], [1.0, 0.25, 2.0])
+    part = enumerate_regions(net, box, prove_coverage=False)
+    cert, staged = _staged(net, box, part, workers)
+    got = staged.finish(cert)
+    want = check_certificate(cert, net)
+    assert got.valid and want.valid and got.checked == want.checked
+    assert _strip_times(cert) == _strip_times(certify(net, box, partition=part))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_staged_check_catches_a_certifier_bug(workers):
+    """A wrong entry from the certifier fails the staged check with the checker's own
+    message, as a check from scratch of the written certificate does."""
+    net = random_net()
+    part = _part(net, BOX)
+    victim = len(part.regions) // 2
+
+    def corrupt(rid, entry):
+        if rid == victim:
+            entry["witness"] = ["40", "40"]  # far outside the region
+    cert, staged = _staged(net, BOX, part, workers, corrupt)
+    got, want = staged.finish(cert), check_certificate(cert, net)
+    assert not got.valid and got.failures == want.failures
+    assert f"region {victim}:" in got.failures[0] and "witness" in got.failures[0]
+
+
+def test_staged_check_rechecks_a_changed_certificate():
+    """An entry replaced after it was checked (a copy, then a tampered copy) is not taken on
+    trust: the finished certificate is checked from scratch."""
+    net = random_net()
+    part = _part(net, BOX)
+    cert, staged = _staged(net, BOX, part, 1)
+    cert["regions"][0] = copy.deepcopy(cert["regions"][0])
+    assert staged.finish(cert).valid
+    cert, staged = _staged(net, BOX, part, 1)
+    r, k = inner_facet(cert)
+    cert["regions"][r] = copy.deepcopy(cert["regions"][r])
+    cert["regions"][r]["facets"][k]["neighbour"] = r
+    res = staged.finish(cert)
+    assert not res.valid and res.failures == check_certificate(cert, net).failures
+
+
+def test_witness_screen_never_passes_a_point_the_exact_test_fails():
+    """The certifier's float screen of its witnesses agrees with the exact sign test wherever
+    it passes a point (centres, and points moved onto or across a facet), and passes most
+    centres (else it would save nothing)."""
+    from verishallow.proofs.partition import _Certifier
+    from verishallow.proofs.partition_checker import strict_sign_failures
+
+    net = random_net(seed=2, sizes=(2, 8, 8, 1))
+    part = _part(net, BOX)
+    cf = _Certifier(part)
+    passed = 0
+    rng = np.random.default_rng(0)
+    for reg in part.regions:
+        bits = np.asarray(reg.pattern, dtype=bool)
+        rows = cf.xrows.rows(bits)
+        for x in (reg.center, reg.center + rng.normal(scale=0.5, size=2)):
+            w = [Fraction(float(v)) for v in x]
+            q = math.lcm(*(v.denominator for v in w))
+            exact_ok = not strict_sign_failures(rows, bits, [int(v * q) for v in w], q).size
+            if cf._clearly_inside(bits, w):
+                assert exact_ok
+                passed += 1
+    assert passed >= 0.8 * len(part.regions)

@@ -94,10 +94,10 @@ def _det(M: list[list[Fraction]]) -> Fraction:
                for c in range(len(M)))
 
 
-def test_box_failures_matches_brute_force_over_the_corners():
+@pytest.mark.parametrize("n", [2, 3])  # the plane has its own unrolled loop
+def test_box_failures_matches_brute_force_over_the_corners(n):
     rng = np.random.default_rng(1)
-    n = 3
-    for _ in range(200):
+    for _ in range(300):
         upper = [None if rng.random() < 0.15 else Fraction(int(rng.integers(0, 9)), 4)
                  for _ in range(n)]
         lower = [None if rng.random() < 0.15 else Fraction(-int(rng.integers(0, 9)), 3)
@@ -206,3 +206,47 @@ def test_box_bounds_of_a_bounded_polygon_are_tight_and_lp_free():
         assert sum(v * keys[k][2] for k, v in lam.items()) == want
     assert fk.bounded is True and fk.lps == 0
     assert math.isclose(float(fk.c[2]), 4 / math.sqrt(2))
+
+
+def test_unit_lists_normalise_integers_of_any_size():
+    """Float unit normals of exact rows, for small integers and for integers beyond a float's
+    range (scaled first), against the exact direction."""
+    from verishallow.proofs.farkas import unit_lists
+
+    rng = np.random.default_rng(3)
+    for scale in (1, 1 << 200, 1 << 1100):
+        keys = [tuple(int(v) * scale for v in rng.integers(-50, 51, size=3)) for _ in range(20)]
+        keys = [k for k in keys if any(k[:2])]
+        H, c = unit_lists(keys, 2)
+        for k, h, off in zip(keys, H, c, strict=True):
+            nrm = float(Fraction(k[0] ** 2 + k[1] ** 2) ** 0.5) if scale == 1 else None
+            assert abs(h[0] ** 2 + h[1] ** 2 - 1) < 1e-12
+            # the same direction and offset as the exact row divided by its norm
+            ratio = Fraction(k[0]) / k[1] if k[1] else None
+            if ratio is not None and h[1]:
+                assert abs(h[0] / h[1] - float(ratio)) <= 1e-12 * max(1.0, abs(float(ratio)))
+            assert np.sign(h[0]) == np.sign(k[0]) and np.sign(h[1]) == np.sign(k[1])
+            big = max(abs(k[0]), abs(k[1]))
+            want = float(Fraction(k[2], big)) / np.hypot(float(Fraction(k[0], big)),
+                                                          float(Fraction(k[1], big)))
+            assert abs(off - want) <= 1e-12 * max(1.0, abs(want))
+            if nrm is not None:
+                assert abs(h[0] - k[0] / nrm) < 1e-12
+
+
+def test_round_ratio_is_the_nearest_weaker_float():
+    """The certifier's box bounds: a float at least as weak as p / q, and the nearest one."""
+    import math
+
+    from verishallow.proofs.partition import _round_ratio
+
+    rng = np.random.default_rng(4)
+    cases = [(1, 3), (-1, 3), (2, 4), (0, 5), (7, -2), ((1 << 130) + 1, 3 << 70)]
+    cases += [(int(rng.integers(-10**12, 10**12)) * (1 << int(rng.integers(0, 90))),
+               int(rng.integers(1, 10**9))) for _ in range(300)]
+    for p, q in cases:
+        v = Fraction(p, q)
+        up, down = _round_ratio(p, q, True), _round_ratio(p, q, False)
+        assert down <= v <= up
+        assert Fraction(math.nextafter(float(up), -math.inf)) < v or up == v
+        assert Fraction(math.nextafter(float(down), math.inf)) > v or down == v

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 #: Memoised layer maps per layer (patterns visited in sorted order share their prefixes).
 MEMO_SIZE = 256
+#: Whole patterns' rows kept by :meth:`ExactRows.rows` (a region's certifier and checker ask in
+#: turn; the certifier also asks for the patterns beyond a few facets in between).
+RECENT_ROWS = 8
 
 
 def exact_layers(net: ReLUNetwork) -> list[tuple[list[list[Fraction]], list[Fraction]]]:
@@ -68,39 +71,60 @@ class ExactNet:
         self.offsets = net.layer_offsets
         self.layer_of = [k for k, w in enumerate(self.widths) for _ in range(w)]
         self._memo: list[OrderedDict] = [OrderedDict() for _ in self.layers]
+        #: per layer: (layer k-1 map, its active bits, the exact product) of the last miss
+        self._last: list[tuple | None] = [None for _ in self.layers]
+        IW, eW, Ib, eb = self.layers[0]
+        E = min(eW, eb)
+        self._first = (np.column_stack([shift(IW, eW - E), shift(Ib, eb - E)]), E)
 
     def layer_map(self, k: int, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Layer ``k``'s pattern-fixed pre-activation ``z = (A x + d) * 2**e``; ``k`` may be
         the output layer. It depends only on the bits of layers ``< k``, and regions in pattern
         order share those prefixes (neighbours differ in one neuron), so each is memoised."""
+        Ad, E = self._map(k, bits)
+        return Ad[:, :-1], Ad[:, -1], E
+
+    def _map(self, k: int, bits: np.ndarray) -> tuple[np.ndarray, int]:
+        """``[A | d]`` of :meth:`layer_map` as one object array, and its exponent.
+
+        Memoised by the prefix of bits it depends on; a miss whose layer ``k - 1`` map is the
+        previous miss's and whose layer ``k - 1`` bits differ in fewer places than they are
+        active updates that product (``W[:, on] M[on]``, a column per changed neuron) instead
+        of recomputing it: in pattern order most misses differ from the last in one bit."""
         if k == 0:
-            IW, eW, Ib, eb = self.layers[0]
-            E = min(eW, eb)
-            return shift(IW, eW - E), shift(Ib, eb - E), E
+            return self._first
         prefix = np.packbits(bits[:self.offsets[k]]).tobytes()
         memo = self._memo[k]
         hit = memo.get(prefix)
         if hit is not None:
             memo.move_to_end(prefix)
             return hit
-        A, dv, E = self.layer_map(k - 1, bits)
+        prev, E = self._map(k - 1, bits)
         IW, eW, Ib, eb = self.layers[k]
-        act = np.asarray(bits[self.offsets[k - 1]:self.offsets[k]], dtype=bool)
-        if act.any():
-            Wa = IW[:, act]
-            A2 = Wa.dot(A[act])
-            d2 = Wa.dot(dv[act])
-            e2 = eW + E
-        else:
-            A2 = zeros((IW.shape[0], self.input_dim))
-            d2 = zeros((IW.shape[0],))
-            e2 = eb
+        act = np.array(bits[self.offsets[k - 1]:self.offsets[k]], dtype=bool)  # a copy
+        n_act = int(np.count_nonzero(act))
+        last = self._last[k]
+        acc = None
+        if last is not None and last[0] is prev:
+            changed = np.flatnonzero(act != last[1]).tolist()
+            if len(changed) < n_act:
+                acc = last[2]
+                for j in changed:
+                    term = np.multiply.outer(IW[:, j], prev[j])
+                    acc = acc + term if act[j] else acc - term
+        if acc is None:
+            acc = IW[:, act].dot(prev[act]) if n_act else zeros((IW.shape[0], prev.shape[1]))
+        # the exact product W[:, act] [A | d][act], kept for the next miss (never mutated)
+        self._last[k] = (prev, act, acc)
+        e2 = eW + E if n_act else eb
         E2 = min(e2, eb)
-        out = (shift(A2, e2 - E2), shift(d2, e2 - E2) + shift(Ib, eb - E2), E2)
-        memo[prefix] = out
+        out = acc * (1 << (e2 - E2)) if e2 > E2 else acc.copy()
+        out[:, -1] += shift(Ib, eb - E2)
+        hit = (out, E2)
+        memo[prefix] = hit
         if len(memo) > MEMO_SIZE:
             memo.popitem(last=False)
-        return out
+        return hit
 
 
 class ExactDomain:
@@ -147,13 +171,31 @@ def primitive(vals: list[int]) -> tuple[int, ...] | None:
     return tuple(v // g for v in vals)
 
 
+def _both_keys(raw: list[tuple[list[int], int]]
+               ) -> tuple[list[tuple[int, ...] | None], list[tuple[int, ...] | None]]:
+    """Each neuron's primitive key when inactive (``z <= 0``: ``h = a, c = -d``) and when
+    active (``-z <= 0``: the negated key), as :func:`primitive` gives them."""
+    gcd = math.gcd
+    off: list[tuple[int, ...] | None] = []
+    on: list[tuple[int, ...] | None] = []
+    for a, d in raw:
+        if not any(a):
+            off.append(None)
+            on.append(None)
+            continue
+        g = gcd(*a, d)
+        off.append((*[v // g for v in a], -d // g))
+        on.append((*[-v // g for v in a], d // g))
+    return off, on
+
+
 @dataclass
 class PatternRows:
     """Exact rows of one pattern in the free coordinates."""
 
     raw: list[tuple[list[int], int]]  # per neuron: z(x) ~ a.x + d (a positive scale per layer)
-    keys: list[tuple[int, ...] | None]  # per neuron then per domain row: primitive inequality
-    consts: list[int]  # the constant c of each row (sign matters for zero rows)
+    keys: tuple[tuple[int, ...] | None, ...]  # per neuron, then per domain row: primitive row
+    consts: tuple[int, ...]  # the constant c of each row (sign matters for zero rows)
     alpha: np.ndarray  # output map (object ints) at exponent ``out_exp``, full coordinates
     beta: np.ndarray
     out_exp: int
@@ -192,6 +234,7 @@ class ExactRows:
         self.fixed = [i for i in range(edom.dim) if edom.fixed[i]]
         self._memo: list[OrderedDict] = [OrderedDict() for _ in enet.widths]
         self._stack: OrderedDict = OrderedDict()
+        self._recent: OrderedDict = OrderedDict()
         dom_keys = [primitive([*h, c]) for h, c in edom.red_int]
         self._dom = (dom_keys, [c for _, c in edom.red_int])
 
@@ -214,9 +257,7 @@ class ExactRows:
                 dv = dv * edom.x0_den + A[:, self.fixed].dot(x0)
                 A = A[:, edom.free] * edom.x0_den
             raw = list(zip(A.tolist(), dv.tolist(), strict=True))
-            # inactive: z <= 0  ->  h = a, c = -d ; active: -z <= 0  ->  h = -a, c = d
-            off = [primitive([*a, -d]) for a, d in raw]
-            on = [None if q is None else tuple(-v for v in q) for q in off]
+            off, on = _both_keys(raw)
             hit = (raw, off, on, A, dv)
             memo[key] = hit
             if len(memo) > MEMO_SIZE:
@@ -257,15 +298,24 @@ class ExactRows:
         return hit
 
     def rows(self, bits: np.ndarray) -> PatternRows:
-        """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly."""
+        """Every inequality of pattern ``bits`` (neurons first, then domain rows), exactly.
+        The last few patterns' rows are kept (read-only: ``keys`` and ``consts`` are tuples), so
+        a certifier and a checker sharing this object compute each region's rows once."""
+        pkey = np.packbits(bits).tobytes()
+        got = self._recent.get(pkey)
+        if got is not None:
+            return got
         raw, off, on, dvals, A, d, zero = self._hidden(bits)
         own = bits.tolist()
-        keys = [q1 if b else q0 for q0, q1, b in zip(off, on, own, strict=True)]
-        keys += self._dom[0]
-        consts = [dd if b else -dd for dd, b in zip(dvals, own, strict=True)]
-        consts += self._dom[1]
+        keys = (*[q1 if b else q0 for q0, q1, b in zip(off, on, own, strict=True)],
+                *self._dom[0])
+        consts = (*[dd if b else -dd for dd, b in zip(dvals, own, strict=True)], *self._dom[1])
         alpha, beta, eo = self.enet.layer_map(len(self.enet.layers) - 1, bits)
-        return PatternRows(raw, keys, consts, alpha, beta, eo, A, d, zero)
+        got = PatternRows(raw, keys, consts, alpha, beta, eo, A, d, zero)
+        self._recent[pkey] = got
+        if len(self._recent) > RECENT_ROWS:
+            self._recent.popitem(last=False)
+        return got
 
 
 def pattern_rows(enet: ExactNet, edom: ExactDomain, bits: np.ndarray) -> PatternRows:

@@ -1,9 +1,11 @@
 """The one coverage proof: do the enumerated regions cover the domain?
 
 Exact certificate first: :func:`~verishallow.proofs.partition.certify` builds the partition
-certificate (facets, neighbours, Farkas evidence) and the independent
-:func:`~verishallow.proofs.partition_checker.check_certificate` re-derives it in rational
-arithmetic; a valid, complete certificate proves coverage by the adjacency-closure argument
+certificate (facets, neighbours, Farkas evidence) and the independent checker re-derives it in
+rational arithmetic, each region as soon as it is certified, in the same worker
+(:class:`~verishallow.proofs.partition_checker.StagedCheck`: the checker's own checks, sharing
+only the exact kernel's rows; ``verishallow check`` re-checks a written certificate from
+scratch); a valid, complete certificate proves coverage by the adjacency-closure argument
 (docs/certificates.md), with no solver in the proof and no MILP margin blind spot. SCIP's
 no-good-cut query (:func:`~verishallow.solvers.milp.find_uncovered`) is the independent second
 opinion: asked for with ``second_opinion=True``, and the fallback when the certificate does not
@@ -77,7 +79,7 @@ def prove_coverage(partition: Partition, *, time_limit: float | None = None,
     """
     from ..solvers.milp import find_uncovered
     from .partition import certify
-    from .partition_checker import check_certificate
+    from .partition_checker import StagedCheck
 
     t0 = time.perf_counter()
     budget = coverage_budget(partition.seconds, time_limit)
@@ -98,15 +100,25 @@ def prove_coverage(partition: Partition, *, time_limit: float | None = None,
         if on_thin_region is not None:
             on_thin_region(region)
 
+    staged: list[StagedCheck] = []
+
+    def check_alongside(skeleton: dict) -> StagedCheck:
+        staged.append(StagedCheck(skeleton, partition.net))
+        return staged[-1]
+
     t1 = time.perf_counter()
     try:
+        # the checker checks each region where and as soon as it is certified (one pass over
+        # the regions, one pool; StagedCheck checks again from scratch if thin regions were
+        # added or re-certified afterwards)
         cert = certify(partition.net, partition.domain, partition=partition, workers=workers,
-                       progress=tick, on_thin_region=keep_thin)
+                       progress=tick, on_thin_region=keep_thin,
+                       check_alongside=check_alongside)
     except _OutOfTime:
         entry["certificate"] = {"valid": False, "seconds": time.perf_counter() - t1,
                                 "first_failure": f"budget of {budget:.0f} s reached"}
     else:
-        check = check_certificate(cert, partition.net, workers=workers)
+        check = staged[0].finish(cert, workers=workers)
         valid = bool(cert.get("complete")) and check.valid
         first = None if valid else (check.failures[0] if check.failures else
                                     (cert.get("problems") or ["certificate incomplete"])[0])

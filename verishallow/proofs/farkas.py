@@ -30,11 +30,15 @@ def unit_lists(keys: list[tuple[int, ...]], n: int) -> tuple[list[list[float]], 
     H: list[list[float]] = []
     c: list[float] = []
     for k in keys:
-        big = max(abs(v) for v in k[:n])
-        row = [v / big for v in k[:n]]
-        nrm = math.sqrt(sum(x * x for x in row))
+        try:
+            row, off = [float(v) for v in k[:n]], float(k[n])
+            nrm = math.hypot(*row)  # no overflow in the squares
+        except OverflowError:  # beyond a float's range: scale by the largest first
+            big = max(abs(v) for v in k[:n])
+            row, off = [v / big for v in k[:n]], k[n] / big
+            nrm = math.hypot(*row)
         H.append([x / nrm for x in row])
-        c.append((k[n] / big) / nrm)
+        c.append(off / nrm)
     return H, c
 
 

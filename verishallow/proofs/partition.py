@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,6 +44,7 @@ from ..solvers import lp, solver_versions
 from .document import FORMAT, VERSION
 from .farkas import SUPPORT_TOL, FarkasFinder, unit_rows
 from .partition_checker import box_failures, strict_sign_failures
+from .tolerances import WITNESS_SCREEN_MARGIN
 
 #: At most this many rounds of adding missed facets / dropping redundant ones per region.
 MAX_ROUNDS = 4
@@ -57,10 +58,18 @@ Progress = Callable[[int, int], None]
 
 def _round_bound(v: Fraction, up: bool) -> Fraction:
     """A dyadic (float) bound at least as weak as ``v``: keeps the checker's integers small."""
-    f = float(v)
-    if up and Fraction(f) < v:
+    return _round_ratio(v.numerator, v.denominator, up)
+
+
+def _round_ratio(p: int, q: int, up: bool) -> Fraction:
+    """:func:`_round_bound` of ``p / q`` (``q != 0``), in integers."""
+    if q < 0:
+        p, q = -p, -q
+    f = p / q  # correctly rounded
+    a, b = f.as_integer_ratio()
+    if up and a * q < p * b:
         f = math.nextafter(f, math.inf)
-    if not up and Fraction(f) > v:
+    elif not up and a * q > p * b:
         f = math.nextafter(f, -math.inf)
     return Fraction(f)
 
@@ -96,12 +105,16 @@ class _Certifier:
         self.M = len(self.edom.rows)
         self.n = len(self.edom.free)
         self.index = {r.key: r.id for r in part.regions}
+        self._float_layers = list(zip(part.net.weights[:-1], part.net.biases[:-1], strict=True))
+        self._abs_weights = [np.abs(W) for W, _ in self._float_layers]
         #: the partition's regions, then thin regions found beyond facets (see certify)
         self.regions: list[Region] = list(part.regions)
         self.problems: list[str] = []
         #: patterns beyond a facet that are not in the partition (by key): thin regions?
         self.unresolved: dict[bytes, np.ndarray] = {}
         self.lps = 0
+        #: a check run beside the certifier (see certify), or None
+        self.alongside: AlongsideCheck | None = None
         self.counts = {"box_bounds": 0, "box_implied": 0, "farkas": 0, "added_facets": 0,
                        "dropped_facets": 0, "ambiguous_facets": 0}
 
@@ -117,9 +130,25 @@ class _Certifier:
             for i in range(self.edom.dim):
                 if self.edom.fixed[i]:
                     w[i] = self.edom.x0[i]
-            if _strictly_inside(self.edom, bits, rows, w):
+            if _strictly_inside(self.edom, bits, rows, w,
+                                neurons_clear=self._clearly_inside(bits, w)):
                 return w
         return None
+
+    def _clearly_inside(self, bits: np.ndarray, w: list[Fraction]) -> bool:
+        """Float screen of the exact sign test: every neuron's pre-activation at ``w`` has its
+        pattern's strict sign by a wide margin (``WITNESS_SCREEN_MARGIN``)."""
+        a = np.array([float(v) for v in w])
+        lo = 0
+        for (W, b), aW in zip(self._float_layers, self._abs_weights, strict=True):
+            z = W @ a + b
+            mag = aW @ np.abs(a) + np.abs(b)
+            on = bits[lo:lo + len(b)]
+            if not (np.where(on, z, -z) > WITNESS_SCREEN_MARGIN * mag).all():
+                return False
+            a = np.where(on, z, 0.0)
+            lo += len(b)
+        return True
 
     def _recentre(self, rows: PatternRows) -> np.ndarray | None:
         keys = [k for k in rows.keys if k is not None]
@@ -169,8 +198,7 @@ class _Certifier:
         bits = np.asarray(reg.pattern, dtype=bool)
         rows = self.xrows.rows(bits)
         problems: list[str] = []
-        entry: dict[str, Any] = {"id": reg.id,
-                                 "pattern": (bits.astype(np.uint8) + 48).tobytes().decode()}
+        entry: dict[str, Any] = {"id": reg.id, "pattern": pattern_text(bits)}
         w = self.witness(reg, bits, rows)
         if w is None:
             problems.append(f"region {reg.id}: no exact interior witness found")
@@ -271,8 +299,8 @@ class _Certifier:
                         if pair is not None:
                             # a basis: the checker solves its multipliers itself
                             i, j, (ni, nj), det = pair
-                            val = Fraction(ni * fkeys[i][n] + nj * fkeys[j][n], det)
-                            bound = _round_bound(sgn * val, up=sgn > 0)
+                            bound = _round_ratio(sgn * (ni * fkeys[i][n] + nj * fkeys[j][n]),
+                                                 det, up=sgn > 0)
                             (upper if sgn > 0 else lower)[t] = bound
                             box.append({"coord": self.edom.free[t], "side": "upper" if sgn > 0
                                         else "lower", "bound": rational_str(bound),
@@ -324,6 +352,24 @@ class _Certifier:
         return box, _group_bases(implied), missing
 
 
+def pattern_text(bits: np.ndarray) -> str:
+    """A pattern as the certificate writes it: one ``0``/``1`` character per hidden neuron."""
+    return (np.asarray(bits, dtype=bool).astype(np.uint8) + 48).tobytes().decode()
+
+
+class AlongsideCheck(Protocol):
+    """A check run beside the certifier (:class:`~verishallow.proofs.partition_checker.
+    StagedCheck`): ``run`` sees each part's certified ``(id, entry)`` pairs where they were
+    certified (a forked worker, or here), ``merge`` gets its result back here; ``xrows``, when
+    set, are the exact rows the certifier uses too."""
+
+    xrows: ExactRows | None
+
+    def run(self, pairs: list[tuple[int, dict]]) -> Any: ...
+
+    def merge(self, result: Any, pairs: list[tuple[int, dict]]) -> None: ...
+
+
 def _group_bases(implied: list[dict]) -> list[dict]:
     """Rows implied by one basis (no multipliers) as one ``{rows, facets}`` entry, in order of
     their first row; rows with explicit multipliers stay ``{row, facets, multipliers}``."""
@@ -343,13 +389,14 @@ def _group_bases(implied: list[dict]) -> list[dict]:
 
 
 def _strictly_inside(edom: ExactDomain, bits: np.ndarray, rows: PatternRows,
-                     w: list[Fraction]) -> bool:
+                     w: list[Fraction], neurons_clear: bool = False) -> bool:
     """Exact: every neuron has its pattern's strict sign at ``w`` (identically zero neurons
-    excepted, inactive), and ``w`` is strictly inside every non-degenerate domain row."""
+    excepted, inactive; not tested again when ``neurons_clear``, a float screen's verdict),
+    and ``w`` is strictly inside every non-degenerate domain row."""
     wf = [w[i] for i in edom.free]
     q = math.lcm(*(v.denominator for v in wf)) if wf else 1
     wn = [int(v * q) for v in wf]
-    if strict_sign_failures(rows, bits, wn, q).size:
+    if not neurons_clear and strict_sign_failures(rows, bits, wn, q).size:
         return False
     for h, c in edom.red_int:
         if any(h) and sum(x * y for x, y in zip(h, wn, strict=True)) >= q * c:
@@ -359,16 +406,18 @@ def _strictly_inside(edom: ExactDomain, bits: np.ndarray, rows: PatternRows,
 
 def _certify_part(cf: _Certifier, ids: list[int]
                   ) -> tuple[list[tuple[int, tuple[dict, list[str]]]], dict[str, int], int,
-                             dict[bytes, np.ndarray]]:
+                             dict[bytes, np.ndarray], Any]:
     """Certify regions ``ids`` (in a forked worker or here); also the evidence counts and LPs
-    they added and the unresolved patterns beyond their facets, which the caller merges
-    (``cf``'s own totals are left as they were)."""
+    they added, the unresolved patterns beyond their facets, which the caller merges (``cf``'s
+    own totals are left as they were), and the alongside check's result for them."""
     counts0, lps0, unresolved0 = dict(cf.counts), cf.lps, cf.unresolved
     cf.unresolved = {}
     out = [(rid, cf.region(cf.regions[rid])) for rid in ids]
     delta = ({k: v - counts0[k] for k, v in cf.counts.items()}, cf.lps - lps0, cf.unresolved)
     cf.counts, cf.lps, cf.unresolved = counts0, lps0, unresolved0
-    return out, *delta
+    checked = cf.alongside.run([(rid, res[0]) for rid, res in out]) \
+        if cf.alongside is not None else None
+    return out, *delta, checked
 
 
 def _add_thin_regions(cf: _Certifier, by_id: list,
@@ -408,7 +457,8 @@ def _add_thin_regions(cf: _Certifier, by_id: list,
 def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition | None = None,
             *, z3: bool = False, workers: int | None = 1, z3_timeout: float = 10.0,
             z3_coverage_timeout: float = 60.0, progress: Progress | None = None,
-            on_thin_region: Callable[[Region], None] | None = None) -> dict:
+            on_thin_region: Callable[[Region], None] | None = None,
+            check_alongside: Callable[[dict], AlongsideCheck] | None = None) -> dict:
     """Certificate (a JSON-ready dict) that ``net`` is piecewise affine as ``partition`` says.
 
     ``partition`` comes from :func:`~verishallow.regions.enumerate_regions` (run it with
@@ -427,6 +477,10 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     to the certificate (``thin: true``, ids after the partition's; ``enumeration.thin_regions``
     counts them): without it the regions would not provably cover the domain.
     ``on_thin_region(region)`` sees each (``verify`` checks its property there too).
+
+    ``check_alongside(skeleton)`` (the coverage proof's fused path) makes a check from the
+    certificate's header and patterns before any region is certified; it then checks each part
+    where it was certified (:class:`AlongsideCheck`). The certificate is the same either way.
     """
     if partition is None:
         raise TypeError("certify needs the partition: enumerate_regions(net, domain, "
@@ -438,6 +492,16 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     t_enum = partition.seconds
     t1 = time.perf_counter()
     cf = _Certifier(partition)
+    model = {"fingerprint": net.fingerprint, "inputs": net.input_dim,
+             "outputs": net.output_dim, "hidden_widths": list(net.hidden_widths)}
+    if check_alongside is not None:
+        skeleton = {"format": FORMAT, "version": VERSION, "model": model,
+                    "domain": cf.domain_dict,
+                    "regions": [{"id": r.id, "pattern": pattern_text(r.pattern)}
+                                for r in partition.regions]}
+        cf.alongside = check_alongside(skeleton)
+        if cf.alongside.xrows is not None:
+            cf.xrows = cf.alongside.xrows  # one computation of each region's exact rows
     total = len(partition.regions)
     by_id: list[tuple[dict, list[str]] | None] = [None] * total
     # pattern order: consecutive regions share layer prefixes, which ExactRows memoises
@@ -446,9 +510,12 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
     done = 0
     # one region a part when serial: progress after every region
     parts = forkpool.chunks(order, nw) if nw > 1 else [[r] for r in order]
-    for results, counts, lps, unresolved in forkpool.fork_map(_certify_part, cf, parts, nw):
+    for results, counts, lps, unresolved, checked in forkpool.fork_map(_certify_part, cf, parts,
+                                                                       nw):
         for rid, res in results:
             by_id[rid] = res
+        if cf.alongside is not None:
+            cf.alongside.merge(checked, [(rid, res[0]) for rid, res in results])
         for k, v in counts.items():
             cf.counts[k] += v
         cf.lps += lps
@@ -489,8 +556,7 @@ def certify(net: ReLUNetwork, domain: Domain | None = None, partition: Partition
         "complete": not problems,
         "problems": problems[:200],
         "problem_count": len(problems),
-        "model": {"fingerprint": net.fingerprint, "inputs": net.input_dim,
-                  "outputs": net.output_dim, "hidden_widths": list(net.hidden_widths)},
+        "model": model,
         "domain": cf.domain_dict,
         "conventions": {
             "pattern": "one character per hidden neuron in layer order; 1 = active (z > 0), "

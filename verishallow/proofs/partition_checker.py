@@ -153,7 +153,16 @@ def box_failures(keys: list[tuple[int, ...]], upper: list[Fraction | None],
     den = math.lcm(*(v.denominator for v in upper + lower if v is not None))
     U = [None if v is None else v.numerator * (den // v.denominator) for v in upper]
     L = [None if v is None else v.numerator * (den // v.denominator) for v in lower]
-    bad = []
+    bad: list[int] = []
+    if n == 2:  # the plane, unrolled (most rows of a 2-D partition end here)
+        (U0, U1), (L0, L1) = U, L
+        for r, (h0, h1, c) in enumerate(keys):
+            b0 = U0 if h0 > 0 else L0
+            b1 = U1 if h1 > 0 else L1
+            if (h0 and b0 is None) or (h1 and b1 is None) or \
+                    (h0 * b0 if h0 else 0) + (h1 * b1 if h1 else 0) > c * den:
+                bad.append(r)
+        return np.array(bad, dtype=np.int64)
     for r, k in enumerate(keys):
         acc = 0
         for j in range(n):
@@ -246,6 +255,28 @@ class _Checker:
 
     # ---------------------------------------------------------------------------------------
     def run(self, domain: Any | None) -> None:
+        order = self.prepare(domain)
+        if order is None:
+            return
+        parts = forkpool.chunks(order, self.workers)
+        for result in forkpool.fork_map(_check_part, self, parts, self.workers):
+            self.merge(result)
+            if self.full:
+                return
+        self._deferred()
+
+    def merge(self, result: tuple[list, dict, dict]) -> None:
+        """Add one part's :meth:`regions_part` result (from a worker or this process)."""
+        failures, counts, deferred = result
+        self._failures += failures
+        for k, v in counts.items():
+            self.counts[k] += v
+        for nb, reqs in deferred.items():
+            self.deferred.setdefault(nb, []).extend(reqs)
+
+    def prepare(self, domain: Any | None) -> list[int] | None:
+        """The whole-certificate checks (model, domain, ids, patterns); the regions to check
+        in pattern order, or None when the certificate already failed."""
         cert = self.cert
         model = cert.get("model")
         if not isinstance(model, dict) or not isinstance(model.get("fingerprint"), str):
@@ -293,19 +324,8 @@ class _Checker:
         self.n_regions = len(regions)
         self.xrows = ExactRows(self.enet, self.edom)
         # pattern order: consecutive regions share layer prefixes (see ExactRows)
-        order = sorted((r for r in range(len(regions)) if self.patterns[r] is not None),
-                       key=lambda r: np.packbits(self.patterns[r]).tobytes())
-        parts = forkpool.chunks(order, self.workers)
-        for failures, counts, deferred in forkpool.fork_map(_check_part, self, parts,
-                                                            self.workers):
-            self._failures += failures
-            for k, v in counts.items():
-                self.counts[k] += v
-            for nb, reqs in deferred.items():
-                self.deferred.setdefault(nb, []).extend(reqs)
-            if self.full:
-                return
-        self._deferred()
+        return sorted((r for r in range(len(regions)) if self.patterns[r] is not None),
+                      key=lambda r: np.packbits(self.patterns[r]).tobytes())
 
     def regions_part(self, ids: list[int]) -> tuple[list, dict, dict]:
         """Check regions ``ids``; returns their failures, counts and deferred checks instead
@@ -459,14 +479,15 @@ class _Checker:
                     ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
         """The two facets of a plane basis and their determinant (``row`` names the
         implication in a failure; None: a box bound)."""
-        what = "a box bound" if row is None else f"implication of {self.name(row)}"
+        def what() -> str:  # only built for a failure
+            return "a box bound" if row is None else f"implication of {self.name(row)}"
         if not isinstance(fidx, list) or len(fidx) != 2 or \
                 not all(isinstance(k, int) and 0 <= k < len(fkeys) for k in fidx):
-            raise Invalid(f"{what}: a basis names two existing facets")
+            raise Invalid(f"{what()}: a basis names two existing facets")
         try:
             return plane_basis(fkeys[fidx[0]], fkeys[fidx[1]])
         except FarkasError as exc:
-            raise Invalid(f"{what}: {exc}") from None
+            raise Invalid(f"{what()}: {exc}") from None
 
     def _implications(self, reg: dict, bits: np.ndarray, rows: PatternRows, facets: list[dict],
                       fkeys: list[tuple[int, ...]]) -> None:
@@ -601,6 +622,75 @@ class _Checker:
                     self.fail(f"{where}: in neighbour {nb}, {self.name(i)} has the wrong bit for "
                               "the points beyond the facet", nb)
                     break
+
+
+class StagedCheck:
+    """This checker run beside the certifier, region by region as each is certified: the
+    coverage proof's way of checking without a second pass over the regions.
+
+    ``skeleton`` is the certificate as far as it is known before any region is certified (its
+    header, and each region's ``id`` and ``pattern``); the whole-certificate checks run on it at
+    once. :meth:`run` checks certified regions (in the certifier's worker, which forked after
+    this object was made), :meth:`merge` adds a part's result here, and :meth:`finish` takes the
+    finished certificate: it is valid iff its header and patterns are the skeleton's, every
+    region entry is the very object that was checked, and the neighbour checks deferred across
+    parts pass; a certificate that differs (regions re-certified or added afterwards) is checked
+    again from scratch by :func:`check_certificate`. The checks are this module's, unchanged;
+    ``xrows`` (this checker's exact rows) may serve the certifier too, so that each region's
+    exact rows are computed once (they are a function of network, domain and pattern alone).
+    """
+
+    def __init__(self, skeleton: dict, net: ReLUNetwork, domain: Any | None = None,
+                 max_failures: int = 20):
+        check_header(skeleton, "the certificate being built")
+        self.skeleton, self.net, self.domain = skeleton, net, domain
+        self.max_failures = max_failures
+        self._chk = _Checker(skeleton, net, max_failures)
+        self._order: list[int] | None = None
+
+        def prepare(dom: Any | None) -> None:
+            self._order = self._chk.prepare(dom)
+        run_guarded(prepare, self._chk.fail, domain)
+        self.xrows: ExactRows | None = getattr(self._chk, "xrows", None) \
+            if self._order is not None else None
+        self._checked: dict[int, dict] = {}
+        self._t0 = time.perf_counter()
+
+    def run(self, pairs: list[tuple[int, dict]]) -> tuple[list, dict, dict] | None:
+        """Check the certified regions ``(id, entry)``; None when the skeleton failed."""
+        if self._order is None:
+            return None
+        regions = self._chk.cert["regions"]
+        for rid, entry in pairs:
+            regions[rid] = entry
+        return self._chk.regions_part([rid for rid, _ in pairs])
+
+    def merge(self, result: tuple[list, dict, dict] | None,
+              pairs: list[tuple[int, dict]]) -> None:
+        """Add :meth:`run`'s result for ``pairs`` (the parent's copies of the entries)."""
+        if result is not None:
+            self._chk.merge(result)
+        for rid, entry in pairs:
+            self._checked[rid] = entry
+
+    def finish(self, cert: dict, workers: int | None = 1) -> CheckResult:
+        """The check of the finished ``cert`` (``workers`` for a check from scratch)."""
+        sk, regions = self.skeleton, cert.get("regions")
+        same = (self._order is not None and isinstance(regions, list)
+                and all(cert.get(k) == sk.get(k) for k in ("format", "version", "model", "domain"))
+                and len(regions) == len(sk["regions"]) == len(self._checked)
+                and all(regions[r] is self._checked.get(r) for r in range(len(regions)))
+                and all(isinstance(e, dict) and e.get("id") == s.get("id")
+                        and e.get("pattern") == s.get("pattern")
+                        for e, s in zip(regions, sk["regions"], strict=True)))
+        if not same:
+            return check_certificate(cert, self.net, self.domain, self.max_failures, workers)
+        chk = self._chk
+        chk.cert = cert
+        if not chk.full:
+            run_guarded(chk._deferred, chk.fail)
+        return CheckResult(not chk.failures, chk.failures, chk.counts,
+                           time.perf_counter() - self._t0)
 
 
 def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,

@@ -10,6 +10,7 @@ checker uses this module too.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -70,6 +71,10 @@ def fork_map(fn: Callable[[Any, list[T]], R], state: Any, parts: list[list[T]],
             yield fn(state, part)
         return
     _STATE = state
+    # the inherited heap goes to the permanent generation: a worker's full collections then
+    # skip it instead of walking (and, through the reference counts, copying) every page of
+    # it (2-32-32-1 coverage proof on 2 workers: 0.89 -> 0.73 s)
+    gc.freeze()
     try:
         ctx = multiprocessing.get_context("fork")
         ex = ProcessPoolExecutor(min(workers, len(parts)), mp_context=ctx,
@@ -81,3 +86,4 @@ def fork_map(fn: Callable[[Any, list[T]], R], state: Any, parts: list[list[T]],
             ex.shutdown(wait=True, cancel_futures=True)
     finally:
         _STATE = None
+        gc.unfreeze()

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .numbers import dyadic, shift, zeros
+from .numbers import dyadic, dyadic_str, shift, zeros
 
 if TYPE_CHECKING:
     from ..network import ReLUNetwork
@@ -204,6 +204,7 @@ class PatternRows:
     d: np.ndarray | None = None
     #: per neuron: identically zero on the region (zero row and zero constant)
     zero_mask: np.ndarray | None = None
+    _last_values: tuple | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def zero_neurons(self) -> list[int]:
@@ -213,12 +214,28 @@ class PatternRows:
         return [i for i in range(len(self.raw))
                 if self.keys[i] is None and self.consts[i] == 0]
 
+    @cached_property
+    def model_text(self) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
+        """``alpha`` and ``beta`` as canonical rational strings (:func:`dyadic_str`, what a
+        certificate writes), made once for the certifier and the checker alike."""
+        e = self.out_exp
+        return (tuple(tuple(dyadic_str(v, e) for v in row) for row in self.alpha.tolist()),
+                tuple(dyadic_str(v, e) for v in self.beta.tolist()))
+
     def neuron_values(self, wn: list[int], q: int) -> np.ndarray:
-        """``q * z_i(w)`` up to each layer's positive scale, exactly, for ``w = wn / q``."""
+        """``q * z_i(w)`` up to each layer's positive scale, exactly, for ``w = wn / q``. The
+        last point's values are kept (a certifier and a checker test the same witness)."""
+        key = (tuple(wn), q)
+        if self._last_values is not None and self._last_values[0] == key:
+            return self._last_values[1]
         if self.A is None or not len(self.raw):
-            return np.array([sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
-                             for a, d in self.raw], dtype=object)
-        return self.A.dot(np.array(wn, dtype=object)) + q * self.d
+            v = np.array([sum(x * y for x, y in zip(a, wn, strict=True)) + q * d
+                          for a, d in self.raw], dtype=object)
+        else:
+            v = self.A.dot(np.array(wn, dtype=object)) + q * self.d
+        v.flags.writeable = False
+        self._last_values = (key, v)
+        return v
 
 
 class ExactRows:

@@ -15,7 +15,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..exact.linalg import FarkasError, basis_multipliers, implied_bound, simplex, solve_support
+from ..exact.linalg import (
+    FarkasError,
+    basis_multipliers,
+    implied_bound,
+    plane_basis,
+    plane_multipliers,
+    simplex,
+    solve_support,
+)
 from ..regions.geometry import polygon_vertices, vertex_bases
 from ..solvers import lp
 from .tolerances import SUPPORT_TOL
@@ -187,10 +195,16 @@ class FarkasFinder:
         ranked = sorted(verts, key=lambda v: -(t0 * v[0] + t1 * v[1]))
         tcf = tc if isinstance(tc, int) else Fraction(tc)
         tn, td = (tcf, 1) if isinstance(tcf, int) else (tcf.numerator, tcf.denominator)
+        ints = isinstance(target[0], int) and isinstance(target[1], int)
         for _x, _y, i, j in ranked[:VERTEX_TRIES]:
             i, j = min(i, j), max(i, j)
             try:
-                nums, det = basis_multipliers([self.K[i], self.K[j]], target)
+                if ints:  # basis_multipliers' plane case, without its generic checks
+                    ni, nj, det = plane_multipliers(plane_basis(self.K[i], self.K[j]),
+                                                    target[0], target[1])
+                    nums = [ni, nj]
+                else:
+                    nums, det = basis_multipliers([self.K[i], self.K[j]], target)
             except FarkasError:
                 continue
             ni, nj = nums

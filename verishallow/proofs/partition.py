@@ -34,7 +34,7 @@ from .. import __version__, forkpool
 from ..atomic import write_bytes
 from ..domain import Domain
 from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
-from ..exact.numbers import dyadic_str, rational_str
+from ..exact.numbers import rational_str
 from ..jsonable import jsonable
 from ..network import ReLUNetwork, pattern_key
 from ..regions import tolerances as G
@@ -44,7 +44,6 @@ from ..solvers import lp, solver_versions
 from .document import FORMAT, VERSION
 from .farkas import SUPPORT_TOL, FarkasFinder, unit_rows
 from .partition_checker import box_failures, strict_sign_failures
-from .tolerances import WITNESS_SCREEN_MARGIN
 
 #: At most this many rounds of adding missed facets / dropping redundant ones per region.
 MAX_ROUNDS = 4
@@ -105,8 +104,6 @@ class _Certifier:
         self.M = len(self.edom.rows)
         self.n = len(self.edom.free)
         self.index = {r.key: r.id for r in part.regions}
-        self._float_layers = list(zip(part.net.weights[:-1], part.net.biases[:-1], strict=True))
-        self._abs_weights = [np.abs(W) for W, _ in self._float_layers]
         #: the partition's regions, then thin regions found beyond facets (see certify)
         self.regions: list[Region] = list(part.regions)
         self.problems: list[str] = []
@@ -130,25 +127,9 @@ class _Certifier:
             for i in range(self.edom.dim):
                 if self.edom.fixed[i]:
                     w[i] = self.edom.x0[i]
-            if _strictly_inside(self.edom, bits, rows, w,
-                                neurons_clear=self._clearly_inside(bits, w)):
+            if _strictly_inside(self.edom, bits, rows, w):
                 return w
         return None
-
-    def _clearly_inside(self, bits: np.ndarray, w: list[Fraction]) -> bool:
-        """Float screen of the exact sign test: every neuron's pre-activation at ``w`` has its
-        pattern's strict sign by a wide margin (``WITNESS_SCREEN_MARGIN``)."""
-        a = np.array([float(v) for v in w])
-        lo = 0
-        for (W, b), aW in zip(self._float_layers, self._abs_weights, strict=True):
-            z = W @ a + b
-            mag = aW @ np.abs(a) + np.abs(b)
-            on = bits[lo:lo + len(b)]
-            if not (np.where(on, z, -z) > WITNESS_SCREEN_MARGIN * mag).all():
-                return False
-            a = np.where(on, z, 0.0)
-            lo += len(b)
-        return True
 
     def _recentre(self, rows: PatternRows) -> np.ndarray | None:
         keys = [k for k in rows.keys if k is not None]
@@ -204,9 +185,9 @@ class _Certifier:
             problems.append(f"region {reg.id}: no exact interior witness found")
             w = [Fraction(float(v)) for v in reg.center]
         entry["witness"] = [rational_str(v) for v in w]
-        scale_e = rows.out_exp
-        entry["alpha"] = [[dyadic_str(v, scale_e) for v in row] for row in rows.alpha.tolist()]
-        entry["beta"] = [dyadic_str(v, scale_e) for v in rows.beta.tolist()]
+        alpha_text, beta_text = rows.model_text
+        entry["alpha"] = [list(row) for row in alpha_text]
+        entry["beta"] = list(beta_text)
 
         # exact facet groups: every row on the hyperplane of an engine facet (equal primitive
         # keys), found by comparison for the few facet keys only (hashing every key costs more)
@@ -389,14 +370,13 @@ def _group_bases(implied: list[dict]) -> list[dict]:
 
 
 def _strictly_inside(edom: ExactDomain, bits: np.ndarray, rows: PatternRows,
-                     w: list[Fraction], neurons_clear: bool = False) -> bool:
+                     w: list[Fraction]) -> bool:
     """Exact: every neuron has its pattern's strict sign at ``w`` (identically zero neurons
-    excepted, inactive; not tested again when ``neurons_clear``, a float screen's verdict),
-    and ``w`` is strictly inside every non-degenerate domain row."""
+    excepted, inactive), and ``w`` is strictly inside every non-degenerate domain row."""
     wf = [w[i] for i in edom.free]
     q = math.lcm(*(v.denominator for v in wf)) if wf else 1
     wn = [int(v * q) for v in wf]
-    if not neurons_clear and strict_sign_failures(rows, bits, wn, q).size:
+    if strict_sign_failures(rows, bits, wn, q).size:
         return False
     for h, c in edom.red_int:
         if any(h) and sum(x * y for x, y in zip(h, wn, strict=True)) >= q * c:

@@ -61,7 +61,7 @@ from ..exact.linalg import (
     plane_multipliers,
 )
 from ..exact.maps import ExactDomain, ExactNet, ExactRows, PatternRows
-from ..exact.numbers import dyadic_str, parse_ratio, parse_rational
+from ..exact.numbers import parse_ratio, parse_rational
 from ..network import ReLUNetwork, network_fingerprint
 from .document import INVALID, CheckResult, Invalid, check_header, load_certificate, run_guarded
 
@@ -369,19 +369,18 @@ class _Checker:
         m, d = rows.alpha.shape
         if len(alpha) != m or any(len(a) != d for a in alpha) or len(beta) != m:
             raise Invalid("affine model has the wrong shape")
-        e = rows.out_exp
-        scale = Fraction(2) ** e
+        scale = Fraction(2) ** rows.out_exp
+        alpha_text, beta_text = rows.model_text
 
-        def same(text: Any, v: int) -> bool:
+        def same(text: Any, canon: str, v: Any) -> bool:
             # the canonical string first (what certifiers write), else the value
-            return text == dyadic_str(v, e) or parse_rational(text) == v * scale
+            return text == canon or parse_rational(text) == int(v) * scale
 
-        for o, (arow, brow) in enumerate(zip(rows.alpha.tolist(), rows.beta.tolist(),
-                                             strict=True)):
+        for o in range(m):
             for j in range(d):
-                if not same(alpha[o][j], arow[j]):
+                if not same(alpha[o][j], alpha_text[o][j], rows.alpha[o, j]):
                     raise Invalid(f"affine model differs from the network: alpha[{o}][{j}]")
-            if not same(beta[o], brow):
+            if not same(beta[o], beta_text[o], rows.beta[o]):
                 raise Invalid(f"affine model differs from the network: beta[{o}]")
         self.counts["models"] += 1
 

@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import gzip
 import json
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -1044,3 +1045,67 @@ def test_staged_check_rechecks_a_changed_certificate():
     res = staged.finish(cert)
     assert not res.valid and res.failures == check_certificate(cert, net).failures
 
+
+
+def test_flipped_key_is_the_far_patterns_key():
+    """The certifier's shortcut for the pattern beyond a one-neuron facet (a bit flipped in
+    the packed key) is the key of the full construction, and it steps aside when a later
+    neuron vanishes on the region (dead neurons: a zero weight row)."""
+    from verishallow.network import pattern_key
+    from verishallow.proofs.partition import _Certifier
+
+    net = random_net(seed=5, sizes=(2, 6, 6, 4, 1))
+    W = [w.copy() for w in net.weights]
+    W[1][2] = 0.0  # a second-layer neuron with only its bias: constant
+    b = [v.copy() for v in net.biases]
+    b[1][2] = 0.0  # ... and zero: identically zero, inactive
+    net = ReLUNetwork(W, b)
+    part = _part(net, BOX)
+    cf = _Certifier(part)
+    shortcut = stepped_aside = 0
+    for reg in part.regions:
+        bits = np.asarray(reg.pattern, dtype=bool)
+        rows = cf.xrows.rows(bits)
+        for f in reg.facets:
+            if f.kind != "neuron":
+                continue
+            J = [i for i, k in enumerate(rows.keys) if k == rows.keys[f.ids[0]]]
+            got = cf._flipped_key(reg.key, rows, J)
+            if got is None:
+                stepped_aside += 1
+                continue
+            shortcut += 1
+            assert got == pattern_key(cf.far_pattern(bits, rows, J, rows.keys[J[0]]))
+    assert shortcut > 20 and stepped_aside > 0
+
+
+def test_strict_sign_failures_follows_the_rule_at_random_points():
+    """Neurons failing the witness rule (active: z > 0; inactive: z < 0, or z = 0 when the
+    neuron is identically zero on the region), against Fractions at random rational points."""
+    from verishallow.exact.maps import ExactDomain, ExactNet, ExactRows
+    from verishallow.proofs.partition_checker import strict_sign_failures
+
+    net = random_net(seed=6, sizes=(2, 5, 5, 1))
+    W = [w.copy() for w in net.weights]
+    b = [v.copy() for v in net.biases]
+    W[1][1], b[1][1] = 0.0, 0.0  # identically zero in the second layer
+    net = ReLUNetwork(W, b)
+    xr = ExactRows(ExactNet(net), ExactDomain([None] * 2, [None] * 2, [], []))
+    rng = np.random.default_rng(2)
+    seen_zero_ok = False
+    for _ in range(200):
+        bits = rng.integers(0, 2, size=10).astype(bool)
+        rows = xr.rows(bits)
+        w = [Fraction(int(v), 8) for v in rng.integers(-16, 17, size=2)]
+        q = math.lcm(*(v.denominator for v in w))
+        want = []
+        for i, (a, d) in enumerate(rows.raw):
+            z = sum(Fraction(x) * y for x, y in zip(a, w, strict=True)) + d
+            zero_neuron = not any(a) and d == 0
+            ok = z > 0 if bits[i] else (z < 0 or (z == 0 and zero_neuron))
+            seen_zero_ok |= zero_neuron and not bits[i] and ok
+            if not ok:
+                want.append(i)
+        got = strict_sign_failures(rows, bits, [int(v * q) for v in w], q)
+        assert got.tolist() == want
+    assert seen_zero_ok

@@ -15,7 +15,6 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -205,22 +204,34 @@ class PatternRows:
     #: per neuron: identically zero on the region (zero row and zero constant)
     zero_mask: np.ndarray | None = None
     _last_values: tuple | None = field(default=None, repr=False, compare=False)
+    # made on first use (plain attributes: functools.cached_property takes a lock in 3.11)
+    _zero_list: list[int] | None = field(default=None, repr=False, compare=False)
+    _model_text: tuple | None = field(default=None, repr=False, compare=False)
 
-    @cached_property
+    @property
     def zero_neurons(self) -> list[int]:
         """Neurons identically zero on the region (zero row and zero constant)."""
-        if self.zero_mask is not None:
-            return np.flatnonzero(self.zero_mask).tolist()
-        return [i for i in range(len(self.raw))
-                if self.keys[i] is None and self.consts[i] == 0]
+        z = self._zero_list
+        if z is None:
+            if self.zero_mask is not None:
+                z = np.flatnonzero(self.zero_mask).tolist()
+            else:
+                z = [i for i in range(len(self.raw))
+                     if self.keys[i] is None and self.consts[i] == 0]
+            self._zero_list = z
+        return z
 
-    @cached_property
+    @property
     def model_text(self) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
         """``alpha`` and ``beta`` as canonical rational strings (:func:`dyadic_str`, what a
         certificate writes), made once for the certifier and the checker alike."""
-        e = self.out_exp
-        return (tuple(tuple(dyadic_str(v, e) for v in row) for row in self.alpha.tolist()),
+        t = self._model_text
+        if t is None:
+            e = self.out_exp
+            t = self._model_text = (
+                tuple(tuple(dyadic_str(v, e) for v in row) for row in self.alpha.tolist()),
                 tuple(dyadic_str(v, e) for v in self.beta.tolist()))
+        return t
 
     def neuron_values(self, wn: list[int], q: int) -> np.ndarray:
         """``q * z_i(w)`` up to each layer's positive scale, exactly, for ``w = wn / q``. The
@@ -308,7 +319,7 @@ class ExactRows:
         dvals = [dd for _, dd in raw]
         zero = np.array([k is None and dd == 0 for k, dd in zip(off, dvals, strict=True)],
                         dtype=bool)
-        hit = (raw, off, on, dvals, A, d, zero)
+        hit = (raw, off, on, dvals, A, d, zero, np.flatnonzero(zero).tolist())
         self._stack[key] = hit
         if len(self._stack) > MEMO_SIZE:
             self._stack.popitem(last=False)
@@ -322,13 +333,14 @@ class ExactRows:
         got = self._recent.get(pkey)
         if got is not None:
             return got
-        raw, off, on, dvals, A, d, zero = self._hidden(bits)
+        raw, off, on, dvals, A, d, zero, zero_list = self._hidden(bits)
         own = bits.tolist()
         keys = (*[q1 if b else q0 for q0, q1, b in zip(off, on, own, strict=True)],
                 *self._dom[0])
         consts = (*[dd if b else -dd for dd, b in zip(dvals, own, strict=True)], *self._dom[1])
         alpha, beta, eo = self.enet.layer_map(len(self.enet.layers) - 1, bits)
-        got = PatternRows(raw, keys, consts, alpha, beta, eo, A, d, zero)
+        got = PatternRows(raw, keys, consts, alpha, beta, eo, A, d, zero,
+                          _zero_list=zero_list)
         self._recent[pkey] = got
         if len(self._recent) > RECENT_ROWS:
             self._recent.popitem(last=False)

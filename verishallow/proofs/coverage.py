@@ -77,7 +77,6 @@ def prove_coverage(partition: Partition, *, time_limit: float | None = None,
     property there); ``progress(done, total)`` follows the certificate's regions. Sets
     ``partition.complete`` and ``partition.stats["coverage"]`` and returns the proof.
     """
-    from ..solvers.milp import find_uncovered
     from .partition import certify
     from .partition_checker import StagedCheck
 
@@ -129,6 +128,8 @@ def prove_coverage(partition: Partition, *, time_limit: float | None = None,
             by = "certificate"
     left = deadline - time.perf_counter()
     if (second_opinion or by is None) and left > 0:
+        from ..solvers.milp import find_uncovered  # SCIP only when asked for or needed
+
         t2 = time.perf_counter()
         cov = find_uncovered(partition.net, partition.domain,
                              [r.pattern for r in partition.regions], time_limit=left)

@@ -11,7 +11,9 @@ the partition and the equivalence certifiers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +56,16 @@ def unit_rows(keys: list[tuple[int, ...]], n: int) -> tuple[np.ndarray, np.ndarr
     """:func:`unit_lists` as arrays ``(H, c)``."""
     H, c = unit_lists(keys, n)
     return np.array(H, dtype=np.float64).reshape(len(keys), n), np.array(c, dtype=np.float64)
+
+
+def _ranked(verts: list, score: Callable[[Any], float]) -> Iterator:
+    """The first ``VERTEX_TRIES`` of ``sorted(verts, key=score)``, sorting only if the first
+    (the extreme vertex, which almost always serves) is not enough."""
+    if not verts:
+        return
+    best = min(verts, key=score)  # sorted()'s first: both keep the first of equal scores
+    yield best
+    yield from sorted(verts, key=score)[1:VERTEX_TRIES]
 
 
 class FarkasFinder:
@@ -192,11 +204,12 @@ class FarkasFinder:
         (verts,) = self._vertices
         big = max(abs(target[0]), abs(target[1]))
         t0, t1 = target[0] / big, target[1] / big
-        ranked = sorted(verts, key=lambda v: -(t0 * v[0] + t1 * v[1]))
+        def score(v: tuple) -> float:
+            return -(t0 * v[0] + t1 * v[1])
         tcf = tc if isinstance(tc, int) else Fraction(tc)
         tn, td = (tcf, 1) if isinstance(tcf, int) else (tcf.numerator, tcf.denominator)
         ints = isinstance(target[0], int) and isinstance(target[1], int)
-        for _x, _y, i, j in ranked[:VERTEX_TRIES]:
+        for _x, _y, i, j in _ranked(verts, score):
             i, j = min(i, j), max(i, j)
             try:
                 if ints:  # basis_multipliers' plane case, without its generic checks

@@ -174,6 +174,19 @@ class _Certifier:
                 far[i] = (vec[j0] > 0) == (ref[j0] > 0)
         return far
 
+    def _flipped_key(self, bits_key: bytes, rows: PatternRows, J: list[int]) -> bytes | None:
+        """:func:`pattern_key` of :meth:`far_pattern` when that is ``bits`` with the one facet
+        neuron flipped (no neuron of a later layer vanishes on the region), else None."""
+        if len(J) != 1:
+            return None
+        (i,) = J
+        layer_of = self.enet.layer_of
+        if any(layer_of[z] > layer_of[i] for z in rows.zero_neurons):
+            return None
+        key = bytearray(bits_key)
+        key[i >> 3] ^= 0x80 >> (i & 7)  # packbits: most significant bit first
+        return bytes(key)
+
     # ---------------------------------------------------------------------------------------
     def region(self, reg: Region) -> tuple[dict, list[str]]:
         bits = np.asarray(reg.pattern, dtype=bool)
@@ -206,6 +219,7 @@ class _Certifier:
                 if k is not None and k not in fkeys:
                     fkeys.append(k)
         neighbours: dict[tuple[int, ...], int | None] = {}
+        bits_key = reg.key
         for _round in range(MAX_ROUNDS):
             inner = np.array([float(w[i]) for i in self.edom.free])
             box, implied, missing = self._evidence(rows, fkeys, inner)
@@ -222,10 +236,14 @@ class _Certifier:
                 if any(i >= self.N for i in members):
                     neighbours[k] = None
                     continue
-                far = self.far_pattern(bits, rows, members, k)
-                rid = self.index.get(pattern_key(far)) if far is not None else None
+                far_key = self._flipped_key(bits_key, rows, members)
+                if far_key is None:
+                    far = self.far_pattern(bits, rows, members, k)
+                    far_key = pattern_key(far) if far is not None else None
+                rid = self.index.get(far_key) if far_key is not None else None
                 neighbours[k] = rid
                 if rid is None:
+                    far = self.far_pattern(bits, rows, members, k)
                     others = [g for g in fkeys if g != k]
                     lam = FarkasFinder(others, self.n).prove(list(k[:self.n]), Fraction(k[self.n]))
                     if lam is not None:
@@ -375,7 +393,7 @@ def _strictly_inside(edom: ExactDomain, bits: np.ndarray, rows: PatternRows,
     excepted, inactive), and ``w`` is strictly inside every non-degenerate domain row."""
     wf = [w[i] for i in edom.free]
     q = math.lcm(*(v.denominator for v in wf)) if wf else 1
-    wn = [int(v * q) for v in wf]
+    wn = [v.numerator * (q // v.denominator) for v in wf]
     if strict_sign_failures(rows, bits, wn, q).size:
         return False
     for h, c in edom.red_int:

@@ -188,17 +188,13 @@ def strict_sign_failures(rows: PatternRows, bits: np.ndarray, wn: list[int], q: 
                          ) -> np.ndarray:
     """Neurons whose pattern-fixed pre-activation at ``w = wn / q`` does not have the strict
     sign of ``bits`` (an identically zero neuron passes as inactive: ReLU(0) = 0)."""
-    v = rows.neuron_values(wn, q)
-    if not len(v):
-        return np.zeros(0, dtype=np.int64)
-    pos = np.asarray(v > 0, dtype=bool)
-    neg = np.asarray(v < 0, dtype=bool)
-    m = len(v)
-    zero_row = rows.zero_mask if rows.zero_mask is not None else \
-        np.array([k is None and c == 0 for k, c in
-                  zip(rows.keys[:m], rows.consts[:m], strict=True)], dtype=bool)
-    ok = np.where(bits, pos, neg | (~pos & zero_row))
-    return np.flatnonzero(~ok)
+    vals, on = rows.neuron_values(wn, q).tolist(), bits.tolist()
+    # active: z > 0; inactive: z < 0, or z = 0 for a neuron identically zero on the region
+    bad = [i for i in range(len(vals)) if (vals[i] <= 0 if on[i] else vals[i] >= 0)]
+    if bad:
+        zero = set(rows.zero_neurons)
+        bad = [i for i in bad if on[i] or vals[i] != 0 or i not in zero]
+    return np.array(bad, dtype=np.int64)
 
 
 def _plane_implies(pair: tuple[tuple[int, ...], tuple[int, ...], int], key: tuple[int, ...],
@@ -394,7 +390,7 @@ class _Checker:
                 raise Invalid(f"witness coordinate {i} differs from the fixed input value")
         wf = [w[i] for i in ed.free]
         q = math.lcm(*(v.denominator for v in wf)) if wf else 1
-        wn = [int(v * q) for v in wf]
+        wn = [v.numerator * (q // v.denominator) for v in wf]
         bad = strict_sign_failures(rows, bits, wn, q)
         if bad.size:
             raise Invalid(f"witness does not satisfy the pattern strictly at "

@@ -72,6 +72,10 @@ class ExactNet:
         self._memo: list[OrderedDict] = [OrderedDict() for _ in self.layers]
         #: per layer: (layer k-1 map, its active bits, the exact product) of the last miss
         self._last: list[tuple | None] = [None for _ in self.layers]
+        #: per layer, each weight column as a (rows, 1) array; the biases at an exponent
+        self._columns = [[IW[:, j:j + 1] for j in range(IW.shape[1])]
+                         for IW, _, _, _ in self.layers]
+        self._biases: dict[tuple[int, int], np.ndarray] = {}
         IW, eW, Ib, eb = self.layers[0]
         E = min(eW, eb)
         self._first = (np.column_stack([shift(IW, eW - E), shift(Ib, eb - E)]), E)
@@ -105,11 +109,12 @@ class ExactNet:
         last = self._last[k]
         acc = None
         if last is not None and last[0] is prev:
-            changed = np.flatnonzero(act != last[1]).tolist()
+            changed = np.nonzero(act ^ last[1])[0].tolist()
             if len(changed) < n_act:
                 acc = last[2]
+                cols = self._columns[k]
                 for j in changed:
-                    term = np.multiply.outer(IW[:, j], prev[j])
+                    term = cols[j] * prev[j]  # (rows, 1) * (n + 1,): column j's outer product
                     acc = acc + term if act[j] else acc - term
         if acc is None:
             acc = IW[:, act].dot(prev[act]) if n_act else zeros((IW.shape[0], prev.shape[1]))
@@ -118,7 +123,10 @@ class ExactNet:
         e2 = eW + E if n_act else eb
         E2 = min(e2, eb)
         out = acc * (1 << (e2 - E2)) if e2 > E2 else acc.copy()
-        out[:, -1] += shift(Ib, eb - E2)
+        bias = self._biases.get((k, E2))
+        if bias is None:
+            bias = self._biases[(k, E2)] = shift(Ib, eb - E2)
+        out[:, -1] += bias
         hit = (out, E2)
         memo[prefix] = hit
         if len(memo) > MEMO_SIZE:

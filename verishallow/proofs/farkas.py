@@ -11,9 +11,8 @@ the partition and the equivalence certifiers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 
@@ -58,14 +57,19 @@ def unit_rows(keys: list[tuple[int, ...]], n: int) -> tuple[np.ndarray, np.ndarr
     return np.array(H, dtype=np.float64).reshape(len(keys), n), np.array(c, dtype=np.float64)
 
 
-def _ranked(verts: list, score: Callable[[Any], float]) -> Iterator:
-    """The first ``VERTEX_TRIES`` of ``sorted(verts, key=score)``, sorting only if the first
-    (the extreme vertex, which almost always serves) is not enough."""
+def _ranked(verts: list, scores: list[float]) -> Iterator:
+    """The first ``VERTEX_TRIES`` vertices by decreasing score (ties in list order), sorting
+    only when the first (the extreme vertex, which almost always serves) is not enough."""
     if not verts:
         return
-    best = min(verts, key=score)  # sorted()'s first: both keep the first of equal scores
-    yield best
-    yield from sorted(verts, key=score)[1:VERTEX_TRIES]
+    best = 0
+    for k in range(1, len(scores)):
+        if scores[k] > scores[best]:
+            best = k
+    yield verts[best]
+    ranked = sorted(range(len(verts)), key=lambda k: -scores[k])  # stable: ties in order
+    for k in ranked[1:VERTEX_TRIES]:
+        yield verts[k]
 
 
 class FarkasFinder:
@@ -204,12 +208,11 @@ class FarkasFinder:
         (verts,) = self._vertices
         big = max(abs(target[0]), abs(target[1]))
         t0, t1 = target[0] / big, target[1] / big
-        def score(v: tuple) -> float:
-            return -(t0 * v[0] + t1 * v[1])
+        scores = [t0 * v[0] + t1 * v[1] for v in verts]
         tcf = tc if isinstance(tc, int) else Fraction(tc)
         tn, td = (tcf, 1) if isinstance(tcf, int) else (tcf.numerator, tcf.denominator)
         ints = isinstance(target[0], int) and isinstance(target[1], int)
-        for _x, _y, i, j in _ranked(verts, score):
+        for _x, _y, i, j in _ranked(verts, scores):
             i, j = min(i, j), max(i, j)
             try:
                 if ints:  # basis_multipliers' plane case, without its generic checks

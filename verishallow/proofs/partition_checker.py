@@ -356,8 +356,8 @@ class _Checker:
         self.counts["regions"] += 1
         self._model(reg, rows)
         self._witness(reg, bits, rows)
-        facets, fkeys = self._facets(reg, rows)
-        self._implications(reg, bits, rows, facets, fkeys)
+        facets, fkeys, facet_rows = self._facets(reg, rows)
+        self._implications(reg, bits, rows, fkeys, facet_rows)
         self._neighbours(r, reg, bits, rows, facets, fkeys)
 
     def _model(self, reg: dict, rows: PatternRows) -> None:
@@ -365,12 +365,12 @@ class _Checker:
         m, d = rows.alpha.shape
         if len(alpha) != m or any(len(a) != d for a in alpha) or len(beta) != m:
             raise Invalid("affine model has the wrong shape")
-        scale = Fraction(2) ** rows.out_exp
         alpha_text, beta_text = rows.model_text
 
         def same(text: Any, canon: str, v: Any) -> bool:
             # the canonical string first (what certifiers write), else the value
-            return text == canon or parse_rational(text) == int(v) * scale
+            return text == canon or \
+                parse_rational(text) == int(v) * Fraction(2) ** rows.out_exp
 
         for o in range(m):
             for j in range(d):
@@ -402,7 +402,7 @@ class _Checker:
         self.counts["witnesses"] += 1
 
     def _facets(self, reg: dict, rows: PatternRows
-                ) -> tuple[list[dict], list[tuple[int, ...]]]:
+                ) -> tuple[list[dict], list[tuple[int, ...]], set[int]]:
         facets = reg["facets"]
         if not isinstance(facets, list):
             raise Invalid("facets must be a list")
@@ -435,7 +435,7 @@ class _Checker:
                 raise Invalid(f"{self.name(i)} lies on facet {fkeys.index(key)}'s hyperplane "
                                "but is not listed in it")
         self.counts["facets"] += len(facets)
-        return facets, fkeys
+        return facets, fkeys, used  # used: every row whose key is a facet's (checked above)
 
     def _farkas(self, fkeys: list[tuple[int, ...]], fidx: list[Any], mults: list[Any] | None,
                 target: list[Fraction] | list[int], tc: Fraction | int,
@@ -476,18 +476,21 @@ class _Checker:
         implication in a failure; None: a box bound)."""
         def what() -> str:  # only built for a failure
             return "a box bound" if row is None else f"implication of {self.name(row)}"
-        if not isinstance(fidx, list) or len(fidx) != 2 or \
-                not all(isinstance(k, int) and 0 <= k < len(fkeys) for k in fidx):
+        if not isinstance(fidx, list) or len(fidx) != 2:
+            raise Invalid(f"{what()}: a basis names two existing facets")
+        i, j = fidx
+        if type(i) is not int or type(j) is not int or not (0 <= i < len(fkeys)
+                                                            and 0 <= j < len(fkeys)):
             raise Invalid(f"{what()}: a basis names two existing facets")
         try:
-            return plane_basis(fkeys[fidx[0]], fkeys[fidx[1]])
+            return plane_basis(fkeys[i], fkeys[j])
         except FarkasError as exc:
             raise Invalid(f"{what()}: {exc}") from None
 
-    def _implications(self, reg: dict, bits: np.ndarray, rows: PatternRows, facets: list[dict],
-                      fkeys: list[tuple[int, ...]]) -> None:
+    def _implications(self, reg: dict, bits: np.ndarray, rows: PatternRows,
+                      fkeys: list[tuple[int, ...]], facet_rows: set[int]) -> None:
+        """Every row not on a facet (``facet_rows``, from :meth:`_facets`) is implied."""
         n = len(self.edom.free)
-        fset = set(fkeys)
         # coordinate bounds proved from the facets
         upper: list[Fraction | None] = [None] * n
         lower: list[Fraction | None] = [None] * n
@@ -530,7 +533,7 @@ class _Checker:
         boxed: list[int] = []
         pairs: dict[int, tuple] = {}
         for i, key in enumerate(rows.keys):
-            if key is not None and key in fset:
+            if i in facet_rows:
                 if i in explicit:
                     raise Invalid(f"implication given for {self.name(i)}, which is a facet")
                 continue
@@ -584,13 +587,13 @@ class _Checker:
             amb += [i for i in zero_neurons if layer_of[i] > first]
             # beyond the facet: the first layer's facet neurons flip, ambiguous bits aside
             skip = set(amb)
-            diff = {i for i in np.flatnonzero(bits != other).tolist() if i not in skip}
+            diff = {i for i in np.nonzero(bits ^ other)[0].tolist() if i not in skip}
             if nb == r or diff != flip:
                 bad = sorted(diff ^ flip)
                 where = self.name(bad[0]) if bad else "every bit"
                 raise Invalid(f"facet {k} ({self._fname(f)}): neighbour {nb} does not have the "
                                f"pattern beyond the facet (differs at {where})")
-            neg = tuple(-v for v in fkeys[k])
+            neg = tuple([-v for v in fkeys[k]]) if amb else None
             for i in amb:
                 self.deferred.setdefault(nb, []).append((i, neg, f"region {r} facet {k}"))
                 self.counts["ambiguous_bits"] += 1

@@ -250,3 +250,24 @@ def test_round_ratio_is_the_nearest_weaker_float():
         assert down <= v <= up
         assert Fraction(math.nextafter(float(up), -math.inf)) < v or up == v
         assert Fraction(math.nextafter(float(down), math.inf)) > v or down == v
+
+
+def test_axis_pairs_are_vertex_pairs_of_the_axes():
+    """The one-pass box bases equal vertex_pair for each of the four directions, on random
+    polygons (bounded and not) around the origin."""
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        m = int(rng.integers(3, 9))
+        keys = []
+        for _k in range(m):
+            h = [int(v) for v in rng.integers(-9, 10, size=2)]
+            if not any(h):
+                h = [1, 0]
+            keys.append((h[0], h[1], int(rng.integers(1, 20))))
+        fk = FarkasFinder(keys, 2)
+        fk.use_vertices(np.zeros(2))
+        got = fk.axis_pairs(10 ** 300)
+        for t in (0, 1):
+            for sgn in (1, -1):
+                target = [sgn * int(u == t) for u in range(2)]
+                assert got[(t, sgn)] == fk.vertex_pair(target, 10 ** 300)

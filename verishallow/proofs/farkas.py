@@ -196,6 +196,38 @@ class FarkasFinder:
                 return ex
         return None
 
+    def axis_pairs(self, tc: int
+                   ) -> dict[tuple[int, int], tuple[int, int, list[int], int] | None]:
+        """:meth:`vertex_pair` ``(sgn * e_t, tc)`` of the four plane directions, keyed
+        ``(t, sgn)``, from one pass over the vertices: the extreme vertex in each direction
+        first (as :meth:`vertex_pair` ranks them), its near-ties only where that one does not
+        serve."""
+        out: dict[tuple[int, int], tuple[int, int, list[int], int] | None] = {}
+        if not self.has_vertices():
+            return {(t, sgn): None for t in (0, 1) for sgn in (1, -1)}
+        (verts,) = self._vertices
+        for t in (0, 1):
+            coords = [v[t] for v in verts]
+            for sgn in (1, -1):
+                # the first extreme vertex, as vertex_pair ranks them
+                best = 0
+                for k in range(1, len(coords)):
+                    if sgn * coords[k] > sgn * coords[best]:
+                        best = k
+                i, j = sorted(verts[best][2:4])
+                target = [sgn * int(u == t) for u in range(2)]
+                try:
+                    ni, nj, det = plane_multipliers(plane_basis(self.K[i], self.K[j]),
+                                                    target[0], target[1])
+                except FarkasError:
+                    ni = nj = -1
+                if ni >= 0 and nj >= 0 and (ni or nj) and \
+                        ni * self.K[i][2] + nj * self.K[j][2] <= tc * det:
+                    out[(t, sgn)] = (i, j, [ni, nj], det)
+                else:
+                    out[(t, sgn)] = self.vertex_pair(target, tc)
+        return out
+
     def vertex_pair(self, target: list[int], tc: Fraction | int
                     ) -> tuple[int, int, list[int], int] | None:
         """2-D fast path of :meth:`prove_at_vertex`: the two facets ``i < j`` tight at the

@@ -290,11 +290,12 @@ class _Certifier:
         # prove coordinate bounds only when enough rows could use them
         todo = [i for i, k in enumerate(rows.keys) if k is not None and k not in fset]
         if len(todo) > 2 * n:
+            axis = fk.axis_pairs(NO_BOUND) if n == 2 else {}
             for t in range(n):
                 for sgn in (1, -1):
                     target = [sgn * int(u == t) for u in range(n)]
                     if n == 2:
-                        pair = fk.vertex_pair(target, NO_BOUND)
+                        pair = axis[(t, sgn)]
                         if pair is not None:
                             # a basis: the checker solves its multipliers itself
                             i, j, (ni, nj), det = pair

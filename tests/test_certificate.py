@@ -1109,3 +1109,36 @@ def test_strict_sign_failures_follows_the_rule_at_random_points():
         got = strict_sign_failures(rows, bits, [int(v * q) for v in w], q)
         assert got.tolist() == want
     assert seen_zero_ok
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_staged_check_with_a_thin_region_rechecks_only_what_changed(workers, monkeypatch):
+    """A thin region added after the first pass (and its neighbours re-certified): the staged
+    check checks those again and keeps the rest, with the verdict and counts of a check from
+    scratch, and without checking every region twice."""
+    from verishallow.proofs import partition_checker as C
+
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    net = ReLUNetwork([W, np.ones((1, 3))], [np.array([0.0, 0.0, -1e-9]), np.zeros(1)])
+    part = enumerate_regions(net, BOX, prove_coverage=False)
+    cert, staged = _staged(net, BOX, part, workers)
+    assert cert["enumeration"]["thin_regions"] == 1
+    calls = []
+    part_check = C._Checker.regions_part
+
+    def counting(self, ids):
+        calls.extend(ids)
+        return part_check(self, ids)
+    monkeypatch.setattr(C._Checker, "regions_part", counting)
+    got = staged.finish(cert)
+    monkeypatch.setattr(C._Checker, "regions_part", part_check)
+    want = check_certificate(cert, net)
+    assert got.valid and want.valid and got.checked == want.checked
+    # the thin region and the regions beside it, nothing else
+    again = {f["neighbour"] for f in cert["regions"][-1]["facets"]} | {len(part)}
+    assert set(calls) == again and len(calls) == len(again)
+    # and a tampered thin region is caught
+    cert2, staged2 = _staged(net, BOX, part, workers)
+    cert2["regions"][-1]["witness"] = cert2["regions"][0]["witness"]
+    res = staged2.finish(cert2)
+    assert not res.valid and res.failures == check_certificate(cert2, net).failures

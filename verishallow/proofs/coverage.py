@@ -108,8 +108,8 @@ def prove_coverage(partition: Partition, *, time_limit: float | None = None,
     t1 = time.perf_counter()
     try:
         # the checker checks each region where and as soon as it is certified (one pass over
-        # the regions, one pool; StagedCheck checks again from scratch if thin regions were
-        # added or re-certified afterwards)
+        # the regions, one pool); finish() checks again only what changed afterwards (thin
+        # regions added, their neighbours re-certified)
         cert = certify(partition.net, partition.domain, partition=partition, workers=workers,
                        progress=tick, on_thin_region=keep_thin,
                        check_alongside=check_alongside)

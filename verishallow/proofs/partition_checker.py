@@ -629,13 +629,15 @@ class StagedCheck:
     ``skeleton`` is the certificate as far as it is known before any region is certified (its
     header, and each region's ``id`` and ``pattern``); the whole-certificate checks run on it at
     once. :meth:`run` checks certified regions (in the certifier's worker, which forked after
-    this object was made), :meth:`merge` adds a part's result here, and :meth:`finish` takes the
-    finished certificate: it is valid iff its header and patterns are the skeleton's, every
-    region entry is the very object that was checked, and the neighbour checks deferred across
-    parts pass; a certificate that differs (regions re-certified or added afterwards) is checked
-    again from scratch by :func:`check_certificate`. The checks are this module's, unchanged;
-    ``xrows`` (this checker's exact rows) may serve the certifier too, so that each region's
-    exact rows are computed once (they are a function of network, domain and pattern alone).
+    this object was made) and keeps each region's result apart, :meth:`merge` brings them here,
+    and :meth:`finish` checks the finished certificate: the whole-certificate checks again, then
+    every region from its kept result if its entry is the very object that was checked and that
+    result was clean, else from scratch (regions added or re-certified afterwards, such as thin
+    regions and their neighbours), then the neighbour checks deferred across regions. A
+    certificate with another header or other patterns is checked by :func:`check_certificate`.
+    The checks are this module's, unchanged; ``xrows`` (this checker's exact rows) may serve the
+    certifier too, so that each region's exact rows are computed once (they are a function of
+    network, domain and pattern alone).
     """
 
     def __init__(self, skeleton: dict, net: ReLUNetwork, domain: Any | None = None,
@@ -651,44 +653,89 @@ class StagedCheck:
         run_guarded(prepare, self._chk.fail, domain)
         self.xrows: ExactRows | None = getattr(self._chk, "xrows", None) \
             if self._order is not None else None
-        self._checked: dict[int, dict] = {}
+        #: per region id: (the entry object checked, its failures, counts, deferred checks)
+        self._kept: dict[int, tuple[dict, list, tuple[int, ...], dict]] = {}
         self._t0 = time.perf_counter()
 
-    def run(self, pairs: list[tuple[int, dict]]) -> tuple[list, dict, dict] | None:
-        """Check the certified regions ``(id, entry)``; None when the skeleton failed."""
+    def run(self, pairs: list[tuple[int, dict]]
+            ) -> list[tuple[int, list, tuple[int, ...], dict]] | None:
+        """Check the certified regions ``(id, entry)``, each result apart; None when the
+        skeleton failed."""
         if self._order is None:
             return None
-        regions = self._chk.cert["regions"]
+        chk = self._chk
+        regions = chk.cert["regions"]
+        out = []
         for rid, entry in pairs:
             regions[rid] = entry
-        return self._chk.regions_part([rid for rid, _ in pairs])
+            failures, counts, deferred = chk.regions_part([rid])
+            out.append((rid, failures, tuple(counts.values()), deferred))
+        return out
 
-    def merge(self, result: tuple[list, dict, dict] | None,
+    def merge(self, result: list[tuple[int, list, tuple[int, ...], dict]] | None,
               pairs: list[tuple[int, dict]]) -> None:
-        """Add :meth:`run`'s result for ``pairs`` (the parent's copies of the entries)."""
-        if result is not None:
-            self._chk.merge(result)
-        for rid, entry in pairs:
-            self._checked[rid] = entry
+        """Keep :meth:`run`'s results for ``pairs`` (the parent's copies of the entries)."""
+        if result is None:
+            return
+        entries = dict(pairs)
+        for rid, failures, counts, deferred in result:
+            self._kept[rid] = (entries[rid], failures, counts, deferred)
 
     def finish(self, cert: dict, workers: int | None = 1) -> CheckResult:
         """The check of the finished ``cert`` (``workers`` for a check from scratch)."""
         sk, regions = self.skeleton, cert.get("regions")
-        same = (self._order is not None and isinstance(regions, list)
-                and all(cert.get(k) == sk.get(k) for k in ("format", "version", "model", "domain"))
-                and len(regions) == len(sk["regions"]) == len(self._checked)
-                and all(regions[r] is self._checked.get(r) for r in range(len(regions)))
-                and all(isinstance(e, dict) and e.get("id") == s.get("id")
-                        and e.get("pattern") == s.get("pattern")
-                        for e, s in zip(regions, sk["regions"], strict=True)))
-        if not same:
+        n0 = len(sk["regions"])
+        if not (self._order is not None and isinstance(regions, list) and len(regions) >= n0
+                and all(cert.get(k) == sk.get(k)
+                        for k in ("format", "version", "model", "domain"))
+                and all(isinstance(e, dict) and e.get("id") == t.get("id")
+                        and e.get("pattern") == t.get("pattern")
+                        for e, t in zip(regions, sk["regions"], strict=False))):
             return check_certificate(cert, self.net, self.domain, self.max_failures, workers)
-        chk = self._chk
-        chk.cert = cert
-        if not chk.full:
-            run_guarded(chk._deferred, chk.fail)
+        if len(regions) == n0 and len(self._kept) == n0 and \
+                all(self._kept[r][0] is regions[r] for r in range(n0)):
+            # nothing changed since it was checked: every kept result stands as it is
+            chk = self._chk
+            chk.cert = cert
+            self._merge_kept(chk, range(n0))
+            if not chk.full:
+                run_guarded(chk._deferred, chk.fail)
+        else:
+            chk = _Checker(cert, self.net, self.max_failures)
+
+            def run(dom: Any | None) -> None:
+                order = chk.prepare(dom)  # the whole-certificate checks, on this certificate
+                if order is None:
+                    return
+                if self.xrows is not None:
+                    chk.xrows = self.xrows  # same network and domain (prepare checked it)
+                # a kept clean result stands for its unchanged entry; every other region
+                # (added or re-certified after it was checked, or failed then) is checked here
+                again = {r for r in order if not ((kept := self._kept.get(r)) is not None
+                                                  and kept[0] is regions[r] and not kept[1])}
+                self._merge_kept(chk, [r for r in order if r not in again])
+                for r in order:
+                    if r in again:
+                        chk.merge(chk.regions_part([r]))
+                        if chk.full:
+                            return
+                chk._deferred()
+            run_guarded(run, chk.fail, self.domain)
         return CheckResult(not chk.failures, chk.failures, chk.counts,
                            time.perf_counter() - self._t0)
+
+    def _merge_kept(self, chk: _Checker, ids: Any) -> None:
+        """Add the kept results of regions ``ids`` to ``chk`` (counts summed once)."""
+        totals = [0] * len(chk.counts)
+        for r in ids:
+            _, failures, counts, deferred = self._kept[r]
+            chk._failures += failures
+            for k, v in enumerate(counts):
+                totals[k] += v
+            for nb, reqs in deferred.items():
+                chk.deferred.setdefault(nb, []).extend(reqs)
+        for k, v in zip(list(chk.counts), totals, strict=True):
+            chk.counts[k] += v
 
 
 def check_certificate(cert_or_path: dict | str | Path, net: ReLUNetwork,

@@ -739,7 +739,8 @@ def _acas_certificates(sec: Section, quick: bool, facts: list) -> None:
             n = len(part)
             rows.append([f"{shrink:.0%} of the box", n, part.seconds, w, t_cert, t_chk,
                          1e3 * t_cert / n, 1e3 * t_chk / n, ratio(t_chk, t_cert),
-                         cert.get("complete"), t_proof, ratio(t_proof, part.seconds)])
+                         cert.get("complete"), cert["enumeration"]["thin_regions"], t_proof,
+                         ratio(t_proof, part.seconds)])
             facts.append({"name": f"acas {shrink} w{w}", "regions": n, "certify": t_cert,
                           "check": t_chk, "enumerate": part.seconds, "proof": t_proof})
     sec.add(f"The exact coverage proof at ACAS scale: `{ACAS_NET.name}` on the prop_1 box "
@@ -752,7 +753,8 @@ def _acas_certificates(sec: Section, quick: bool, facts: list) -> None:
             "worker that certified it as soon as it is certified (`StagedCheck`).")
     sec.add(table(["domain", "regions", "enumerate s (2 workers)", "workers", "certify s",
                    "check s", "certify ms/region", "check ms/region", "check / certify",
-                   "certificate complete", "coverage proof s", "proof / enumeration"], rows))
+                   "certificate complete", "thin regions", "coverage proof s",
+                   "proof / enumeration"], rows))
 
 
 # ------------------------------------------------------------------------------------------

@@ -128,8 +128,8 @@ def summary_line(report: dict, method: str, neuron_facets: int | None) -> str:
 @method_option(" (graph with --store)")
 @click.option("--no-coverage-proof", is_flag=True,
               help="Skip the coverage proof (that no region is missing): the exact certificate, "
-                   "re-checked in rational arithmetic (on ACAS Xu about 5 ms of CPU per region "
-                   "(certify 3.4 ms + check 1.8 ms, docs/benchmarks.md), shared by --workers), "
+                   "re-checked in rational arithmetic (on ACAS Xu about 6 ms of CPU per region "
+                   "(certify 3.9 ms + check 2.1 ms, docs/benchmarks.md), shared by --workers), "
                    "with SCIP's query as the fallback.")
 @scip_time_limit_option
 @click.option("--store", type=click.Path(file_okay=False), default=None, metavar="DIR",

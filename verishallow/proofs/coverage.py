@@ -4,7 +4,7 @@ Exact certificate first: :func:`~verishallow.proofs.partition.certify` builds th
 certificate (facets, neighbours, Farkas evidence) and the independent checker re-derives it in
 rational arithmetic, each region as soon as it is certified, in the same worker
 (:class:`~verishallow.proofs.partition_checker.StagedCheck`: the checker's own checks, sharing
-only the exact kernel's rows; ``verishallow check`` re-checks a written certificate from
+only the exact kernel's caches; ``verishallow check`` re-checks a written certificate from
 scratch); a valid, complete certificate proves coverage by the adjacency-closure argument
 (docs/certificates.md), with no solver in the proof and no MILP margin blind spot. SCIP's
 no-good-cut query (:func:`~verishallow.solvers.milp.find_uncovered`) is the independent second

@@ -236,14 +236,15 @@ class _Certifier:
                 if any(i >= self.N for i in members):
                     neighbours[k] = None
                     continue
-                far_key = self._flipped_key(bits_key, rows, members)
+                far, far_key = None, self._flipped_key(bits_key, rows, members)
                 if far_key is None:
                     far = self.far_pattern(bits, rows, members, k)
                     far_key = pattern_key(far) if far is not None else None
                 rid = self.index.get(far_key) if far_key is not None else None
                 neighbours[k] = rid
                 if rid is None:
-                    far = self.far_pattern(bits, rows, members, k)
+                    if far is None and far_key is not None:  # the shortcut's pattern, in full
+                        far = self.far_pattern(bits, rows, members, k)
                     others = [g for g in fkeys if g != k]
                     lam = FarkasFinder(others, self.n).prove(list(k[:self.n]), Fraction(k[self.n]))
                     if lam is not None:

@@ -214,19 +214,33 @@ class FarkasFinder:
                 for k in range(1, len(coords)):
                     if sgn * coords[k] > sgn * coords[best]:
                         best = k
-                i, j = sorted(verts[best][2:4])
+                _x, _y, i, j = verts[best]
                 target = [sgn * int(u == t) for u in range(2)]
-                try:
-                    ni, nj, det = plane_multipliers(plane_basis(self.K[i], self.K[j]),
-                                                    target[0], target[1])
-                except FarkasError:
-                    ni = nj = -1
-                if ni >= 0 and nj >= 0 and (ni or nj) and \
-                        ni * self.K[i][2] + nj * self.K[j][2] <= tc * det:
-                    out[(t, sgn)] = (i, j, [ni, nj], det)
-                else:
-                    out[(t, sgn)] = self.vertex_pair(target, tc)
+                out[(t, sgn)] = self._plane_pair(i, j, target, tc, 1) or \
+                    self.vertex_pair(target, tc)
         return out
+
+    def _plane_pair(self, i: int, j: int, target: list[int] | list[Fraction],
+                    tn: int, td: int) -> tuple[int, int, list[int], int] | None:
+        """The basis of facets ``i`` and ``j`` (in order) as :meth:`vertex_pair` returns it,
+        if its multipliers are non-negative and imply ``target . x <= tn / td``; else None."""
+        i, j = min(i, j), max(i, j)
+        try:
+            if isinstance(target[0], int) and isinstance(target[1], int):
+                # basis_multipliers' plane case, without its generic checks
+                ni, nj, det = plane_multipliers(plane_basis(self.K[i], self.K[j]),
+                                                target[0], target[1])
+                nums = [ni, nj]
+            else:
+                nums, det = basis_multipliers([self.K[i], self.K[j]], target)
+        except FarkasError:
+            return None
+        ni, nj = nums
+        if ni < 0 or nj < 0 or (ni == 0 and nj == 0):
+            return None
+        if (ni * self.K[i][2] + nj * self.K[j][2]) * td > tn * det:
+            return None
+        return i, j, nums, det
 
     def vertex_pair(self, target: list[int], tc: Fraction | int
                     ) -> tuple[int, int, list[int], int] | None:
@@ -243,24 +257,10 @@ class FarkasFinder:
         scores = [t0 * v[0] + t1 * v[1] for v in verts]
         tcf = tc if isinstance(tc, int) else Fraction(tc)
         tn, td = (tcf, 1) if isinstance(tcf, int) else (tcf.numerator, tcf.denominator)
-        ints = isinstance(target[0], int) and isinstance(target[1], int)
         for _x, _y, i, j in _ranked(verts, scores):
-            i, j = min(i, j), max(i, j)
-            try:
-                if ints:  # basis_multipliers' plane case, without its generic checks
-                    ni, nj, det = plane_multipliers(plane_basis(self.K[i], self.K[j]),
-                                                    target[0], target[1])
-                    nums = [ni, nj]
-                else:
-                    nums, det = basis_multipliers([self.K[i], self.K[j]], target)
-            except FarkasError:
-                continue
-            ni, nj = nums
-            if ni < 0 or nj < 0 or (ni == 0 and nj == 0):
-                continue
-            if (ni * self.K[i][2] + nj * self.K[j][2]) * td > tn * det:
-                continue
-            return i, j, nums, det
+            found = self._plane_pair(i, j, target, tn, td)
+            if found is not None:
+                return found
         return None
 
     def _ok(self, lam: dict[int, Fraction], target: list[int], tc: Fraction) -> bool:
